@@ -1,0 +1,106 @@
+// The kernel backend interface: every op the Llama forward pass and the sparse KV caches need.
+// The CPU backend (`@shadowkv/kernels-cpu`) is the specification; others are checked against it.
+import type { DType, Shape, Tensor } from './tensor.js';
+
+/** RoPE parameters, resolved from config.json (including llama3 scaling) into per-pair inverse frequencies. */
+export interface RopeSpec {
+  headDim: number;
+  /** invFreq[i] for i in [0, headDim/2): angle of pair i at position p is p * invFreq[i]. */
+  invFreq: Float32Array;
+  /** Multiplier applied to cos/sin (1 unless a scaling type defines an attention factor). */
+  attentionScaling: number;
+}
+
+export interface AttentionParams {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Number of valid key/value rows (per KV head) in the k/v tensors. */
+  kvLen: number;
+  /** Causal masking: query row i sits at key index `queryOffset + i` and sees keys `0..queryOffset+i`. */
+  causal: boolean;
+  queryOffset: number;
+  /** Softmax scale, normally 1/sqrt(headDim). */
+  scale: number;
+}
+
+export interface BackendCapabilities {
+  dtypes: readonly DType[];
+  /** Largest single tensor in bytes (e.g. WebGPU maxBufferSize). */
+  maxTensorBytes: number;
+}
+
+/**
+ * A compute backend. Ops are issued synchronously and may execute asynchronously (GPU queues);
+ * only `read` waits. Every op allocates and returns a new tensor unless documented as in-place.
+ * Shapes use the glossary: m rows (tokens), nHeads, nKvHeads, headDim, seqLen, chunkSize, rank.
+ */
+export interface KernelBackend {
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+
+  // ---- memory ----
+  /** Copies host data into a new tensor. `i32` takes Int32Array, float dtypes take Float32Array. */
+  upload(data: Float32Array | Int32Array, shape: Shape, dtype?: DType): Tensor;
+  /** New zero-filled tensor. */
+  zeros(shape: Shape, dtype?: DType): Tensor;
+  /** Reads a tensor back to the host (f16 is widened to f32). */
+  read(t: Tensor): Promise<Float32Array | Int32Array>;
+  dispose(t: Tensor): void;
+  /** Waits for queued work (no-op on synchronous backends). */
+  sync(): Promise<void>;
+
+  // ---- dense ops ----
+  /** out[m, hidden] = table[ids[i], :]. table [vocab, hidden], ids i32 [m]. */
+  embedding(table: Tensor, ids: Tensor): Tensor;
+  /** out[m, n] = x[m, k] · w[n, k]ᵀ (Hugging Face Linear layout). */
+  matmul(x: Tensor, w: Tensor): Tensor;
+  /** out[m, d] = x / rms(x) * w. x [m, d], w [d]. */
+  rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor;
+  /** Elementwise a + b, same shapes. */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** out[m, f] = silu(gate) * up. */
+  swiglu(gate: Tensor, up: Tensor): Tensor;
+  /**
+   * Rotary embedding (rotate-half convention, as in Hugging Face Llama) of x [m, nHeads*headDim],
+   * row i at position positions[i] (i32 [m]).
+   */
+  rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor;
+  /** Row-wise softmax over the last dim of x [m, n]. */
+  softmax(x: Tensor): Tensor;
+
+  // ---- KV layout ----
+  /**
+   * In place: writes rows x [m, nKvHeads*headDim] into cache [nKvHeads, capacity, headDim] at rows start..start+m.
+   */
+  writeKv(cache: Tensor, x: Tensor, start: number): void;
+  /**
+   * Attention of q [m, nHeads*headDim] over k, v [nKvHeads, >=kvLen, headDim] (GQA: query head h uses
+   * KV head floor(h / (nHeads/nKvHeads))). Tiled / online softmax: no [m, kvLen] matrix is required.
+   * Returns [m, nHeads*headDim].
+   */
+  attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor;
+
+  // ---- sparse decode ops (ShadowKV / KCache) ----
+  /**
+   * Gathers chunks: src [nKvHeads, nChunks*chunkSize, headDim], idx i32 [nKvHeads, nSel] chunk ids
+   * → out [nKvHeads, nSel*chunkSize, headDim].
+   */
+  gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor;
+  /**
+   * Low-rank key rebuild fused with RoPE: for each KV head h and each selected chunk s with id c,
+   * token t = c*chunkSize + j: out[h, s*chunkSize + j, :] = rope(a[t, :] · b[h, :, :], position t + positionOffset).
+   * a [seqLen, rank], b [nKvHeads, rank, headDim], idx i32 [nKvHeads, nSel] → [nKvHeads, nSel*chunkSize, headDim].
+   */
+  rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor;
+  /**
+   * Landmark scores for chunk selection: q [nHeads*headDim], landmarks [nKvHeads, nChunks, headDim];
+   * per query head softmax(q·landmarkᵀ·scale) over chunks, then max over the query heads of each KV
+   * head → [nKvHeads, nChunks].
+   */
+  landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor;
+  /** Indices of the k largest values in each row of x [rows, n], ascending index order → i32 [rows, k]. */
+  topK(x: Tensor, k: number): Tensor;
+}
+
+export type BackendFactory = () => KernelBackend | Promise<KernelBackend>;

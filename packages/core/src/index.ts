@@ -1,0 +1,31 @@
+// Public API of @shadowkv/core.
+export type { DType, WeightDType, Shape, Tensor } from './tensor.js';
+export { numel, bytesPerElement, shapeToString } from './tensor.js';
+export type {
+  AttentionParams,
+  BackendCapabilities,
+  BackendFactory,
+  KernelBackend,
+  RopeSpec,
+} from './backend.js';
+export { assertShape, assertSameShape } from './validate.js';
+export type {
+  KvCacheContext,
+  KvCachePolicy,
+  KvCacheState,
+  KvMemoryReport,
+  KvModelShape,
+  KvStepStats,
+  LayerAttentionInput,
+} from './kv-policy.js';
+export { emptyStepStats } from './kv-policy.js';
+export {
+  BackendUnavailableError,
+  ContextLengthError,
+  GenerationAbortedError,
+  InvalidOptionError,
+  ModelFormatError,
+  ShadowKvError,
+  ShapeError,
+  UnsupportedModelError,
+} from './errors.js';

@@ -1,0 +1,86 @@
+// The KV cache policy interface: how attention state is kept between forward calls.
+// Dense keeps everything; ShadowKV and KCache keep a compressed fast side and offload values.
+import type { KernelBackend, RopeSpec } from './backend.js';
+import type { Tensor } from './tensor.js';
+
+export interface KvModelShape {
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+}
+
+export interface KvCacheContext {
+  backend: KernelBackend;
+  model: KvModelShape;
+  rope: RopeSpec;
+  /** Upper bound on prompt + generated tokens for this sequence (buffers may be sized from it). */
+  maxSeqLen: number;
+}
+
+/** Inputs of one layer's attention for m new tokens at positions start..start+m. */
+export interface LayerAttentionInput {
+  layer: number;
+  /** Position of the first new token. */
+  start: number;
+  /** Number of new tokens. */
+  m: number;
+  /** Post-RoPE queries [m, nHeads*headDim]. */
+  q: Tensor;
+  /** Pre-RoPE keys [m, nKvHeads*headDim] (ShadowKV builds its low-rank copy from these). */
+  kPre: Tensor;
+  /** Post-RoPE keys [m, nKvHeads*headDim]. */
+  k: Tensor;
+  /** Values [m, nKvHeads*headDim]. */
+  v: Tensor;
+}
+
+export interface KvMemoryReport {
+  /** Bytes of KV state kept on the fast device (GPU buffers, or the compute side on CPU). */
+  fastBytes: number;
+  /** Bytes kept in slow memory (host RAM value store). */
+  slowBytes: number;
+  /** Bytes full attention would hold for the same number of tokens (K and V, f32). */
+  denseBytes: number;
+}
+
+/** Per-step timings (ms) and transfer counters that sparse policies report; all optional. */
+export interface KvStepStats {
+  selectMs: number;
+  rebuildMs: number;
+  fetchMs: number;
+  attentionMs: number;
+  hits: number;
+  misses: number;
+  bytesMoved: number;
+  steps: number;
+}
+
+/** The KV state of one sequence. Created by a policy; the forward pass calls it once per layer. */
+export interface KvCacheState {
+  /** Tokens stored so far. */
+  readonly seqLen: number;
+  /** Whether attention for new tokens is in the prefill (dense) or decode phase. */
+  readonly phase: 'prefill' | 'decode';
+  /** Stores the new tokens' K/V and returns the attention output [m, nHeads*headDim]. */
+  attend(input: LayerAttentionInput): Tensor;
+  /** Called once after the whole prompt is in: sparse policies build their compressed state here. */
+  endPrefill(): Promise<void> | void;
+  memory(): KvMemoryReport;
+  stats(): KvStepStats;
+  dispose(): void;
+}
+
+/** A cache policy: a named factory of per-sequence KV states, with its parameters validated up front. */
+export interface KvCachePolicy {
+  readonly name: string;
+  /** Parameters as given (for reports). */
+  readonly params: Readonly<Record<string, number | string | boolean>>;
+  /** Throws InvalidOptionError if the parameters cannot work for this prompt length / model. */
+  validate(ctx: KvCacheContext, promptLen: number): void;
+  create(ctx: KvCacheContext): KvCacheState;
+}
+
+export function emptyStepStats(): KvStepStats {
+  return { selectMs: 0, rebuildMs: 0, fetchMs: 0, attentionMs: 0, hits: 0, misses: 0, bytesMoved: 0, steps: 0 };
+}

@@ -1,0 +1,323 @@
+// The reference backend: every op of KernelBackend in plain TypeScript over Float32Array.
+// Other backends are tested against this file, so clarity of semantics beats cleverness here.
+import {
+  assertSameShape,
+  assertShape,
+  numel,
+  ShapeError,
+  type AttentionParams,
+  type DType,
+  type KernelBackend,
+  type RopeSpec,
+  type Shape,
+  type Tensor,
+} from '@shadowkv/core';
+import { attentionInto } from './attention.js';
+import { CpuTensor, f32, i32 } from './cpu-tensor.js';
+import { dot, matmulInto } from './matmul.js';
+
+function checkCpu(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) {
+    if (t.backend !== 'cpu') throw new ShapeError(op, `tensor from backend "${t.backend}" passed to the cpu backend`);
+  }
+}
+
+function newF32(shape: Shape): CpuTensor {
+  return new CpuTensor([...shape], 'f32', new Float32Array(numel(shape)));
+}
+
+/** Rotates pairs (i, i + headDim/2) of one head vector in place at `pos` (rotate-half convention). */
+export function ropeInPlace(x: Float32Array, o: number, pos: number, rope: RopeSpec): void {
+  const half = rope.headDim / 2;
+  const s = rope.attentionScaling;
+  for (let i = 0; i < half; i++) {
+    const ang = pos * rope.invFreq[i];
+    const c = Math.cos(ang) * s;
+    const sn = Math.sin(ang) * s;
+    const x1 = x[o + i];
+    const x2 = x[o + i + half];
+    x[o + i] = x1 * c - x2 * sn;
+    x[o + i + half] = x2 * c + x1 * sn;
+  }
+}
+
+export class CpuBackend implements KernelBackend {
+  readonly name = 'cpu';
+  readonly capabilities = { dtypes: ['f32', 'i32'] as const, maxTensorBytes: 2 ** 31 - 1 };
+
+  upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
+    if (data.length !== numel(shape)) {
+      throw new ShapeError('upload', `data has ${data.length} elements, shape [${shape.join(', ')}] needs ${numel(shape)}`);
+    }
+    if (dtype === 'f16') throw new ShapeError('upload', 'the cpu backend stores f32 and i32 only');
+    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    return new CpuTensor([...shape], dtype, data.slice());
+  }
+
+  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    return new CpuTensor([...shape], dtype, dtype === 'i32' ? new Int32Array(numel(shape)) : new Float32Array(numel(shape)));
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    checkCpu('read', t);
+    return (t as CpuTensor).data.slice();
+  }
+
+  /** Synchronous read for code that knows it runs on the CPU backend (tests, host-side policies). */
+  readSync(t: Tensor): Float32Array | Int32Array {
+    return (t as CpuTensor).data;
+  }
+
+  dispose(_t: Tensor): void {
+    // Host arrays are garbage-collected.
+  }
+
+  async sync(): Promise<void> {}
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    checkCpu('embedding', table, ids);
+    assertShape('embedding', 'table', table, [-1, -1], 'f32');
+    assertShape('embedding', 'ids', ids, [-1], 'i32');
+    const [vocab, hidden] = table.shape;
+    const tab = f32(table);
+    const idv = i32(ids);
+    const out = newF32([idv.length, hidden]);
+    for (let i = 0; i < idv.length; i++) {
+      const id = idv[i];
+      if (id < 0 || id >= vocab) throw new ShapeError('embedding', `token id ${id} at index ${i} is outside the vocabulary [0, ${vocab})`);
+      out.data.set(tab.subarray(id * hidden, (id + 1) * hidden), i * hidden);
+    }
+    return out;
+  }
+
+  matmul(x: Tensor, w: Tensor): Tensor {
+    checkCpu('matmul', x, w);
+    assertShape('matmul', 'x', x, [-1, -1], 'f32');
+    assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
+    const [m, k] = x.shape;
+    const n = w.shape[0];
+    const out = newF32([m, n]);
+    matmulInto(out.data as Float32Array, f32(x), f32(w), m, n, k);
+    return out;
+  }
+
+  rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+    checkCpu('rmsNorm', x, w);
+    assertShape('rmsNorm', 'x', x, [-1, -1], 'f32');
+    const [m, d] = x.shape;
+    assertShape('rmsNorm', 'w', w, [d], 'f32');
+    const xv = f32(x);
+    const wv = f32(w);
+    const out = newF32([m, d]);
+    const o = out.data as Float32Array;
+    for (let i = 0; i < m; i++) {
+      const base = i * d;
+      let ss = 0;
+      for (let c = 0; c < d; c++) ss += xv[base + c] * xv[base + c];
+      const r = 1 / Math.sqrt(ss / d + eps);
+      for (let c = 0; c < d; c++) o[base + c] = xv[base + c] * r * wv[c];
+    }
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    checkCpu('add', a, b);
+    assertSameShape('add', a, b);
+    const av = f32(a);
+    const bv = f32(b);
+    const out = newF32(a.shape);
+    const o = out.data as Float32Array;
+    for (let i = 0; i < av.length; i++) o[i] = av[i] + bv[i];
+    return out;
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    checkCpu('swiglu', gate, up);
+    assertSameShape('swiglu', gate, up);
+    const g = f32(gate);
+    const u = f32(up);
+    const out = newF32(gate.shape);
+    const o = out.data as Float32Array;
+    for (let i = 0; i < g.length; i++) {
+      const x = g[i];
+      o[i] = (x / (1 + Math.exp(-x))) * u[i];
+    }
+    return out;
+  }
+
+  rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor {
+    checkCpu('rope', x, positions);
+    const d = rope.headDim;
+    assertShape('rope', 'x', x, [-1, nHeads * d], 'f32');
+    const m = x.shape[0];
+    assertShape('rope', 'positions', positions, [m], 'i32');
+    const pos = i32(positions);
+    const out = new CpuTensor([...x.shape], 'f32', f32(x).slice());
+    const o = out.data as Float32Array;
+    for (let i = 0; i < m; i++) {
+      for (let h = 0; h < nHeads; h++) ropeInPlace(o, (i * nHeads + h) * d, pos[i], rope);
+    }
+    return out;
+  }
+
+  softmax(x: Tensor): Tensor {
+    checkCpu('softmax', x);
+    const n = x.shape[x.shape.length - 1];
+    const rows = numel(x.shape) / n;
+    const xv = f32(x);
+    const out = newF32(x.shape);
+    const o = out.data as Float32Array;
+    for (let r = 0; r < rows; r++) softmaxRow(xv, o, r * n, n);
+    return out;
+  }
+
+  writeKv(cache: Tensor, x: Tensor, start: number): void {
+    checkCpu('writeKv', cache, x);
+    assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
+    const [nKv, cap, d] = cache.shape;
+    assertShape('writeKv', 'x', x, [-1, nKv * d], 'f32');
+    const m = x.shape[0];
+    if (start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
+    const c = f32(cache);
+    const xv = f32(x);
+    for (let i = 0; i < m; i++) {
+      for (let g = 0; g < nKv; g++) {
+        c.set(xv.subarray((i * nKv + g) * d, (i * nKv + g + 1) * d), (g * cap + start + i) * d);
+      }
+    }
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
+    checkCpu('attention', q, k, v);
+    validateAttention(q, k, v, p);
+    const m = q.shape[0];
+    const out = newF32([m, p.nHeads * p.headDim]);
+    attentionInto(out.data as Float32Array, f32(q), f32(k), f32(v), m, k.shape[1], p);
+    return out;
+  }
+
+  gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
+    checkCpu('gatherChunks', src, idx);
+    assertShape('gatherChunks', 'src', src, [-1, -1, -1], 'f32');
+    const [nKv, rows, d] = src.shape;
+    assertShape('gatherChunks', 'idx', idx, [nKv, -1], 'i32');
+    const nSel = idx.shape[1];
+    const iv = i32(idx);
+    const sv = f32(src);
+    const out = newF32([nKv, nSel * chunkSize, d]);
+    const o = out.data as Float32Array;
+    const chunkFloats = chunkSize * d;
+    for (let g = 0; g < nKv; g++) {
+      for (let s = 0; s < nSel; s++) {
+        const c = iv[g * nSel + s];
+        if (c < 0 || (c + 1) * chunkSize > rows) throw new ShapeError('gatherChunks', `chunk id ${c} is outside [0, ${Math.floor(rows / chunkSize)})`);
+        const from = (g * rows + c * chunkSize) * d;
+        o.set(sv.subarray(from, from + chunkFloats), (g * nSel + s) * chunkFloats);
+      }
+    }
+    return out;
+  }
+
+  rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
+    checkCpu('rebuildKeys', a, b, idx);
+    assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');
+    const [seqLen, rank] = a.shape;
+    assertShape('rebuildKeys', 'b', b, [-1, rank, rope.headDim], 'f32');
+    const nKv = b.shape[0];
+    const d = rope.headDim;
+    assertShape('rebuildKeys', 'idx', idx, [nKv, -1], 'i32');
+    const nSel = idx.shape[1];
+    const av = f32(a);
+    const bv = f32(b);
+    const iv = i32(idx);
+    const out = newF32([nKv, nSel * chunkSize, d]);
+    const o = out.data as Float32Array;
+    for (let g = 0; g < nKv; g++) {
+      const bBase = g * rank * d;
+      for (let s = 0; s < nSel; s++) {
+        const c = iv[g * nSel + s];
+        for (let j = 0; j < chunkSize; j++) {
+          const t = c * chunkSize + j;
+          if (t < 0 || t >= seqLen) throw new ShapeError('rebuildKeys', `token ${t} (chunk ${c}) is outside [0, ${seqLen})`);
+          const oo = (g * nSel * chunkSize + s * chunkSize + j) * d;
+          for (let r = 0; r < rank; r++) {
+            const coef = av[t * rank + r];
+            const bo = bBase + r * d;
+            for (let e = 0; e < d; e++) o[oo + e] += coef * bv[bo + e];
+          }
+          ropeInPlace(o, oo, t + positionOffset, rope);
+        }
+      }
+    }
+    return out;
+  }
+
+  landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
+    checkCpu('landmarkScores', q, landmarks);
+    assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
+    const [nKv, nChunks, d] = landmarks.shape;
+    if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
+    if (nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
+    const group = nHeads / nKv;
+    const qv = f32(q);
+    const lv = f32(landmarks);
+    const out = newF32([nKv, nChunks]);
+    const o = out.data as Float32Array;
+    o.fill(-Infinity);
+    const row = new Float32Array(nChunks);
+    for (let h = 0; h < nHeads; h++) {
+      const g = Math.floor(h / group);
+      for (let c = 0; c < nChunks; c++) row[c] = dot(qv, h * d, lv, (g * nChunks + c) * d, d) * scale;
+      softmaxRow(row, row, 0, nChunks);
+      for (let c = 0; c < nChunks; c++) if (row[c] > o[g * nChunks + c]) o[g * nChunks + c] = row[c];
+    }
+    return out;
+  }
+
+  topK(x: Tensor, k: number): Tensor {
+    checkCpu('topK', x);
+    assertShape('topK', 'x', x, [-1, -1], 'f32');
+    const [rows, n] = x.shape;
+    if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
+    const xv = f32(x);
+    const out = new CpuTensor([rows, k], 'i32', new Int32Array(rows * k));
+    const o = out.data as Int32Array;
+    const order = new Int32Array(n);
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      const base = r * n;
+      // Larger value first; ties go to the lower index so results are deterministic across backends.
+      const sorted = Array.from(order).sort((i, j) => xv[base + j] - xv[base + i] || i - j);
+      const chosen = sorted.slice(0, k).sort((i, j) => i - j);
+      o.set(chosen, r * k);
+    }
+    return out;
+  }
+}
+
+function softmaxRow(x: Float32Array, o: Float32Array, base: number, n: number): void {
+  let max = -Infinity;
+  for (let c = 0; c < n; c++) if (x[base + c] > max) max = x[base + c];
+  let sum = 0;
+  for (let c = 0; c < n; c++) {
+    const e = Math.exp(x[base + c] - max);
+    o[base + c] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let c = 0; c < n; c++) o[base + c] *= inv;
+}
+
+function validateAttention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): void {
+  const { nHeads, nKvHeads, headDim } = p;
+  if (nHeads % nKvHeads !== 0) throw new ShapeError('attention', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+  assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
+  assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
+  assertSameShape('attention', k, v);
+  if (p.kvLen > k.shape[1]) throw new ShapeError('attention', `kvLen ${p.kvLen} exceeds the ${k.shape[1]} rows of k`);
+}
+
+/** Creates the reference CPU backend. */
+export function cpu(): CpuBackend {
+  return new CpuBackend();
+}
