@@ -1,0 +1,117 @@
+// Needle-in-a-haystack benchmark over the niah-dev.jsonl format (token ids in, answer ids out), greedy decoding.
+import { readFile } from 'node:fs/promises';
+import { InvalidOptionError, ModelFormatError, type KvCachePolicy } from '@shadowkv/core';
+import type { Engine } from '../engine.js';
+import { createProgress } from '../progress.js';
+
+export interface NiahRow {
+  task: string;
+  length: number;
+  depth?: number;
+  prompt_ids: number[];
+  answer: string;
+  answer_ids: number[];
+}
+
+export interface NiahResult {
+  accuracy: number;
+  correct: number;
+  total: number;
+  cells: Record<string, { accuracy: number; correct: number; total: number }>;
+  seconds: number;
+  promptTokens: number;
+  policy: { name: string; params: Readonly<Record<string, number | string | boolean>> };
+  backend: string;
+  model: string;
+}
+
+export async function readNiah(file: string, limit?: number): Promise<NiahRow[]> {
+  const text = await readFile(file, 'utf8');
+  const rows: NiahRow[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    let row: NiahRow;
+    try {
+      row = JSON.parse(line) as NiahRow;
+    } catch (err) {
+      throw new ModelFormatError(file, `line ${i + 1}`, `is not JSON (${(err as Error).message})`);
+    }
+    for (const f of ['prompt_ids', 'answer_ids'] as const) {
+      if (!Array.isArray(row[f]) || row[f].length === 0) throw new ModelFormatError(file, `line ${i + 1}: ${f}`, 'must be a non-empty array of token ids');
+    }
+    if (typeof row.task !== 'string' || typeof row.length !== 'number') throw new ModelFormatError(file, `line ${i + 1}: task/length`, 'task (string) and length (number) are required');
+    rows.push(row);
+  }
+  if (limit !== undefined) {
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `${limit} must be an integer >= 1`);
+    return spread(rows, limit);
+  }
+  return rows;
+}
+
+/** Takes `limit` rows spread evenly over the file, so a limited run still covers every task and length. */
+function spread<T>(rows: T[], limit: number): T[] {
+  if (limit >= rows.length) return rows;
+  const out: T[] = [];
+  for (let i = 0; i < limit; i++) out.push(rows[Math.floor((i * rows.length) / limit)]);
+  return out;
+}
+
+/** An answer counts when the generated tokens reproduce every answer id but the last (the closing punctuation). */
+export function isCorrect(generated: number[], answerIds: number[]): boolean {
+  const need = answerIds.slice(0, Math.max(1, answerIds.length - 1));
+  return need.every((id, i) => generated[i] === id);
+}
+
+export async function runNiah(engine: Engine, rows: NiahRow[], policy: KvCachePolicy, opts: { quiet?: boolean } = {}): Promise<NiahResult> {
+  const cells: NiahResult['cells'] = {};
+  let correct = 0;
+  let promptTokens = 0;
+  const t0 = performance.now();
+  const bar = createProgress(`niah ${policy.name}`, rows.length, opts.quiet);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const res = await engine.generateText({ inputIds: row.prompt_ids }, { maxNewTokens: row.answer_ids.length, cache: policy, ignoreEos: true });
+    const ok = isCorrect(res.tokens, row.answer_ids);
+    const key = `${row.task}/${row.length}`;
+    const cell = (cells[key] ??= { accuracy: 0, correct: 0, total: 0 });
+    cell.total++;
+    if (ok) {
+      cell.correct++;
+      correct++;
+    }
+    promptTokens += row.prompt_ids.length;
+    bar.update(i + 1, { info: `acc ${((100 * correct) / (i + 1)).toFixed(1)}%` });
+  }
+  bar.stop();
+  for (const c of Object.values(cells)) c.accuracy = c.correct / c.total;
+  return {
+    accuracy: correct / rows.length,
+    correct,
+    total: rows.length,
+    cells,
+    seconds: (performance.now() - t0) / 1000,
+    promptTokens,
+    policy: { name: policy.name, params: policy.params },
+    backend: engine.backend.name,
+    model: engine.model.dir,
+  };
+}
+
+/** A task × length table of accuracies. */
+export function formatNiahTable(r: NiahResult): string {
+  const tasks = [...new Set(Object.keys(r.cells).map((k) => k.split('/')[0]))];
+  const lengths = [...new Set(Object.keys(r.cells).map((k) => Number(k.split('/')[1])))].sort((a, b) => a - b);
+  const pad = (s: string, n: number) => s.padStart(n);
+  const lines = [`| task | ${lengths.map((l) => pad(String(l), 6)).join(' | ')} |`, `|---|${lengths.map(() => '---:').join('|')}|`];
+  for (const t of tasks) {
+    lines.push(`| ${t} | ${lengths.map((l) => {
+      const c = r.cells[`${t}/${l}`];
+      return pad(c ? `${(100 * c.accuracy).toFixed(1)}` : '-', 6);
+    }).join(' | ')} |`);
+  }
+  lines.push('', `overall: ${(100 * r.accuracy).toFixed(1)}% (${r.correct}/${r.total}), policy ${r.policy.name} ${JSON.stringify(r.policy.params)}, backend ${r.backend}, ${r.seconds.toFixed(1)} s, ${Math.round(r.promptTokens / r.seconds)} prompt tok/s`);
+  return lines.join('\n');
+}

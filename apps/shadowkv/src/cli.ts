@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+// The shadowkv command line: generate, demo, and the niah / speed benchmarks.
+import { writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ShadowKvError, type KvCachePolicy } from '@shadowkv/core';
+import { BACKEND_NAMES, type BackendName } from './backends.js';
+import { formatNiahTable, readNiah, runNiah } from './bench/niah.js';
+import { formatSpeedTable, runSpeed, type SpeedResult } from './bench/speed.js';
+import { createEngine, type Engine, type PromptInput } from './engine.js';
+import { createPolicy, POLICY_NAMES, type PolicyOptions } from './policy-options.js';
+import { createProgress } from './progress.js';
+import { ensureRandomModel } from './random-models.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  return n;
+};
+const intList = (name: string) => (v: string) => v.split(',').map((x) => int(name)(x.trim()));
+
+function addPolicyOptions(cmd: Command, multiple = false): Command {
+  return cmd
+    .addOption(new Option(`--policy <name${multiple ? 's' : ''}>`, `KV cache policy: ${POLICY_NAMES.join(', ')}${multiple ? ' (comma list)' : ''}`).default('dense'))
+    .option('--rank <n>', 'shadowkv: rank of the low-rank pre-RoPE keys', int('--rank'))
+    .option('--budget <tokens>', 'shadowkv: sparse budget in tokens (multiple of --chunk-size)', int('--budget'))
+    .option('--chunk-size <n>', 'shadowkv: tokens per chunk', int('--chunk-size'))
+    .option('--local-chunks <n>', 'shadowkv: exact local-window chunks', int('--local-chunks'))
+    .option('--outliers <n>', 'shadowkv: outlier chunks kept exact', int('--outliers'))
+    .option('--top-n <n>', 'kcache: values fetched per step', int('--top-n'))
+    .option('--mass <p>', 'kcache: smallest token set reaching this attention mass instead of a fixed top-n', num('--mass'));
+}
+
+function policyOptions(o: Record<string, unknown>): PolicyOptions {
+  const p: PolicyOptions = {};
+  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'topN', 'mass'] as const;
+  for (const k of keys) if (o[k] !== undefined) (p as Record<string, unknown>)[k] = o[k];
+  return p;
+}
+
+function policies(o: Record<string, unknown>): KvCachePolicy[] {
+  return String(o.policy).split(',').map((n) => createPolicy(n.trim(), policyOptions(o)));
+}
+
+function backendOption(multiple = false): Option {
+  return new Option(`--backend <name${multiple ? 's' : ''}>`, `kernel backend: ${BACKEND_NAMES.join(', ')}${multiple ? ' (comma list)' : ''}`).default('cpu');
+}
+
+async function loadEngine(model: string, backend: string, quiet: boolean, policy?: KvCachePolicy): Promise<Engine> {
+  if (!BACKEND_NAMES.includes(backend as BackendName)) {
+    throw new InvalidArgumentError(`unknown backend "${backend}"; use one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  let bar: ReturnType<typeof createProgress> | undefined;
+  const engine = await createEngine({
+    model,
+    backend: backend as BackendName,
+    cache: policy,
+    onLoadProgress: (p) => {
+      bar ??= createProgress(`loading ${model}`, p.total, quiet);
+      bar.update(p.done);
+    },
+  });
+  bar?.stop();
+  return engine;
+}
+
+async function promptFrom(o: Record<string, unknown>): Promise<PromptInput> {
+  const given = ['prompt', 'promptFile', 'inputIds'].filter((k) => o[k] !== undefined);
+  if (given.length !== 1) throw new InvalidArgumentError('give exactly one of --prompt, --prompt-file, --input-ids');
+  if (o.inputIds !== undefined) {
+    const ids = String(o.inputIds).split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+    if (ids.some((n) => !Number.isInteger(n))) throw new InvalidArgumentError(`--input-ids must be comma-separated integers, got "${o.inputIds}"`);
+    return { inputIds: ids };
+  }
+  return o.promptFile !== undefined ? await readFile(String(o.promptFile), 'utf8') : String(o.prompt);
+}
+
+function bytes(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+async function runGenerate(engine: Engine, prompt: PromptInput, o: Record<string, unknown>, json: boolean): Promise<void> {
+  const policy = policies(o)[0];
+  const quiet = Boolean(o.quiet);
+  let bar: ReturnType<typeof createProgress> | undefined;
+  const stream = engine.generate(prompt, {
+    maxNewTokens: o.maxNewTokens as number,
+    temperature: o.temperature as number,
+    topK: o.topK as number | undefined,
+    topP: o.topP as number | undefined,
+    seed: o.seed as number,
+    stop: o.stop as string[] | undefined,
+    chat: Boolean(o.chat),
+    cache: policy,
+    onPrefillProgress: (d, t) => {
+      bar ??= createProgress('prefill', t, quiet || t < 256);
+      bar.update(d);
+    },
+  });
+  let prefillDone = false;
+  for await (const c of stream) {
+    if (!prefillDone) {
+      bar?.stop();
+      prefillDone = true;
+    }
+    if (!json) process.stdout.write(c.text);
+  }
+  const r = await stream.result;
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  process.stdout.write('\n');
+  if (!quiet) {
+    process.stderr.write(
+      `\n[${r.backend} · ${r.policy.name}] prompt ${r.promptTokens} tokens, prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s; ` +
+        `${r.tokens.length} new tokens at ${r.decodeTokensPerSecond.toFixed(2)} tok/s (${r.finishReason}); ` +
+        `KV fast ${bytes(r.memory.fastBytes)}, slow ${bytes(r.memory.slowBytes)}, dense would be ${bytes(r.memory.denseBytes)}\n`,
+    );
+  }
+}
+
+function generationOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens'), 128)
+    .option('--temperature <t>', '0 = greedy', num('--temperature'), 0)
+    .option('--top-k <k>', 'sample among the k most likely tokens', int('--top-k'))
+    .option('--top-p <p>', 'nucleus sampling mass', num('--top-p'))
+    .option('--seed <s>', 'sampling seed', int('--seed'), 0)
+    .option('--stop <text...>', 'stop strings')
+    .option('--chat', 'render the prompt with the model chat template')
+    .option('--json', 'print one JSON object (with "tokens") instead of streaming text')
+    .option('--quiet', 'no progress or stats on stderr');
+}
+
+export function buildCli(): Command {
+  const program = new Command('shadowkv')
+    .description('Long-context Llama inference with the KV cache in shadows (ShadowKV, KCache).')
+    .showHelpAfterError();
+
+  const gen = program
+    .command('generate')
+    .description('stream text from a Hugging Face Llama directory')
+    .requiredOption('--model <dir>', 'Hugging Face Llama directory')
+    .option('--prompt <text>', 'prompt text')
+    .option('--prompt-file <file>', 'read the prompt from a file')
+    .option('--input-ids <ids>', 'comma-separated token ids (works without tokenizer files)')
+    .addOption(backendOption());
+  generationOptions(addPolicyOptions(gen)).action(async (o) => {
+    const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.json));
+    await runGenerate(engine, await promptFrom(o), o, Boolean(o.json));
+  });
+
+  const demo = program
+    .command('demo')
+    .description('generate with a seeded random tiny Llama (no download needed) or --model DIR, and show what the pipeline did')
+    .option('--model <dir>', 'use this Hugging Face Llama directory instead of the random demo model')
+    .option('--prompt <text>', 'prompt text', 'The pass key is 48213. Remember it. What is the pass key?')
+    .option('--input-ids <ids>', 'comma-separated token ids')
+    .addOption(backendOption());
+  generationOptions(addPolicyOptions(demo)).action(async (o) => {
+    const model = o.model ?? (await ensureRandomModel('tiny'));
+    if (!o.model) process.stderr.write('demo model: seeded RANDOM weights (not trained) — the text is gibberish by design; the pipeline is real.\n');
+    const engine = await loadEngine(model, o.backend, Boolean(o.quiet || o.json));
+    if (!o.json && !o.quiet) process.stderr.write(`model ${model}: ${engine.model.config.nLayers} layers, ${(engine.model.parameterCount() / 1e6).toFixed(2)}M parameters, backend ${engine.backend.name}\n`);
+    const prompt: PromptInput = o.inputIds !== undefined ? await promptFrom({ inputIds: o.inputIds }) : String(o.prompt);
+    await runGenerate(engine, prompt, { ...o, maxNewTokens: o.maxNewTokens === 128 ? 48 : o.maxNewTokens }, Boolean(o.json));
+  });
+
+  const bench = program.command('bench').description('benchmarks (print tables; --json for machine-readable output)');
+
+  const niah = bench
+    .command('niah')
+    .description('needle-in-a-haystack accuracy over a niah-dev.jsonl file (greedy)')
+    .requiredOption('--model <dir>', 'Hugging Face Llama directory')
+    .requiredOption('--data <file>', 'benchmark rows (jsonl with prompt_ids, answer_ids, task, length)')
+    .option('--limit <n>', 'run n rows spread over the file', int('--limit'))
+    .addOption(backendOption())
+    .option('--json', 'print JSON')
+    .option('--quiet', 'no progress on stderr');
+  addPolicyOptions(niah, true).action(async (o) => {
+    const rows = await readNiah(o.data, o.limit);
+    const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet));
+    const results = [];
+    for (const p of policies(o)) {
+      const r = await runNiah(engine, rows, p, { quiet: o.quiet });
+      results.push(r);
+      if (!o.json) process.stdout.write(`${formatNiahTable(r)}\n\n`);
+    }
+    if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
+  });
+
+  const speed = bench
+    .command('speed')
+    .description('prefill and decode speed, per-step time split and KV memory, side by side')
+    .option('--model <dir>', 'Hugging Face Llama directory')
+    .option('--random <preset>', 'use a seeded random model with these shapes: tiny, llama-3.2-1b')
+    .requiredOption('--context <n>', 'prompt tokens (comma list allowed)', intList('--context'))
+    .option('--new-tokens <m>', 'tokens to decode', int('--new-tokens'), 32)
+    .addOption(backendOption(true))
+    .option('--json', 'print JSON')
+    .option('--out <file>', 'also write the table to this markdown file')
+    .option('--quiet', 'no progress on stderr');
+  addPolicyOptions(speed, true).action(async (o) => {
+    if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
+    const model = o.model ?? (await ensureRandomModel(o.random));
+    const results: SpeedResult[] = [];
+    for (const backend of String(o.backend).split(',')) {
+      const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet));
+      for (const context of o.context as number[]) {
+        for (const p of policies(o)) {
+          let bar: ReturnType<typeof createProgress> | undefined;
+          const r = await runSpeed(engine, p, context, o.newTokens, (d, t) => {
+            bar ??= createProgress(`${backend} ${p.name} prefill ${context}`, t, Boolean(o.quiet));
+            bar.update(d);
+          });
+          bar?.stop();
+          results.push(r);
+          if (!o.quiet) process.stderr.write(`${backend} ${p.name} ${context}: decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s\n`);
+        }
+      }
+    }
+    const table = formatSpeedTable(results);
+    if (o.out) await writeFile(o.out, `${table}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
+    else process.stdout.write(`${table}\n`);
+  });
+
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ShadowKvError || err instanceof InvalidArgumentError) {
+      process.stderr.write(`shadowkv: ${err.name}: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+const invokedDirectly = process.argv[1] && /cli\.(ts|js|mjs)$/.test(process.argv[1]);
+if (invokedDirectly) void main();

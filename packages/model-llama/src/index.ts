@@ -1,0 +1,5 @@
+// Public API of @shadowkv/model-llama.
+export * from './io-index.js';
+export { LlamaModel } from './llama-model.js';
+export type { ForwardOptions, LoadModelOptions, LoadProgress } from './llama-model.js';
+export { dense } from './dense-policy.js';

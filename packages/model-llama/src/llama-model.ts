@@ -1,0 +1,201 @@
+// The Llama forward pass (embedding, RMSNorm, RoPE, GQA attention through a KV cache policy,
+// SwiGLU MLP, LM head), written against the KernelBackend interface so any backend runs it.
+import { ContextLengthError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
+import { loadLlamaConfig, openSafetensors, ropeSpecFromConfig, validateLlamaWeights, type LlamaConfig, type WeightSource } from './io-index.js';
+
+interface LayerWeights {
+  attnNorm: Tensor; // [hidden]
+  wq: Tensor; // [nHeads*headDim, hidden]
+  wk: Tensor; // [nKvHeads*headDim, hidden]
+  wv: Tensor; // [nKvHeads*headDim, hidden]
+  wo: Tensor; // [hidden, nHeads*headDim]
+  mlpNorm: Tensor; // [hidden]
+  wGate: Tensor; // [intermediate, hidden]
+  wUp: Tensor; // [intermediate, hidden]
+  wDown: Tensor; // [hidden, intermediate]
+}
+
+export interface LoadProgress {
+  /** Tensors loaded so far and in total. */
+  done: number;
+  total: number;
+  name: string;
+}
+
+export interface LoadModelOptions {
+  backend: KernelBackend;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface ForwardOptions {
+  /** Return logits for every row ([m, vocab]) instead of none. */
+  allLogits?: boolean;
+  /** Return logits of the last row only ([1, vocab]); computed on that row alone. */
+  lastLogits?: boolean;
+  /** Observes hidden states: after the embedding (0) and after each layer (1..nLayers, the last one after the final norm). */
+  onHidden?: (index: number, hidden: Tensor) => void | Promise<void>;
+}
+
+export class LlamaModel {
+  private constructor(
+    readonly dir: string,
+    readonly config: LlamaConfig,
+    readonly rope: RopeSpec,
+    readonly backend: KernelBackend,
+    private readonly embed: Tensor, // [vocab, hidden]
+    private readonly layers: LayerWeights[],
+    private readonly finalNorm: Tensor, // [hidden]
+    private readonly lmHead: Tensor, // [vocab, hidden]
+  ) {}
+
+  /** Loads config.json and the safetensors weights of a Hugging Face Llama directory onto `backend`. */
+  static async load(dir: string, opts: LoadModelOptions): Promise<LlamaModel> {
+    const config = await loadLlamaConfig(dir);
+    const source = await openSafetensors(dir);
+    try {
+      validateLlamaWeights(source, config);
+      const names = weightNames(config, source);
+      let done = 0;
+      const load = async (name: string): Promise<Tensor> => {
+        const info = source.info(name);
+        const data = await source.readF32(name);
+        const t = opts.backend.upload(data, info.shape);
+        opts.onProgress?.({ done: ++done, total: names.length, name });
+        return t;
+      };
+      const embed = await load('model.embed_tokens.weight');
+      const layers: LayerWeights[] = [];
+      for (let l = 0; l < config.nLayers; l++) {
+        const p = `model.layers.${l}.`;
+        layers.push({
+          attnNorm: await load(`${p}input_layernorm.weight`),
+          wq: await load(`${p}self_attn.q_proj.weight`),
+          wk: await load(`${p}self_attn.k_proj.weight`),
+          wv: await load(`${p}self_attn.v_proj.weight`),
+          wo: await load(`${p}self_attn.o_proj.weight`),
+          mlpNorm: await load(`${p}post_attention_layernorm.weight`),
+          wGate: await load(`${p}mlp.gate_proj.weight`),
+          wUp: await load(`${p}mlp.up_proj.weight`),
+          wDown: await load(`${p}mlp.down_proj.weight`),
+        });
+      }
+      const finalNorm = await load('model.norm.weight');
+      const lmHead = source.has('lm_head.weight') && !config.tieWordEmbeddings ? await load('lm_head.weight') : embed;
+      return new LlamaModel(dir, config, ropeSpecFromConfig(config), opts.backend, embed, layers, finalNorm, lmHead);
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Checks that `total` tokens fit the model's trained context. */
+  checkContext(total: number, what: string): void {
+    if (total > this.config.maxPositionEmbeddings) {
+      throw new ContextLengthError(
+        `${what} needs ${total} positions but the model allows ${this.config.maxPositionEmbeddings} (max_position_embeddings in ${this.dir}/config.json); shorten the prompt or lower maxNewTokens`,
+      );
+    }
+  }
+
+  /**
+   * Runs m tokens at positions state.seqLen.. through the model, storing their K/V in `state`.
+   * Returns logits as asked in `opts` ([m, vocab], [1, vocab]) or null.
+   */
+  async forward(ids: ArrayLike<number>, state: KvCacheState, opts: ForwardOptions = {}): Promise<Tensor | null> {
+    const { backend, config: c } = this;
+    const m = ids.length;
+    const start = state.seqLen;
+    this.checkContext(start + m, 'the sequence');
+    const idsT = backend.upload(Int32Array.from(ids), [m], 'i32');
+    const positions = new Int32Array(m);
+    for (let i = 0; i < m; i++) positions[i] = start + i;
+    const posT = backend.upload(positions, [m], 'i32');
+    let x = backend.embedding(this.embed, idsT); // [m, hidden]
+    backend.dispose(idsT);
+    await opts.onHidden?.(0, x);
+    const lastRowOnly = !opts.allLogits && opts.lastLogits;
+    for (let l = 0; l < c.nLayers; l++) {
+      const w = this.layers[l];
+      const h = backend.rmsNorm(x, w.attnNorm, c.rmsNormEps);
+      const q = backend.matmul(h, w.wq); // [m, nHeads*headDim]
+      const kPre = backend.matmul(h, w.wk); // [m, nKvHeads*headDim]
+      const v = backend.matmul(h, w.wv); // [m, nKvHeads*headDim]
+      backend.dispose(h);
+      const qr = backend.rope(q, posT, c.nHeads, this.rope);
+      const kr = backend.rope(kPre, posT, c.nKvHeads, this.rope);
+      backend.dispose(q);
+      const att = state.attend({ layer: l, start, m, q: qr, kPre, k: kr, v }); // [m, nHeads*headDim]
+      for (const t of [qr, kPre, kr, v]) backend.dispose(t);
+      const o = backend.matmul(att, w.wo);
+      backend.dispose(att);
+      const x1 = backend.add(x, o);
+      backend.dispose(x);
+      backend.dispose(o);
+      const h2 = backend.rmsNorm(x1, w.mlpNorm, c.rmsNormEps);
+      const gate = backend.matmul(h2, w.wGate); // [m, intermediate]
+      const up = backend.matmul(h2, w.wUp);
+      backend.dispose(h2);
+      const act = backend.swiglu(gate, up);
+      backend.dispose(gate);
+      backend.dispose(up);
+      const down = backend.matmul(act, w.wDown); // [m, hidden]
+      backend.dispose(act);
+      x = backend.add(x1, down);
+      backend.dispose(x1);
+      backend.dispose(down);
+      if (opts.onHidden && l < c.nLayers - 1) await opts.onHidden(l + 1, x);
+    }
+    backend.dispose(posT);
+    if (!opts.allLogits && !opts.lastLogits) {
+      if (opts.onHidden) {
+        const normed = backend.rmsNorm(x, this.finalNorm, c.rmsNormEps);
+        await opts.onHidden(c.nLayers, normed);
+        backend.dispose(normed);
+      }
+      backend.dispose(x);
+      return null;
+    }
+    if (lastRowOnly && m > 1) {
+      // Only the last row's logits are needed: gather that row on the device (embedding is a row gather)
+      // instead of an [m, vocab] product or a read-back.
+      const lastIdx = backend.upload(Int32Array.of(m - 1), [1], 'i32');
+      const last = backend.embedding(x, lastIdx);
+      backend.dispose(lastIdx);
+      backend.dispose(x);
+      x = last;
+    }
+    const normed = backend.rmsNorm(x, this.finalNorm, c.rmsNormEps);
+    backend.dispose(x);
+    await opts.onHidden?.(c.nLayers, normed);
+    const logits = backend.matmul(normed, this.lmHead); // [rows, vocab]
+    backend.dispose(normed);
+    return logits;
+  }
+
+  /** Number of parameters (for reports). */
+  parameterCount(): number {
+    const c = this.config;
+    const attn = c.hiddenSize * (c.nHeads * c.headDim) * 2 + c.hiddenSize * (c.nKvHeads * c.headDim) * 2;
+    const mlp = 3 * c.hiddenSize * c.intermediateSize;
+    const perLayer = attn + mlp + 2 * c.hiddenSize;
+    const head = this.lmHead === this.embed ? 0 : c.vocabSize * c.hiddenSize;
+    return c.vocabSize * c.hiddenSize + c.nLayers * perLayer + c.hiddenSize + head;
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    const ts = [this.embed, this.finalNorm, ...this.layers.flatMap((l) => Object.values(l) as Tensor[])];
+    if (this.lmHead !== this.embed) ts.push(this.lmHead);
+    for (const t of ts) this.backend.dispose(t);
+  }
+}
+
+function weightNames(c: LlamaConfig, src: WeightSource): string[] {
+  const names = ['model.embed_tokens.weight', 'model.norm.weight'];
+  for (let l = 0; l < c.nLayers; l++) {
+    for (const s of ['input_layernorm', 'post_attention_layernorm', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
+      names.push(`model.layers.${l}.${s}.weight`);
+    }
+  }
+  if (src.has('lm_head.weight') && !c.tieWordEmbeddings) names.push('lm_head.weight');
+  return names;
+}
