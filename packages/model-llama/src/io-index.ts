@@ -1,0 +1,23 @@
+// Public API of model loading (config, RoPE, safetensors, tokenizer, chat template); re-exported by index.ts.
+export type { LlamaConfig, HfLlamaConfigJson } from './config.js';
+export { parseLlamaConfig, loadLlamaConfig } from './config.js';
+export type { RopeScaling } from './config-rope-scaling.js';
+export type { RopeSpecOptions } from './rope-spec.js';
+export { ropeSpecFromConfig } from './rope-spec.js';
+export type { TensorInfo, WeightSource } from './weight-source.js';
+export { SafetensorsSource, openSafetensors, openSafetensorsFile } from './safetensors.js';
+export type { SafetensorsHeader } from './safetensors-header.js';
+export { MAX_SAFETENSORS_HEADER_BYTES, parseSafetensorsHeader } from './safetensors-header.js';
+export { SAFETENSORS_DTYPE_BYTES, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './safetensors-dtype.js';
+export type { SafetensorsWriteTensor } from './safetensors-writer.js';
+export { writeSafetensors } from './safetensors-writer.js';
+export type { LlamaWeightSpec } from './weight-source-validate.js';
+export { llamaWeightSpecs, validateLlamaWeights } from './weight-source-validate.js';
+export type { ChatMessage, ChatTemplateRenderOptions } from './chat-template.js';
+export { ChatTemplate } from './chat-template.js';
+export type { StreamDecoder } from './stream-decoder.js';
+export { createStreamDecoder } from './stream-decoder.js';
+export type { LlamaTokenizer } from './tokenizer.js';
+export { loadTokenizer } from './tokenizer.js';
+export type { RandomLlamaOptions } from './random-llama.js';
+export { writeRandomLlama } from './random-llama.js';

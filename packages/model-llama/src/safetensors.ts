@@ -1,0 +1,188 @@
+// Opens a Hugging Face safetensors checkpoint (one file or a sharded set with an index) as a WeightSource
+// that reads each tensor's own byte range on demand, so multi-gigabyte files are never read whole.
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { basename, isAbsolute, join } from 'node:path';
+import { ModelFormatError, ShadowKvError, UnsupportedModelError } from '@shadowkv/core';
+import { FLOAT_DTYPES, bf16ToF32, f16ToF32 } from './safetensors-dtype.js';
+import { readExactly, readSafetensorsHeader } from './safetensors-header.js';
+import type { TensorInfo, WeightSource } from './weight-source.js';
+
+/** A WeightSource over safetensors files, with raw and integer reads besides readF32. */
+export class SafetensorsSource implements WeightSource {
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly tensors: Map<string, TensorInfo>,
+    private readonly handles: Map<string, FileHandle>,
+    /** `__metadata__` of every file, merged. */
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {}
+
+  /** @internal Builds a source from already-validated headers; use openSafetensors. */
+  static fromParts(dir: string, tensors: Map<string, TensorInfo>, handles: Map<string, FileHandle>, metadata: Record<string, string>): SafetensorsSource {
+    return new SafetensorsSource(dir, tensors, handles, metadata);
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) {
+      throw new ModelFormatError(this.dir, name, `tensor "${name}" is not in this checkpoint (${this.tensors.size} tensors); check the model directory and its config.json`);
+    }
+    return t;
+  }
+
+  /** The tensor's bytes exactly as stored. */
+  async readBytes(name: string): Promise<Uint8Array> {
+    const t = this.info(name);
+    if (this.closed) throw new ShadowKvError('CLOSED', `${t.file}: cannot read "${name}", the weight source was closed`);
+    const fh = this.handles.get(t.file)!;
+    // A fresh, aligned buffer per tensor so typed-array views over it are valid.
+    return readExactly(fh, t.file, t.byteOffset, t.byteLength);
+  }
+
+  async readF32(name: string): Promise<Float32Array> {
+    const t = this.info(name);
+    if (!FLOAT_DTYPES.includes(t.dtype)) {
+      throw new UnsupportedModelError(
+        t.file,
+        name,
+        `dtype ${t.dtype} cannot be read as float weights; supported: ${FLOAT_DTYPES.join(', ')} (convert the checkpoint, e.g. save it in bfloat16)`,
+      );
+    }
+    const bytes = await this.readBytes(name);
+    if (t.dtype === 'F32') return new Float32Array(bytes.buffer, 0, bytes.byteLength / 4);
+    const halves = new Uint16Array(bytes.buffer, 0, bytes.byteLength / 2);
+    return t.dtype === 'BF16' ? bf16ToF32(halves) : f16ToF32(halves);
+  }
+
+  /** Reads an I32 tensor (e.g. token ids stored next to test goldens). */
+  async readI32(name: string): Promise<Int32Array> {
+    const t = this.info(name);
+    if (t.dtype !== 'I32') throw new UnsupportedModelError(t.file, name, `dtype ${t.dtype} is not I32; use readF32 for float tensors`);
+    const bytes = await this.readBytes(name);
+    return new Int32Array(bytes.buffer, 0, bytes.byteLength / 4);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.handles.values()].map((fh) => fh.close()));
+  }
+}
+
+const SINGLE = 'model.safetensors';
+const INDEX = 'model.safetensors.index.json';
+
+/** Opens one .safetensors file (any name) and validates its header. */
+export async function openSafetensorsFile(file: string): Promise<SafetensorsSource> {
+  return openSingle(file, file);
+}
+
+async function openSingle(file: string, dir: string): Promise<SafetensorsSource> {
+  const handles = new Map<string, FileHandle>();
+  try {
+    const tensors = new Map<string, TensorInfo>();
+    const metadata = await openShard(file, handles, tensors);
+    return SafetensorsSource.fromParts(dir, tensors, handles, metadata);
+  } catch (err) {
+    await closeAll(handles);
+    throw err;
+  }
+}
+
+/**
+ * Opens DIR/model.safetensors, or the shards listed in DIR/model.safetensors.index.json. Every file's
+ * header is validated up front (truncation, inconsistent offsets, shape/size mismatches).
+ */
+export async function openSafetensors(dir: string): Promise<SafetensorsSource> {
+  if (await isFile(join(dir, SINGLE))) return openSingle(join(dir, SINGLE), dir);
+  const indexFile = join(dir, INDEX);
+  if (!(await isFile(indexFile))) {
+    throw new ModelFormatError(
+      dir,
+      undefined,
+      `has neither ${SINGLE} nor ${INDEX}; shadowkv reads Hugging Face safetensors checkpoints (convert .bin or .gguf weights to safetensors first)`,
+    );
+  }
+  const weightMap = await readWeightMap(indexFile);
+  const handles = new Map<string, FileHandle>();
+  try {
+    const tensors = new Map<string, TensorInfo>();
+    const metadata: Record<string, string> = {};
+    const shardTensors = new Map<string, Map<string, TensorInfo>>();
+    for (const shard of new Set(weightMap.values())) {
+      const path = join(dir, shard);
+      if (!(await isFile(path))) {
+        throw new ModelFormatError(indexFile, 'weight_map', `lists shard "${shard}" but ${path} does not exist; download every shard of the checkpoint`);
+      }
+      const own = new Map<string, TensorInfo>();
+      Object.assign(metadata, await openShard(path, handles, own));
+      shardTensors.set(shard, own);
+    }
+    for (const [name, shard] of weightMap) {
+      const t = shardTensors.get(shard)!.get(name);
+      if (!t) throw new ModelFormatError(indexFile, 'weight_map', `says tensor "${name}" is in "${shard}", but that shard has no such tensor; the index and shards do not match`);
+      tensors.set(name, t);
+    }
+    return SafetensorsSource.fromParts(dir, tensors, handles, metadata);
+  } catch (err) {
+    await closeAll(handles);
+    throw err;
+  }
+}
+
+async function openShard(file: string, handles: Map<string, FileHandle>, into: Map<string, TensorInfo>): Promise<Record<string, string>> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw new ModelFormatError(file, undefined, `cannot be opened (${(err as Error).message})`, { cause: err });
+  }
+  handles.set(file, fh);
+  const header = await readSafetensorsHeader(fh, file);
+  for (const t of header.tensors) into.set(t.name, t);
+  return header.metadata;
+}
+
+async function readWeightMap(indexFile: string): Promise<Map<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(indexFile, 'utf8'));
+  } catch (err) {
+    throw new ModelFormatError(indexFile, undefined, `is not readable JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const map = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new ModelFormatError(indexFile, 'weight_map', 'is missing or not an object mapping tensor names to shard files');
+  }
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(map)) {
+    // Shards sit next to the index; anything else would read files outside the model directory.
+    if (typeof shard !== 'string' || isAbsolute(shard) || shard !== basename(shard) || !shard.endsWith('.safetensors')) {
+      throw new ModelFormatError(indexFile, 'weight_map', `entry "${name}" names shard ${JSON.stringify(shard)}; expected a .safetensors file name in the same directory`);
+    }
+    out.set(name, shard);
+  }
+  return out;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function closeAll(handles: Map<string, FileHandle>): Promise<void> {
+  await Promise.all([...handles.values()].map((fh) => fh.close().catch(() => undefined)));
+}

@@ -1,0 +1,152 @@
+// Loads a Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) with its chat template, on top of
+// the pure-JS @huggingface/tokenizers implementation.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { InvalidOptionError, ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
+import { ChatTemplate, chatTemplateSource, type ChatMessage } from './chat-template.js';
+import { createStreamDecoder, type StreamDecoder } from './stream-decoder.js';
+
+/** Encode, decode and chat formatting for one model. */
+export interface LlamaTokenizer {
+  /** One past the largest token id (model vocabulary plus added tokens). */
+  readonly vocabSize: number;
+  readonly bosTokenId: number | null;
+  /** From tokenizer_config.json `eos_token`; merge with config.json's eos ids for stopping. */
+  readonly eosTokenIds: number[];
+  /** Token ids of `text`; with addSpecialTokens (default true) the post-processor adds BOS. */
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  /** Text of `ids`; special tokens are kept unless skipSpecialTokens. */
+  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  hasChatTemplate(): boolean;
+  /** Renders messages with the model's chat template; addGenerationPrompt defaults to true. */
+  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+  /** A decoder for streaming: text appears once complete UTF-8 characters are available. */
+  createStreamDecoder(opts?: { skipSpecialTokens?: boolean }): StreamDecoder;
+  /** Id of a token string (e.g. "<|eot_id|>"), or null. */
+  tokenToId(token: string): number | null;
+}
+
+const SPECIAL_NAMES = ['bos_token', 'eos_token', 'unk_token', 'pad_token'] as const;
+
+class HfLlamaTokenizer implements LlamaTokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | null;
+  readonly eosTokenIds: number[];
+
+  constructor(
+    private readonly tok: Tokenizer,
+    private readonly chat: ChatTemplate | null,
+    private readonly configFile: string,
+    specialTokens: Record<string, string>,
+  ) {
+    let maxId = -1;
+    for (const id of tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    this.bosTokenId = specialTokens.bos_token !== undefined ? this.tokenToId(specialTokens.bos_token) : null;
+    const eos = specialTokens.eos_token !== undefined ? this.tokenToId(specialTokens.eos_token) : null;
+    this.eosTokenIds = eos === null ? [] : [eos];
+  }
+
+  encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+    if (typeof text !== 'string') throw new InvalidOptionError('text', `must be a string, got ${typeof text}`);
+    return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+  }
+
+  decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new InvalidOptionError('ids', `token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
+      }
+    }
+    // The library rejects empty input; the empty sequence simply decodes to ''.
+    if (ids.length === 0) return '';
+    return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+  }
+
+  hasChatTemplate(): boolean {
+    return this.chat !== null;
+  }
+
+  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+    if (!this.chat) {
+      throw new UnsupportedModelError(this.configFile, 'chat_template', 'this tokenizer has no chat template; pass a plain prompt instead of chat messages');
+    }
+    return this.chat.render(messages, opts);
+  }
+
+  createStreamDecoder(opts: { skipSpecialTokens?: boolean } = {}): StreamDecoder {
+    return createStreamDecoder((ids) => this.decode(ids, opts));
+  }
+
+  tokenToId(token: string): number | null {
+    return this.tok.token_to_id(token) ?? null;
+  }
+}
+
+/**
+ * Loads DIR/tokenizer.json with DIR/tokenizer_config.json (optional) and the chat template (from
+ * DIR/chat_template.jinja if present, else tokenizer_config.json). Returns null when DIR has no
+ * tokenizer.json; throws ModelFormatError when the files are malformed.
+ */
+export async function loadTokenizer(dir: string): Promise<LlamaTokenizer | null> {
+  const tokenizerFile = join(dir, 'tokenizer.json');
+  if (!(await exists(tokenizerFile))) return null;
+  const tokenizerJson = await readJson(tokenizerFile);
+  if (typeof tokenizerJson.model !== 'object' || tokenizerJson.model === null) {
+    throw new ModelFormatError(tokenizerFile, 'model', 'is missing; this is not a Hugging Face tokenizer.json');
+  }
+  const configFile = join(dir, 'tokenizer_config.json');
+  const config = (await exists(configFile)) ? await readJson(configFile) : {};
+
+  const specialTokens: Record<string, string> = {};
+  for (const name of SPECIAL_NAMES) {
+    const v = config[name];
+    // Special tokens are stored as strings or as AddedToken objects ({ content, ... }).
+    const content = typeof v === 'string' ? v : typeof (v as { content?: unknown })?.content === 'string' ? (v as { content: string }).content : null;
+    if (content !== null) specialTokens[name] = content;
+  }
+
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(tokenizerJson, config);
+  } catch (err) {
+    throw new ModelFormatError(tokenizerFile, undefined, `cannot be loaded as a tokenizer: ${(err as Error).message}`, { cause: err });
+  }
+
+  const jinjaFile = join(dir, 'chat_template.jinja');
+  let chat: ChatTemplate | null = null;
+  if (await exists(jinjaFile)) {
+    chat = new ChatTemplate(await readFile(jinjaFile, 'utf8'), jinjaFile, undefined, specialTokens);
+  } else {
+    const source = chatTemplateSource(config.chat_template, configFile);
+    if (source !== null) chat = new ChatTemplate(source, configFile, 'chat_template', specialTokens);
+  }
+
+  const t = new HfLlamaTokenizer(tok, chat, configFile, specialTokens);
+  for (const name of ['bos_token', 'eos_token'] as const) {
+    if (specialTokens[name] !== undefined && t.tokenToId(specialTokens[name]) === null) {
+      throw new ModelFormatError(configFile, name, `"${specialTokens[name]}" is not a token of ${tokenizerFile}; the two files do not belong together`);
+    }
+  }
+  return t;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ModelFormatError(file, undefined, `is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelFormatError(file, undefined, 'must hold a JSON object');
+  return json as Record<string, unknown>;
+}
