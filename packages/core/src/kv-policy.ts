@@ -64,6 +64,12 @@ export interface KvCacheState {
   readonly phase: 'prefill' | 'decode';
   /** Stores the new tokens' K/V and returns the attention output [m, nHeads*headDim]. */
   attend(input: LayerAttentionInput): Tensor;
+  /**
+   * Prefill only: stores the new tokens' K/V like `attend` but computes no attention. Used when several
+   * states share one prefill (benchmarks comparing policies): prefill attention is dense for every policy,
+   * so one state computes the output and the others only record.
+   */
+  append(input: LayerAttentionInput): void;
   /** Called once after the whole prompt is in: sparse policies build their compressed state here. */
   endPrefill(): Promise<void> | void;
   memory(): KvMemoryReport;

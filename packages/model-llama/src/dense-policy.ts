@@ -31,15 +31,21 @@ class DenseState implements KvCacheState {
     return this.length;
   }
 
-  attend(input: LayerAttentionInput): Tensor {
-    const { backend, model, maxSeqLen } = this.ctx;
+  append(input: LayerAttentionInput): void {
     const { layer, start, m } = input;
-    if (start + m > maxSeqLen) {
-      throw new InvalidOptionError('maxSeqLen', `position ${start + m} exceeds the cache capacity ${maxSeqLen}; raise maxNewTokens/capacity`);
+    if (start + m > this.ctx.maxSeqLen) {
+      throw new InvalidOptionError('maxSeqLen', `position ${start + m} exceeds the cache capacity ${this.ctx.maxSeqLen}; raise maxNewTokens/capacity`);
     }
+    this.ctx.backend.writeKv(this.keys[layer], input.k, start);
+    this.ctx.backend.writeKv(this.values[layer], input.v, start);
+    if (layer === this.ctx.model.nLayers - 1) this.length = start + m;
+  }
+
+  attend(input: LayerAttentionInput): Tensor {
+    const { backend, model } = this.ctx;
+    const { layer, start, m } = input;
     const t0 = performance.now();
-    backend.writeKv(this.keys[layer], input.k, start);
-    backend.writeKv(this.values[layer], input.v, start);
+    this.append(input);
     const out = backend.attention(input.q, this.keys[layer], this.values[layer], {
       nHeads: model.nHeads,
       nKvHeads: model.nKvHeads,
@@ -49,10 +55,7 @@ class DenseState implements KvCacheState {
       queryOffset: start,
       scale: 1 / Math.sqrt(model.headDim),
     });
-    if (layer === model.nLayers - 1) {
-      this.length = start + m;
-      if (this.phase === 'decode') this.stepStats.steps++;
-    }
+    if (layer === model.nLayers - 1 && this.phase === 'decode') this.stepStats.steps++;
     if (this.phase === 'decode') this.stepStats.attentionMs += performance.now() - t0;
     return out;
   }
