@@ -1,0 +1,8 @@
+// The offloading cache policies of the shadowkv app: shadowkv and kcache.
+export { shadowkv } from './shadowkv.js';
+export type { ShadowKvParams } from './shadowkv-params.js';
+export { kcache } from './kcache.js';
+export type { KcacheParams } from './kcache-params.js';
+export { ShadowKvState } from './shadowkv-state.js';
+export type { ShadowKvLayerSnapshot } from './shadowkv-layer.js';
+export { KcacheState } from './kcache-state.js';

@@ -1,0 +1,108 @@
+// One layer of KCache's decode state: every key on the fast side, values offloaded, top-N (or mass) values fetched.
+import type { KernelBackend, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import { ChunkCache, hostF32, hostI32, ValueStore } from '@shadowkv/kv-offload';
+import { massCount, selectTokens, tokenScores } from '@shadowkv/sparse-select';
+import type { DecodeLayer } from './offloading-state.js';
+import type { ResolvedKcacheParams } from './kcache-params.js';
+
+/** Working-set slots reserved first in mass mode; doubled when a step needs more. */
+const MASS_INITIAL_SLOTS = 256;
+
+/**
+ * Keys stay in the [nKvHeads, maxSeqLen, headDim] cache filled during prefill; values of the prompt and of every
+ * generated token go to a ValueStore with one token per chunk. A step scores all keys exactly, keeps the top-N
+ * tokens per KV head, brings their values into a slot buffer through a ChunkCache (only tokens not fetched
+ * at the previous step move) and gathers their keys in the same slot order.
+ */
+export class KcacheLayer implements DecodeLayer {
+  private readonly backend: KernelBackend;
+  private readonly store: ValueStore;
+  private slots: number;
+  private vf: Tensor; // [nKvHeads, slots, headDim] fetched values, slot order
+  private cache: ChunkCache;
+  private length: number;
+
+  constructor(
+    private readonly ctx: KvCacheContext,
+    private readonly p: ResolvedKcacheParams,
+    private readonly keys: Tensor, // [nKvHeads, maxSeqLen, headDim], rows 0..length valid
+    values: Float32Array, // [nKvHeads, maxSeqLen, headDim] head-major, read back from prefill
+    promptLen: number,
+  ) {
+    const { backend, model, maxSeqLen } = ctx;
+    this.backend = backend;
+    this.length = promptLen;
+    this.store = new ValueStore({ nKvHeads: model.nKvHeads, headDim: model.headDim, chunkSize: 1, initialCapacity: maxSeqLen, quantize: p.quantizeValues ? 'int8' : 'none' });
+    this.store.appendHeadMajor(values, maxSeqLen, promptLen);
+    this.slots = Math.min(p.topN ?? MASS_INITIAL_SLOTS, maxSeqLen);
+    this.vf = backend.zeros([model.nKvHeads, this.slots, model.headDim]);
+    this.cache = new ChunkCache(backend, this.store, this.vf, { slots: this.slots });
+  }
+
+  attend(input: LayerAttentionInput, stats: KvStepStats): Tensor {
+    const { backend, model } = this.ctx;
+    const { nHeads, nKvHeads, headDim } = model;
+    const scale = 1 / Math.sqrt(headDim);
+
+    // The new token: key to the fast-side cache, value to slow memory, then it competes like any other token.
+    backend.writeKv(this.keys, input.k, input.start);
+    this.store.appendTokenMajor(hostF32(backend, input.v), 1);
+    this.length++;
+    const kvLen = this.length;
+
+    let t = performance.now();
+    const scores = tokenScores(backend, input.q, this.keys, kvLen, nHeads, scale); // [nKvHeads, kvLen]
+    const n = this.p.mass !== undefined ? massCount(hostF32(backend, scores), nKvHeads, this.p.mass) : Math.min(this.p.topN as number, kvLen);
+    const sel = selectTokens(backend, scores, n); // i32 [nKvHeads, n]
+    const ids = hostI32(backend, sel);
+    backend.dispose(scores);
+    stats.selectMs += performance.now() - t;
+
+    t = performance.now();
+    if (n > this.slots) this.grow(n);
+    const fetch = this.cache.update(ids, n);
+    backend.dispose(sel);
+    stats.fetchMs += performance.now() - t;
+    stats.hits += fetch.hits;
+    stats.misses += fetch.misses;
+    stats.bytesMoved += fetch.bytesMoved;
+
+    // Keys of the kept tokens in slot order; attention needs k and v of one shape, so unused slots gather token 0.
+    t = performance.now();
+    const idx = new Int32Array(nKvHeads * this.slots); // [nKvHeads, slots]
+    for (let h = 0; h < nKvHeads; h++) idx.set(fetch.slots.subarray(h * n, (h + 1) * n), h * this.slots);
+    const idxT = backend.upload(idx, [nKvHeads, this.slots]);
+    const k = backend.gatherChunks(this.keys, idxT, 1); // [nKvHeads, slots, headDim]
+    backend.dispose(idxT);
+    stats.rebuildMs += performance.now() - t;
+
+    t = performance.now();
+    const out = backend.attention(input.q, k, this.vf, { nHeads, nKvHeads, headDim, kvLen: n, causal: false, queryOffset: 0, scale });
+    backend.dispose(k);
+    stats.attentionMs += performance.now() - t;
+    return out;
+  }
+
+  /** Mass mode needed more slots than reserved: a bigger buffer, whose cache starts empty. */
+  private grow(n: number): void {
+    const { backend, model, maxSeqLen } = this.ctx;
+    this.slots = Math.min(Math.max(2 * this.slots, n), maxSeqLen);
+    backend.dispose(this.vf);
+    this.vf = backend.zeros([model.nKvHeads, this.slots, model.headDim]);
+    this.cache = new ChunkCache(backend, this.store, this.vf, { slots: this.slots });
+  }
+
+  fastBytes(): number {
+    const { nKvHeads, headDim } = this.ctx.model;
+    return (this.length + this.slots) * nKvHeads * headDim * 4;
+  }
+
+  slowBytes(): number {
+    return this.store.bytes;
+  }
+
+  dispose(): void {
+    this.backend.dispose(this.keys);
+    this.backend.dispose(this.vf);
+  }
+}

@@ -1,0 +1,111 @@
+// ShadowKV's parameters: defaults from the paper's reference setup, and the checks that say what to change.
+import { InvalidOptionError, type KvModelShape } from '@shadowkv/core';
+import { checkBool, checkInt, checkPromptFits } from './option-checks.js';
+
+/** Parameters of the shadowkv policy; every field is optional. */
+export interface ShadowKvParams {
+  /** Rank of the low-rank pre-RoPE keys, <= min(prompt length, nKvHeads*headDim). Default 160. */
+  rank?: number;
+  /** Sparse budget in tokens fetched per step (a multiple of chunkSize, below the prompt length). Default 2048. */
+  budget?: number;
+  /** Tokens per chunk (the unit of landmarks, selection and value fetches). Default 8. */
+  chunkSize?: number;
+  /** Full chunks at the end of the prompt kept exact (plus the partial tail). Default 4. */
+  localChunks?: number;
+  /** Chunks per KV head kept exact because their landmark represents them badly. Default 48. */
+  outliers?: number;
+  /**
+   * Extra random directions of the randomized SVD. Default 10. When rank + svdOversample reaches
+   * min(prompt length, nKvHeads*headDim) the SVD is computed exactly.
+   */
+  svdOversample?: number;
+  /** Power iterations of the randomized SVD (more help slowly decaying spectra). Default 2. */
+  svdPowerIterations?: number;
+  /** Seed of the randomized SVD's test matrix. Default 0. */
+  svdSeed?: number;
+  /** Keep the offloaded values as int8 with one scale per chunk and head (about 4x less slow memory). Default false. */
+  quantizeValues?: boolean;
+}
+
+export type ResolvedShadowKvParams = Required<ShadowKvParams>;
+
+export const SHADOWKV_DEFAULTS: ResolvedShadowKvParams = {
+  rank: 160,
+  budget: 2048,
+  chunkSize: 8,
+  localChunks: 4,
+  outliers: 48,
+  svdOversample: 10,
+  svdPowerIterations: 2,
+  svdSeed: 0,
+  quantizeValues: false,
+};
+
+/** Fills defaults for the fields not given; other keys of `p` (other policies' options) are ignored. */
+export function resolveShadowKvParams(p: ShadowKvParams): ResolvedShadowKvParams {
+  const out = { ...SHADOWKV_DEFAULTS };
+  for (const k of Object.keys(SHADOWKV_DEFAULTS) as (keyof ShadowKvParams)[]) {
+    if (p[k] !== undefined) (out as Record<string, unknown>)[k] = p[k];
+  }
+  return out;
+}
+
+/** Checks the parameters alone (no prompt needed). */
+export function checkShadowKvParams(p: ResolvedShadowKvParams): void {
+  checkInt('rank', p.rank, 1);
+  checkInt('chunkSize', p.chunkSize, 1);
+  checkInt('budget', p.budget, p.chunkSize, `the budget is in tokens and covers at least one chunk of ${p.chunkSize}`);
+  checkInt('localChunks', p.localChunks, 0);
+  checkInt('outliers', p.outliers, 0);
+  checkInt('svdOversample', p.svdOversample, 0);
+  checkInt('svdPowerIterations', p.svdPowerIterations, 0);
+  checkInt('svdSeed', p.svdSeed, 0);
+  checkBool('quantizeValues', p.quantizeValues);
+  if (p.budget % p.chunkSize !== 0) {
+    const lo = p.budget - (p.budget % p.chunkSize);
+    throw new InvalidOptionError('budget', `${p.budget} is not a multiple of chunkSize ${p.chunkSize}; use ${lo} or ${lo + p.chunkSize}`);
+  }
+}
+
+/** Where the prompt's tokens go: chunks scored by landmarks, and the exact local window after them. */
+export interface ShadowKvLayout {
+  /** Chunks before the local window (landmarks and outliers are taken from these). */
+  nChunks: number;
+  /** First token of the local window: nChunks * chunkSize. */
+  localStart: number;
+  /** Tokens of the local window: localChunks full chunks plus the tail that does not fill a chunk. */
+  nLocal: number;
+  /** Chunks left to select from once outliers are removed. */
+  nLandmarks: number;
+  /** Chunks selected per step: budget / chunkSize. */
+  nSelect: number;
+}
+
+/** Splits a prompt of promptLen tokens; throws InvalidOptionError if the parameters do not fit it. */
+export function shadowKvLayout(p: ResolvedShadowKvParams, model: KvModelShape, promptLen: number, maxSeqLen: number): ShadowKvLayout {
+  checkShadowKvParams(p);
+  checkPromptFits('shadowkv', promptLen, maxSeqLen);
+  const width = model.nKvHeads * model.headDim;
+  if (p.budget >= promptLen) {
+    throw new InvalidOptionError('budget', `${p.budget} tokens must be smaller than the prompt (${promptLen} tokens); lower the budget, or use the dense policy for short prompts`);
+  }
+  if (p.rank > Math.min(promptLen, width)) {
+    throw new InvalidOptionError(
+      'rank',
+      `${p.rank} exceeds min(prompt length ${promptLen}, nKvHeads*headDim ${width}) = ${Math.min(promptLen, width)}, the largest rank the pre-RoPE key matrix has; lower the rank`,
+    );
+  }
+  const nChunks = Math.floor(promptLen / p.chunkSize) - p.localChunks;
+  const nSelect = p.budget / p.chunkSize;
+  const need = p.outliers + nSelect;
+  if (nChunks < need) {
+    const avail = Math.max(nChunks, 0);
+    const option = nSelect > avail ? 'budget' : 'outliers';
+    throw new InvalidOptionError(
+      option,
+      `outliers (${p.outliers}) + budget/chunkSize (${nSelect}) = ${need} chunks, but a prompt of ${promptLen} tokens has only ${avail} chunks of ${p.chunkSize} before the ${p.localChunks}-chunk local window; lower outliers, budget or localChunks`,
+    );
+  }
+  const localStart = nChunks * p.chunkSize;
+  return { nChunks, localStart, nLocal: promptLen - localStart, nLandmarks: nChunks - p.outliers, nSelect };
+}

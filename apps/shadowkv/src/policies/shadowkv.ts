@@ -1,0 +1,25 @@
+// The shadowkv cache policy factory (Sun et al. 2024): low-rank pre-RoPE keys, offloaded values, sparse decode.
+import type { KvCacheContext, KvCachePolicy } from '@shadowkv/core';
+import { ShadowKvState } from './shadowkv-state.js';
+import { checkShadowKvParams, resolveShadowKvParams, shadowKvLayout, type ShadowKvParams } from './shadowkv-params.js';
+
+/**
+ * ShadowKV: prefill is dense; at the end of prefill each layer keeps a rank-`rank` SVD of its pre-RoPE keys,
+ * chunk landmarks, `outliers` exact chunks and an exact local window on the fast side and moves the values to a
+ * host ValueStore. Each decode step selects budget/chunkSize chunks per KV head by landmark score, rebuilds
+ * their keys, fetches their values (only those missed since the previous step) and attends over
+ * selected + local + outliers + generated tokens. Bad parameters throw InvalidOptionError at creation
+ * (`validate` adds the checks that depend on the prompt length).
+ */
+export function shadowkv(params: ShadowKvParams = {}): KvCachePolicy {
+  const p = resolveShadowKvParams(params);
+  checkShadowKvParams(p);
+  return {
+    name: 'shadowkv',
+    params: { ...p },
+    validate: (ctx: KvCacheContext, promptLen: number) => {
+      shadowKvLayout(p, ctx.model, promptLen, ctx.maxSeqLen);
+    },
+    create: (ctx: KvCacheContext) => new ShadowKvState(ctx, p),
+  };
+}
