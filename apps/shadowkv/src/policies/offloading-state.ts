@@ -45,13 +45,19 @@ export abstract class OffloadingState implements KvCacheState {
     return this.length;
   }
 
+  append(input: LayerAttentionInput): void {
+    this.checkInput('append', input);
+    if (this.phase !== 'prefill') {
+      throw new ShapeError(`${this.policyName}.append`, 'append records prompt tokens and is only valid before endPrefill; decode tokens go through attend');
+    }
+    (this.prefill as PrefillCache).record(input);
+    if (input.layer === this.ctx.model.nLayers - 1) this.length = input.start + input.m;
+  }
+
   attend(input: LayerAttentionInput): Tensor {
     const { nLayers } = this.ctx.model;
     const { layer, start, m } = input;
-    if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers) throw new ShapeError(`${this.policyName}.attend`, `layer ${layer} is outside [0, ${nLayers})`);
-    if (start + m > this.ctx.maxSeqLen) {
-      throw new ShapeError(`${this.policyName}.attend`, `position ${start + m} exceeds the capacity ${this.ctx.maxSeqLen} the cache was created with; raise maxSeqLen`);
-    }
+    this.checkInput('attend', input);
     let out: Tensor;
     if (this.phase === 'prefill') {
       out = (this.prefill as PrefillCache).attend(input);
@@ -67,6 +73,14 @@ export abstract class OffloadingState implements KvCacheState {
       if (this.phase === 'decode') this.stepStats.steps++;
     }
     return out;
+  }
+
+  private checkInput(op: string, { layer, start, m }: LayerAttentionInput): void {
+    const { nLayers } = this.ctx.model;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers) throw new ShapeError(`${this.policyName}.${op}`, `layer ${layer} is outside [0, ${nLayers})`);
+    if (start + m > this.ctx.maxSeqLen) {
+      throw new ShapeError(`${this.policyName}.${op}`, `position ${start + m} exceeds the capacity ${this.ctx.maxSeqLen} the cache was created with; raise maxSeqLen`);
+    }
   }
 
   async endPrefill(): Promise<void> {

@@ -32,17 +32,22 @@ export class PrefillCache {
     }
   }
 
+  /** Stores the new tokens' K/V (and pre-RoPE K when recording). */
+  record(input: LayerAttentionInput): void {
+    const { backend } = this.ctx;
+    const { layer, start } = input;
+    backend.writeKv(this.keys[layer] as Tensor, input.k, start);
+    backend.writeKv(this.values[layer] as Tensor, input.v, start);
+    const kPre = this.kPre[layer];
+    if (kPre) backend.writeKv(kPre, input.kPre, start);
+  }
+
   /** Stores the new tokens and returns causal attention over positions 0..start+m, as the dense policy does. */
   attend(input: LayerAttentionInput): Tensor {
     const { backend, model } = this.ctx;
     const { layer, start, m } = input;
-    const keys = this.keys[layer] as Tensor;
-    const values = this.values[layer] as Tensor;
-    backend.writeKv(keys, input.k, start);
-    backend.writeKv(values, input.v, start);
-    const kPre = this.kPre[layer];
-    if (kPre) backend.writeKv(kPre, input.kPre, start);
-    return backend.attention(input.q, keys, values, {
+    this.record(input);
+    return backend.attention(input.q, this.keys[layer] as Tensor, this.values[layer] as Tensor, {
       nHeads: model.nHeads,
       nKvHeads: model.nKvHeads,
       headDim: model.headDim,
