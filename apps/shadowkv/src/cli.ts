@@ -2,10 +2,11 @@
 // The shadowkv command line: generate, demo, and the niah / speed benchmarks.
 import { writeFile } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ShadowKvError, type KvCachePolicy } from '@shadowkv/core';
 import { BACKEND_NAMES, type BackendName } from './backends.js';
-import { formatNiahTable, readNiah, runNiah } from './bench/niah.js';
+import { formatNiahTable, mergeNiah, readNiah, runNiah, shardRows, type NiahResult } from './bench/niah.js';
 import { formatSpeedTable, runSpeed, type SpeedResult } from './bench/speed.js';
 import { createEngine, type Engine, type PromptInput } from './engine.js';
 import { createPolicy, POLICY_NAMES, type PolicyOptions } from './policy-options.js';
@@ -176,23 +177,32 @@ export function buildCli(): Command {
 
   const niah = bench
     .command('niah')
-    .description('needle-in-a-haystack accuracy over a niah-dev.jsonl file (greedy)')
+    .description('needle-in-a-haystack accuracy over a niah-dev.jsonl file (greedy); several policies share each prefill')
     .requiredOption('--model <dir>', 'Hugging Face Llama directory')
     .requiredOption('--data <file>', 'benchmark rows (jsonl with prompt_ids, answer_ids, task, length)')
     .option('--limit <n>', 'run n rows spread over the file', int('--limit'))
+    .option('--jobs <n>', 'split the rows over n processes (about one core each)', int('--jobs'), 1)
+    .addOption(new Option('--shard <i/n>', 'run rows i mod n only (used by --jobs)').hideHelp())
     .addOption(backendOption())
     .option('--json', 'print JSON')
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(niah, true).action(async (o) => {
-    const rows = await readNiah(o.data, o.limit);
-    const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet));
-    const results = [];
-    for (const p of policies(o)) {
-      const r = await runNiah(engine, rows, p, { quiet: o.quiet });
-      results.push(r);
-      if (!o.json) process.stdout.write(`${formatNiahTable(r)}\n\n`);
+    const ps = policies(o);
+    let rows = await readNiah(o.data, o.limit);
+    let results: NiahResult[];
+    if (o.jobs > 1 && !o.shard) {
+      results = await runNiahJobs(o.jobs, ps.length);
+    } else {
+      if (o.shard) {
+        const [i, n] = String(o.shard).split('/').map(Number);
+        rows = shardRows(rows, i, n);
+      }
+      const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.shard));
+      results = await runNiah(engine, rows, ps, { quiet: o.quiet, label: o.shard ? `niah shard ${o.shard}` : undefined });
     }
-    if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
+    if (o.shard) process.stdout.write(`${JSON.stringify(results)}\n`);
+    else if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
+    else for (const r of results) process.stdout.write(`${formatNiahTable(r)}\n\n`);
   });
 
   const speed = bench
@@ -232,6 +242,25 @@ export function buildCli(): Command {
   });
 
   return program;
+}
+
+/** Re-runs this command in `jobs` child processes, each on a shard of the rows, and merges their results. */
+async function runNiahJobs(jobs: number, nPolicies: number): Promise<NiahResult[]> {
+  const args = process.argv.slice(2).filter((a, i, all) => a !== '--jobs' && all[i - 1] !== '--jobs' && !a.startsWith('--jobs='));
+  const runs = Array.from({ length: jobs }, (_, i) =>
+    new Promise<NiahResult[]>((resolve, reject) => {
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, '--shard', `${i}/${jobs}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code !== 0) return reject(new Error(`niah shard ${i}/${jobs} exited with code ${code}`));
+        resolve(JSON.parse(out.trim().split('\n').pop()!) as NiahResult[]);
+      });
+    }),
+  );
+  const parts = await Promise.all(runs);
+  return Array.from({ length: nPolicies }, (_, p) => mergeNiah(parts.map((r) => r[p])));
 }
 
 export async function main(argv = process.argv): Promise<void> {

@@ -10,7 +10,8 @@ import {
 } from '@shadowkv/core';
 import { dense, LlamaModel, loadTokenizer, type ChatMessage, type LlamaTokenizer, type LoadProgress } from '@shadowkv/model-llama';
 import { resolveBackend, type BackendName } from './backends.js';
-import { Sampler, type SamplingOptions } from './sampler.js';
+import { argmax, Sampler, type SamplingOptions } from './sampler.js';
+import { SharedPrefillState } from './shared-prefill.js';
 import { StopMatcher } from './stop-matcher.js';
 
 export interface EngineOptions {
@@ -177,9 +178,26 @@ export class Engine {
     onProgress?: (done: number, total: number) => void,
     signal?: AbortSignal,
   ): Promise<{ state: KvCacheState; logits: Float32Array }> {
+    const { states, logits } = await this.prefillShared(ids, [policy], maxSeqLen, chunk, onProgress, signal);
+    return { state: states[0], logits };
+  }
+
+  /**
+   * Prefills `ids` once into one fresh state per policy (prefill attention is dense under every policy, so
+   * the states are exactly what separate prefills would give). For comparing policies on the same prompt.
+   */
+  async prefillShared(
+    ids: number[],
+    policies: KvCachePolicy[],
+    maxSeqLen: number,
+    chunk = 512,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<{ states: KvCacheState[]; logits: Float32Array }> {
     const ctx = this.cacheContext(maxSeqLen);
-    policy.validate(ctx, ids.length);
-    const state = policy.create(ctx);
+    for (const p of policies) p.validate(ctx, ids.length);
+    const states = policies.map((p) => p.create(ctx));
+    const state = states.length === 1 ? states[0] : new SharedPrefillState(states);
     try {
       const body = ids.length - 1;
       for (let s = 0; s < body; s += chunk) {
@@ -193,11 +211,26 @@ export class Engine {
       this.backend.dispose(logitsT!);
       onProgress?.(ids.length, ids.length);
       await state.endPrefill();
-      return { state, logits };
+      return { states, logits };
     } catch (err) {
       state.dispose();
       throw err;
     }
+  }
+
+  /** Greedy continuation of a prefilled state (benchmarks): `n` tokens, EOS ignored. Disposes nothing. */
+  async greedy(state: KvCacheState, firstLogits: Float32Array, n: number): Promise<number[]> {
+    const tokens: number[] = [];
+    let logits = firstLogits;
+    for (let i = 0; i < n; i++) {
+      const tokenId = argmax(logits);
+      tokens.push(tokenId);
+      if (i === n - 1) break;
+      const t = await this.model.forward([tokenId], state, { lastLogits: true });
+      logits = (await this.backend.read(t!)) as Float32Array;
+      this.backend.dispose(t!);
+    }
+    return tokens;
   }
 
   private async *run(

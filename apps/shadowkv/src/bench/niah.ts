@@ -65,39 +65,75 @@ export function isCorrect(generated: number[], answerIds: number[]): boolean {
   return need.every((id, i) => generated[i] === id);
 }
 
-export async function runNiah(engine: Engine, rows: NiahRow[], policy: KvCachePolicy, opts: { quiet?: boolean } = {}): Promise<NiahResult> {
-  const cells: NiahResult['cells'] = {};
-  let correct = 0;
-  let promptTokens = 0;
+/**
+ * Runs every row once per policy. Each prompt is prefilled once and shared by all policies (prefill is
+ * dense under every policy), then each policy decodes the answer greedily from its own state.
+ */
+export async function runNiah(engine: Engine, rows: NiahRow[], policies: KvCachePolicy[], opts: { quiet?: boolean; label?: string } = {}): Promise<NiahResult[]> {
+  const results: NiahResult[] = policies.map((p) => ({
+    accuracy: 0, correct: 0, total: 0, cells: {}, seconds: 0, promptTokens: 0,
+    policy: { name: p.name, params: p.params }, backend: engine.backend.name, model: engine.model.dir,
+  }));
   const t0 = performance.now();
-  const bar = createProgress(`niah ${policy.name}`, rows.length, opts.quiet);
+  const bar = createProgress(opts.label ?? `niah ${policies.map((p) => p.name).join('+')}`, rows.length, opts.quiet);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
-    const res = await engine.generateText({ inputIds: row.prompt_ids }, { maxNewTokens: row.answer_ids.length, cache: policy, ignoreEos: true });
-    const ok = isCorrect(res.tokens, row.answer_ids);
-    const key = `${row.task}/${row.length}`;
-    const cell = (cells[key] ??= { accuracy: 0, correct: 0, total: 0 });
-    cell.total++;
-    if (ok) {
-      cell.correct++;
-      correct++;
+    const n = row.answer_ids.length;
+    const { states, logits } = await engine.prefillShared(row.prompt_ids, policies, row.prompt_ids.length + n);
+    try {
+      for (let p = 0; p < policies.length; p++) {
+        const tokens = await engine.greedy(states[p], logits, n);
+        const r = results[p];
+        const cell = (r.cells[`${row.task}/${row.length}`] ??= { accuracy: 0, correct: 0, total: 0 });
+        const ok = isCorrect(tokens, row.answer_ids);
+        cell.total++;
+        r.total++;
+        if (ok) {
+          cell.correct++;
+          r.correct++;
+        }
+        r.promptTokens += row.prompt_ids.length;
+      }
+    } finally {
+      for (const s of states) s.dispose();
     }
-    promptTokens += row.prompt_ids.length;
-    bar.update(i + 1, { info: `acc ${((100 * correct) / (i + 1)).toFixed(1)}%` });
+    bar.update(i + 1, { info: results.map((r) => `${r.policy.name} ${((100 * r.correct) / (i + 1)).toFixed(1)}%`).join(' ') });
   }
   bar.stop();
-  for (const c of Object.values(cells)) c.accuracy = c.correct / c.total;
-  return {
-    accuracy: correct / rows.length,
-    correct,
-    total: rows.length,
-    cells,
-    seconds: (performance.now() - t0) / 1000,
-    promptTokens,
-    policy: { name: policy.name, params: policy.params },
-    backend: engine.backend.name,
-    model: engine.model.dir,
-  };
+  const seconds = (performance.now() - t0) / 1000;
+  for (const r of results) finishNiah(r, seconds);
+  return results;
+}
+
+function finishNiah(r: NiahResult, seconds: number): void {
+  for (const c of Object.values(r.cells)) c.accuracy = c.correct / c.total;
+  r.accuracy = r.total ? r.correct / r.total : 0;
+  r.seconds = seconds;
+}
+
+/** Merges results of the same policy computed on disjoint shards of the rows (wall time = slowest shard). */
+export function mergeNiah(parts: NiahResult[]): NiahResult {
+  const out: NiahResult = { ...parts[0], cells: {}, correct: 0, total: 0, promptTokens: 0 };
+  for (const p of parts) {
+    out.correct += p.correct;
+    out.total += p.total;
+    out.promptTokens += p.promptTokens;
+    for (const [k, c] of Object.entries(p.cells)) {
+      const m = (out.cells[k] ??= { accuracy: 0, correct: 0, total: 0 });
+      m.correct += c.correct;
+      m.total += c.total;
+    }
+  }
+  finishNiah(out, Math.max(...parts.map((p) => p.seconds)));
+  return out;
+}
+
+/** Rows i with i % count === index, for splitting a run across processes. */
+export function shardRows<T>(rows: T[], index: number, count: number): T[] {
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new InvalidOptionError('shard', `"${index}/${count}" must be I/N with 0 <= I < N`);
+  }
+  return rows.filter((_, i) => i % count === index);
 }
 
 /** A task × length table of accuracies. */

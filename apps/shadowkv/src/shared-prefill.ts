@@ -1,0 +1,44 @@
+// Several KV states fed by one prefill: the first computes the (dense) attention, the rest only record.
+// Prefill attention is dense under every policy, so this is exact, and comparing N policies on a prompt
+// costs one prefill instead of N.
+import type { KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+
+export class SharedPrefillState implements KvCacheState {
+  constructor(private readonly states: KvCacheState[]) {
+    if (states.length === 0) throw new Error('SharedPrefillState needs at least one state');
+  }
+
+  get seqLen(): number {
+    return this.states[0].seqLen;
+  }
+
+  get phase(): 'prefill' | 'decode' {
+    return this.states[0].phase;
+  }
+
+  attend(input: LayerAttentionInput): Tensor {
+    if (this.phase !== 'prefill') throw new Error('SharedPrefillState is for prefill only; decode each state on its own');
+    for (let i = 1; i < this.states.length; i++) this.states[i].append(input);
+    return this.states[0].attend(input);
+  }
+
+  append(input: LayerAttentionInput): void {
+    for (const s of this.states) s.append(input);
+  }
+
+  async endPrefill(): Promise<void> {
+    for (const s of this.states) await s.endPrefill();
+  }
+
+  memory(): KvMemoryReport {
+    return this.states[0].memory();
+  }
+
+  stats(): KvStepStats {
+    return this.states[0].stats();
+  }
+
+  dispose(): void {
+    for (const s of this.states) s.dispose();
+  }
+}
