@@ -223,16 +223,14 @@ export function buildCli(): Command {
     for (const backend of String(o.backend).split(',')) {
       const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet));
       for (const context of o.context as number[]) {
-        for (const p of policies(o)) {
-          let bar: ReturnType<typeof createProgress> | undefined;
-          const r = await runSpeed(engine, p, context, o.newTokens, (d, t) => {
-            bar ??= createProgress(`${backend} ${p.name} prefill ${context}`, t, Boolean(o.quiet));
-            bar.update(d);
-          });
-          bar?.stop();
-          results.push(r);
-          if (!o.quiet) process.stderr.write(`${backend} ${p.name} ${context}: decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s\n`);
-        }
+        let bar: ReturnType<typeof createProgress> | undefined;
+        const rs = await runSpeed(engine, policies(o), context, o.newTokens, (d, t) => {
+          bar ??= createProgress(`${backend} prefill ${context}`, t, Boolean(o.quiet));
+          bar.update(d);
+        });
+        bar?.stop();
+        results.push(...rs);
+        for (const r of rs) if (!o.quiet) process.stderr.write(`${backend} ${r.policy.name} ${context}: decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s\n`);
       }
     }
     const table = formatSpeedTable(results);

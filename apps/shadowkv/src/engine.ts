@@ -193,7 +193,7 @@ export class Engine {
     chunk = 512,
     onProgress?: (done: number, total: number) => void,
     signal?: AbortSignal,
-  ): Promise<{ states: KvCacheState[]; logits: Float32Array }> {
+  ): Promise<{ states: KvCacheState[]; logits: Float32Array; buildMs: number[] }> {
     const ctx = this.cacheContext(maxSeqLen);
     for (const p of policies) p.validate(ctx, ids.length);
     const states = policies.map((p) => p.create(ctx));
@@ -210,8 +210,10 @@ export class Engine {
       const logits = (await this.backend.read(logitsT!)) as Float32Array;
       this.backend.dispose(logitsT!);
       onProgress?.(ids.length, ids.length);
+      const t0 = performance.now();
       await state.endPrefill();
-      return { states, logits };
+      const buildMs = state instanceof SharedPrefillState ? state.buildMs : [performance.now() - t0];
+      return { states, logits, buildMs };
     } catch (err) {
       state.dispose();
       throw err;

@@ -26,8 +26,15 @@ export class SharedPrefillState implements KvCacheState {
     for (const s of this.states) s.append(input);
   }
 
+  /** Milliseconds each state spent in endPrefill (building its sparse state). */
+  readonly buildMs: number[] = [];
+
   async endPrefill(): Promise<void> {
-    for (const s of this.states) await s.endPrefill();
+    for (const s of this.states) {
+      const t0 = performance.now();
+      await s.endPrefill();
+      this.buildMs.push(performance.now() - t0);
+    }
   }
 
   memory(): KvMemoryReport {
