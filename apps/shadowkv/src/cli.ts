@@ -44,8 +44,29 @@ function policyOptions(o: Record<string, unknown>): PolicyOptions {
   return p;
 }
 
+const PARAM_KEYS: Record<string, keyof PolicyOptions> = {
+  rank: 'rank', budget: 'budget', 'chunk-size': 'chunkSize', chunkSize: 'chunkSize', 'local-chunks': 'localChunks',
+  localChunks: 'localChunks', outliers: 'outliers', 'top-n': 'topN', topN: 'topN', mass: 'mass',
+};
+
+/**
+ * Policies from --policy: a comma list of `name[:key=value...]`; inline values override the flags,
+ * e.g. `dense,shadowkv:budget=256,shadowkv:budget=128 --rank 32`.
+ */
 function policies(o: Record<string, unknown>): KvCachePolicy[] {
-  return String(o.policy).split(',').map((n) => createPolicy(n.trim(), policyOptions(o)));
+  return String(o.policy).split(',').map((spec) => {
+    const [name, ...pairs] = spec.trim().split(':');
+    const opts: Record<string, unknown> = { ...policyOptions(o) };
+    for (const pair of pairs) {
+      const [k, v] = pair.split('=');
+      const key = PARAM_KEYS[k];
+      if (!key || v === undefined || !Number.isFinite(Number(v))) {
+        throw new InvalidArgumentError(`--policy "${spec}": "${pair}" must be key=number with key one of ${Object.keys(PARAM_KEYS).join(', ')}`);
+      }
+      opts[key] = Number(v);
+    }
+    return createPolicy(name, opts as PolicyOptions);
+  });
 }
 
 function backendOption(multiple = false): Option {
