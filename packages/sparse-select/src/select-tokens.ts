@@ -26,10 +26,12 @@ export function tokenScores(backend: KernelBackend, q: Tensor, keys: Tensor, kvL
 }
 
 /**
- * The token count KCache's mass mode keeps: per KV head, the size of the smallest set of tokens whose
- * probabilities (max over the GQA group, as from tokenScores) sum to at least `mass`; the max over heads,
- * so every head keeps at least its own set. Probabilities that are max-pooled over a group sum to >= 1, so
- * any mass in (0, 1] is reached; rounding can leave the sum a hair under 1, which caps the count at n.
+ * The token count KCache's mass mode keeps, from probabilities max-pooled over each KV head's query heads
+ * (tokenScores). Per KV head, the smallest top set whose left-out max-pooled probability is at most
+ * `1 - mass`: since every query head's own probability of a token is at most the pooled one, each query head
+ * then keeps at least `mass` of its attention. (Summing pooled probabilities up to `mass` instead would not
+ * guarantee that: pooled probabilities sum to more than 1 when the heads of a group disagree.) Returns the max
+ * over KV heads, so every head keeps at least its own set; at most n.
  *
  * @param probs [nKvHeads, n] on the host
  */
@@ -39,11 +41,13 @@ export function massCount(probs: Float32Array, nKvHeads: number, mass: number): 
   if (!(mass > 0 && mass <= 1)) throw new ShapeError('massCount', `mass ${mass} must be in (0, 1]`);
   let best = 0;
   for (let h = 0; h < nKvHeads; h++) {
-    const sorted = probs.slice(h * n, (h + 1) * n).sort(); // ascending: walk from the end
-    let sum = 0;
-    let k = 0;
-    while (k < n && sum < mass) sum += sorted[n - 1 - k++];
-    if (k > best) best = k;
+    const sorted = probs.slice(h * n, (h + 1) * n).sort(); // ascending: the smallest are the ones left out
+    // Leave out the smallest tokens while their total stays within 1 - mass.
+    const allowed = 1 - mass;
+    let left = 0;
+    let out = 0;
+    while (out < n && left + sorted[out] <= allowed) left += sorted[out++];
+    if (n - out > best) best = n - out;
   }
   return best;
 }

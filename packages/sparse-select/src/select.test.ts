@@ -95,13 +95,17 @@ describe('tokenScores / selectTokens / massCount', () => {
     });
   }
 
-  it('massCount: the smallest set reaching the mass, max over heads', () => {
-    // head 0 reaches 0.8 with two tokens (0.5 + 0.3), head 1 needs three (0.4 + 0.3 + 0.2).
+  it('massCount: each query head keeps at least the mass, judged from the group-max probabilities', () => {
+    // Masses chosen away from float32 ties. Mass 0.75: head 0 may leave out 0.1 + 0.1 (<= 0.25) and keeps 2
+    // tokens; head 1 may leave out only 0.1 and keeps 3.
     const p = new Float32Array([0.1, 0.5, 0.3, 0.1, 0.3, 0.1, 0.4, 0.2]);
-    expect(massCount(p, 2, 0.8)).toBe(3);
-    expect(massCount(p, 2, 0.5)).toBe(2);
-    expect(massCount(p.subarray(0, 4), 1, 0.5)).toBe(1);
+    expect(massCount(p, 2, 0.75)).toBe(3);
+    expect(massCount(p.subarray(0, 4), 1, 0.75)).toBe(2);
+    expect(massCount(p.subarray(0, 4), 1, 0.45)).toBe(1);
     expect(massCount(p, 2, 1)).toBe(4);
+    // Pooled over a group whose heads disagree (sum 1.6): leaving out at most 0.15 keeps 4 of 5 tokens,
+    // where summing pooled values up to 0.85 would have stopped at 2 (0.5 + 0.5) and could lose 0.3 of a head.
+    expect(massCount(new Float32Array([0.5, 0.5, 0.3, 0.2, 0.1]), 1, 0.85)).toBe(4);
     expect(() => massCount(p, 2, 0)).toThrow(/mass 0/);
   });
 });

@@ -7,8 +7,9 @@ export interface KcacheParams {
   /** Tokens whose values are fetched per step, per KV head. Default 256 (when mass is not given). */
   topN?: number;
   /**
-   * Instead of topN: per step, the smallest token set whose attention probability (max over each KV head's
-   * query heads) reaches this mass in (0, 1], sized for the neediest KV head.
+   * Instead of topN: per step, the smallest token set (top tokens by probability, max-pooled over each KV head's
+   * query heads) that leaves out at most 1 - mass of pooled probability, so every query head keeps at least
+   * this share of its attention; sized for the neediest KV head. In (0, 1].
    */
   mass?: number;
   /** Keep the offloaded values as int8 with one scale per token and head. Default false. */
