@@ -1,0 +1,258 @@
+// One WebGPU device and the machinery every kernel shares: buffer allocation, the pipeline cache,
+// a uniform arena, batched command encoding, deferred buffer release and error capture.
+import { BackendUnavailableError, numel, ShapeError, type DType, type Shape, type Tensor } from '@shadowkv/core';
+import type { BindingLimits, BindingWindow } from './binding-parts.js';
+import { BufferUsage, MapMode } from './gpu-constants.js';
+import { GpuTensor } from './gpu-tensor.js';
+import { specKey, type KernelDef, type Spec } from './kernel-def.js';
+import { UNIFORM_BLOCK_BYTES, writeUniforms, type UniformValue } from './uniform-values.js';
+import { WebGpuError } from './webgpu-error.js';
+
+/** A storage binding: a whole tensor or one window of a buffer. */
+export type StorageBinding = GpuTensor | (BindingWindow & { buffer: GPUBuffer });
+
+/** Dispatches recorded between two submits; one uniform block each. */
+const ARENA_SLOTS = 1024;
+
+export interface ContextLimits extends BindingLimits {
+  maxBufferSize: number;
+  maxWorkgroupsPerDimension: number;
+}
+
+export class GpuContext {
+  readonly limits: ContextLimits;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly arena: GPUBuffer;
+  private readonly arenaBytes: ArrayBuffer;
+  private readonly arenaView: DataView;
+  private readonly slotStride: number;
+  private slotsUsed = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private scopeOpen = false;
+  private pendingErrors: Promise<GPUError | null>[] = [];
+  private pendingRelease: GPUBuffer[] = [];
+  private lostReason: string | null = null;
+
+  constructor(
+    readonly device: GPUDevice,
+    maxBindingBytes: number,
+  ) {
+    const l = device.limits;
+    this.limits = {
+      maxBindingBytes,
+      offsetAlignment: l.minStorageBufferOffsetAlignment,
+      maxBufferSize: l.maxBufferSize,
+      maxWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    };
+    this.slotStride = Math.max(UNIFORM_BLOCK_BYTES, l.minUniformBufferOffsetAlignment);
+    this.arena = device.createBuffer({ size: this.slotStride * ARENA_SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    this.arenaBytes = new ArrayBuffer(this.slotStride * ARENA_SLOTS);
+    this.arenaView = new DataView(this.arenaBytes);
+    void device.lost.then((info) => {
+      this.lostReason = info.message || info.reason || 'unknown reason';
+    });
+  }
+
+  /** Throws if the device is gone; every op calls this first. */
+  checkAlive(op: string): void {
+    if (this.lostReason !== null) {
+      throw new BackendUnavailableError('webgpu', `the GPU device was lost (${this.lostReason}) before ${op}; create a new backend with webgpu()`);
+    }
+  }
+
+  /** Checks that `t` is a live tensor of this device (of `dtype`, if given) and returns it typed. */
+  own(op: string, name: string, t: Tensor, dtype?: DType): GpuTensor {
+    if (!(t instanceof GpuTensor) || t.owner !== this) {
+      throw new ShapeError(op, `${name} is a tensor of backend "${t.backend}", not of this webgpu device; upload it here first`);
+    }
+    if (t.disposed) throw new ShapeError(op, `${name} was disposed`);
+    if (dtype && t.dtype !== dtype) throw new ShapeError(op, `${name} has dtype ${t.dtype}, expected ${dtype}`);
+    return t;
+  }
+
+  /** Throws unless `t` fits one storage binding (ops that do not split their operands). */
+  bindable(op: string, name: string, t: GpuTensor): GpuTensor {
+    if (t.byteLength > this.limits.maxBindingBytes) {
+      throw new ShapeError(op, `${name} [${t.shape.join(', ')}] is ${t.byteLength} bytes, more than this adapter binds at once (maxStorageBufferBindingSize ${this.limits.maxBindingBytes}); call ${op} on fewer rows at a time`);
+    }
+    return t;
+  }
+
+  /** A new tensor whose buffer WebGPU zero-fills. */
+  alloc(op: string, shape: Shape, dtype: DType, host?: Int32Array): GpuTensor {
+    const bytes = numel(shape) * 4;
+    if (bytes > this.limits.maxBufferSize) {
+      throw new ShapeError(op, `a tensor of shape [${shape.join(', ')}] needs ${bytes} bytes, more than this adapter's maxBufferSize ${this.limits.maxBufferSize}; split it (e.g. fewer rows per call)`);
+    }
+    this.openScope();
+    const buffer = this.device.createBuffer({
+      size: Math.max(4, bytes),
+      usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+    });
+    return new GpuTensor([...shape], dtype, buffer, bytes, this, host);
+  }
+
+  /** Copies host data into a new tensor (queued; ordered before any later dispatch). */
+  upload(op: string, data: Float32Array | Int32Array, shape: Shape, dtype: DType): GpuTensor {
+    const t = this.alloc(op, shape, dtype, dtype === 'i32' ? (data as Int32Array).slice() : undefined);
+    if (data.byteLength > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return t;
+  }
+
+  /** The compute pipeline of one kernel specialisation, compiled on first use. */
+  pipeline<S extends Spec>(kernel: KernelDef<S>, spec: S): GPUComputePipeline {
+    const key = specKey(kernel as KernelDef<Spec>, spec);
+    let p = this.pipelines.get(key);
+    if (!p) {
+      this.openScope();
+      const module = this.device.createShaderModule({ label: key, code: kernel.render(spec) });
+      p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** Number of compiled pipelines (tests check that decode steps compile nothing new). */
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  /**
+   * Records one dispatch: binding 0 is the uniform block holding `uniforms`, bindings 1.. are `storage`.
+   * `grid` is in workgroups; each dimension must be <= maxComputeWorkgroupsPerDimension.
+   */
+  dispatch<S extends Spec>(
+    kernel: KernelDef<S>,
+    spec: S,
+    uniforms: readonly UniformValue[],
+    storage: readonly StorageBinding[],
+    grid: readonly [number, number, number],
+  ): void {
+    if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
+    for (const g of grid) {
+      if (g > this.limits.maxWorkgroupsPerDimension) {
+        throw new ShapeError(kernel.name, `needs ${g} workgroups in one dimension, more than this adapter's ${this.limits.maxWorkgroupsPerDimension}`);
+      }
+    }
+    const pipeline = this.pipeline(kernel, spec);
+    if (this.slotsUsed === ARENA_SLOTS) this.flush();
+    const slot = this.slotsUsed++;
+    writeUniforms(this.arenaView, slot * this.slotStride, uniforms);
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: this.arena, offset: slot * this.slotStride, size: UNIFORM_BLOCK_BYTES } },
+    ];
+    storage.forEach((s, i) => {
+      const resource =
+        s instanceof GpuTensor
+          ? { buffer: s.buffer, offset: 0, size: Math.max(4, s.byteLength) }
+          : { buffer: s.buffer, offset: s.offset, size: s.size };
+      entries.push({ binding: i + 1, resource });
+    });
+    this.openScope();
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+  }
+
+  /** A 2-D grid covering `n` workgroups (kernels rebuild the linear index with num_workgroups.x). */
+  linearGrid(op: string, n: number): [number, number, number] {
+    const maxDim = this.limits.maxWorkgroupsPerDimension;
+    if (n <= maxDim) return [n, 1, 1];
+    const y = Math.ceil(n / maxDim);
+    if (y > maxDim) throw new ShapeError(op, `needs ${n} workgroups, more than this adapter can dispatch (${maxDim}²)`);
+    return [maxDim, y, 1];
+  }
+
+  /** Scratch space of one op; the op hands it to `release` after its last dispatch. */
+  scratch(op: string, bytes: number): GpuTensor {
+    return this.alloc(op, [Math.max(1, Math.ceil(bytes / 4))], 'f32');
+  }
+
+  /** Destroys a buffer once the commands recorded so far that may use it are submitted. */
+  release(buffer: GPUBuffer): void {
+    if (this.encoder) this.pendingRelease.push(buffer);
+    else buffer.destroy();
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (this.encoder) {
+      if (this.slotsUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaBytes, 0, this.slotsUsed * this.slotStride);
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+    }
+    this.slotsUsed = 0;
+    for (const b of this.pendingRelease) b.destroy();
+    this.pendingRelease = [];
+    this.closeScope();
+  }
+
+  /** Submits, waits for the queue and throws the first error the device reported. */
+  async drain(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwPendingErrors();
+  }
+
+  /** Reads the first `bytes` bytes of a buffer back to the host. */
+  async readBuffer(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.flush();
+    if (bytes === 0) {
+      await this.throwPendingErrors();
+      return new ArrayBuffer(0);
+    }
+    this.openScope();
+    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    this.closeScope();
+    try {
+      await staging.mapAsync(MapMode.READ);
+    } catch (cause) {
+      await this.throwPendingErrors();
+      throw new WebGpuError(`reading a buffer back failed: ${String(cause)}`, { cause });
+    }
+    const out = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    await this.throwPendingErrors();
+    return out;
+  }
+
+  destroy(): void {
+    this.flush();
+    this.arena.destroy();
+    this.device.destroy();
+  }
+
+  private openScope(): void {
+    if (this.scopeOpen) return;
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    this.scopeOpen = true;
+  }
+
+  private closeScope(): void {
+    if (!this.scopeOpen) return;
+    this.pendingErrors.push(this.device.popErrorScope(), this.device.popErrorScope());
+    this.scopeOpen = false;
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    this.closeScope();
+    const errors = await Promise.all(this.pendingErrors);
+    this.pendingErrors = [];
+    const first = errors.find((e) => e !== null);
+    if (first) throw new WebGpuError(`${first.constructor.name}: ${first.message}`);
+    this.checkAlive('the read');
+  }
+}

@@ -1,0 +1,51 @@
+// WGSL of decode attention, pass 2: merges the per-split (max, sum, output) partials of one
+// (query row, head) with the usual log-sum-exp rescaling: out = Σ acc_s e^(m_s - M) / Σ l_s e^(m_s - M).
+import { defineKernel } from '../kernel-def.js';
+import { LINEAR_WORKGROUP_INDEX, NEG_BIG } from '../wgsl-common.js';
+
+export type AttentionCombineSpec = { readonly headDim: number };
+
+const WG = 64;
+
+export function renderAttentionCombine(spec: AttentionCombineSpec): string {
+  const d = spec.headDim;
+  return /* wgsl */ `
+struct Params { rows: u32, nSplits: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;  // [m * nHeads, nSplits, D + 2]
+@group(0) @binding(2) var<storage, read_write> out: array<f32>; // [m * nHeads, D]
+const D = ${d}u;
+${LINEAR_WORKGROUP_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let r = linearWorkgroup(wid, nwg);
+  if (r >= p.rows) { return; }
+  let base = r * p.nSplits * (D + 2u);
+  var mx = ${NEG_BIG};
+  for (var s = 0u; s < p.nSplits; s = s + 1u) {
+    let o = base + s * (D + 2u);
+    if (partials[o + D + 1u] > 0.0) { mx = max(mx, partials[o + D]); }
+  }
+  var total = 0.0;
+  for (var s = 0u; s < p.nSplits; s = s + 1u) {
+    let o = base + s * (D + 2u);
+    let l = partials[o + D + 1u];
+    if (l > 0.0) { total = total + l * exp(partials[o + D] - mx); }
+  }
+  // No visible key (causal row before the cache start): the CPU reference outputs zeros.
+  var inv = 0.0;
+  if (total > 0.0) { inv = 1.0 / total; }
+  for (var c = lid; c < D; c = c + ${WG}u) {
+    var acc = 0.0;
+    for (var s = 0u; s < p.nSplits; s = s + 1u) {
+      let o = base + s * (D + 2u);
+      if (partials[o + D + 1u] > 0.0) { acc = acc + partials[o + c] * exp(partials[o + D] - mx); }
+    }
+    out[r * D + c] = acc * inv;
+  }
+}
+`;
+}
+
+export const attentionCombineKernel = defineKernel<AttentionCombineSpec>('attentionCombine', renderAttentionCombine);

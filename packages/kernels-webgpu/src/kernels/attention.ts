@@ -1,0 +1,70 @@
+// attention: q [m, nHeads*headDim] over k, v [nKvHeads, >=kvLen, headDim] with GQA (query head h reads KV
+// head floor(h / (nHeads/nKvHeads))). Decode-sized m splits the keys across workgroups and merges the
+// splits in a second pass; larger m runs the tiled online-softmax kernel. k and v are bound per range of
+// KV heads, so caches larger than one binding work.
+import { assertSameShape, assertShape, ShapeError, type AttentionParams, type Tensor } from '@shadowkv/core';
+import { splitRows } from '../binding-parts.js';
+import type { GpuContext } from '../gpu-context.js';
+import type { GpuTensor } from '../gpu-tensor.js';
+import { f32, i32 } from '../uniform-values.js';
+import { attentionCombineKernel } from './attention-combine.wgsl.js';
+import { attentionSplitKernel } from './attention-split.wgsl.js';
+import { attentionTiledKernel, attentionTiles } from './attention-tiled.wgsl.js';
+
+/** Up to this many query rows, attention splits over the keys (decode); above, it tiles over queries. */
+export const DECODE_MAX_ROWS = 4;
+/** Keys per split of the decode path (a compile-time constant; the split count is per call). */
+export const ATTENTION_SPLIT = 256;
+
+export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor, p: AttentionParams): GpuTensor {
+  // validate
+  const { nHeads, nKvHeads, headDim, kvLen, queryOffset } = p;
+  if (!(nKvHeads > 0) || nHeads % nKvHeads !== 0) throw new ShapeError('attention', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+  const q = ctx.bindable('attention', 'q', ctx.own('attention', 'q', qIn, 'f32'));
+  const k = ctx.own('attention', 'k', kIn, 'f32');
+  const v = ctx.own('attention', 'v', vIn, 'f32');
+  assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
+  assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
+  assertSameShape('attention', k, v);
+  const cap = k.shape[1];
+  if (kvLen > cap) throw new ShapeError('attention', `kvLen ${kvLen} exceeds the ${cap} rows of k`);
+  if (!Number.isInteger(kvLen) || kvLen < 0) throw new ShapeError('attention', `kvLen ${kvLen} must be a non-negative integer`);
+  if (p.causal && !Number.isInteger(queryOffset)) throw new ShapeError('attention', `queryOffset ${queryOffset} must be an integer`);
+  const m = q.shape[0];
+  const out = ctx.bindable('attention', 'out', ctx.alloc('attention', [m, nHeads * headDim], 'f32'));
+  if (m === 0 || kvLen === 0 || headDim === 0) return out; // no visible keys: zeros, as in the reference
+  const group = nHeads / nKvHeads;
+  const causal = p.causal ? 1 : 0;
+  const offset = p.causal ? queryOffset : 0;
+  const kvParts = splitRows('attention', nKvHeads, [cap * headDim * 4, cap * headDim * 4], ctx.limits);
+  // cache key + render (in ctx.dispatch, specialised on headDim) → dispatch per part of KV heads
+  if (m <= DECODE_MAX_ROWS) {
+    const nSplits = Math.ceil(kvLen / ATTENTION_SPLIT);
+    const partials = ctx.scratch('attention', m * nHeads * nSplits * (headDim + 2) * 4);
+    ctx.bindable('attention', 'the split partials', partials);
+    for (const part of kvParts) {
+      const [wk, wv] = part.windows;
+      ctx.dispatch(
+        attentionSplitKernel,
+        { headDim, split: ATTENTION_SPLIT },
+        [nHeads, group, kvLen, causal, i32(offset), f32(p.scale), nSplits, cap, part.row0 * group, wk.shift],
+        [q, { buffer: k.buffer, ...wk }, { buffer: v.buffer, ...wv }, partials],
+        [nSplits, part.rows * group, m],
+      );
+    }
+    ctx.dispatch(attentionCombineKernel, { headDim }, [m * nHeads, nSplits], [partials, out], ctx.linearGrid('attention', m * nHeads));
+    ctx.release(partials.buffer);
+  } else {
+    for (const part of kvParts) {
+      const [wk, wv] = part.windows;
+      ctx.dispatch(
+        attentionTiledKernel,
+        { headDim },
+        [m, nHeads, group, kvLen, causal, i32(offset), f32(p.scale), cap, part.row0 * group, wk.shift],
+        [q, { buffer: k.buffer, ...wk }, { buffer: v.buffer, ...wv }, out],
+        [Math.ceil(m / attentionTiles(headDim).bq), part.rows * group, 1],
+      );
+    }
+  }
+  return out;
+}

@@ -1,0 +1,35 @@
+// landmarkScores: per query head softmax(q · landmarksᵀ · scale) over chunks, then the max over the
+// query heads of each KV head → [nKvHeads, nChunks]. Three passes: dots, row softmax, group max.
+import { assertShape, numel, ShapeError, type Tensor } from '@shadowkv/core';
+import { LINEAR_WORKGROUP } from '../gpu-constants.js';
+import type { GpuContext } from '../gpu-context.js';
+import type { GpuTensor } from '../gpu-tensor.js';
+import { f32 } from '../uniform-values.js';
+import { landmarkDotsKernel, landmarkGroupMaxKernel } from './landmark-scores.wgsl.js';
+import { softmaxRows } from './softmax.js';
+
+export function landmarkScores(ctx: GpuContext, qIn: Tensor, landmarksIn: Tensor, nHeads: number, scale: number): GpuTensor {
+  // validate
+  const landmarks = ctx.bindable('landmarkScores', 'landmarks', ctx.own('landmarkScores', 'landmarks', landmarksIn, 'f32'));
+  assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
+  const [nKv, nChunks, d] = landmarks.shape;
+  const q = ctx.own('landmarkScores', 'q', qIn, 'f32');
+  if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
+  if (nKv === 0 || nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
+  const group = nHeads / nKv;
+  const out = ctx.alloc('landmarkScores', [nKv, nChunks], 'f32');
+  if (nChunks === 0 || nHeads === 0) return out;
+  const scores = ctx.scratch('landmarkScores', nHeads * nChunks * 4);
+  ctx.bindable('landmarkScores', 'the [nHeads, nChunks] scores', scores);
+  // cache key + render (in ctx.dispatch) → three dispatches
+  const total = nHeads * nChunks;
+  ctx.dispatch(landmarkDotsKernel, {}, [total, nChunks, d, group, f32(scale)], [q, landmarks, scores], ctx.linearGrid('landmarkScores', Math.ceil(total / LINEAR_WORKGROUP)));
+  // A binding cannot be read-only and writable in one dispatch, so the softmax writes a second buffer.
+  const probs = ctx.scratch('landmarkScores', nHeads * nChunks * 4);
+  softmaxRows(ctx, scores, probs, nHeads, nChunks);
+  const outTotal = nKv * nChunks;
+  ctx.dispatch(landmarkGroupMaxKernel, {}, [outTotal, nChunks, group], [probs, out], ctx.linearGrid('landmarkScores', Math.ceil(outTotal / LINEAR_WORKGROUP)));
+  ctx.release(scores.buffer);
+  ctx.release(probs.buffer);
+  return out;
+}

@@ -1,0 +1,57 @@
+// WGSL of the low-rank key rebuild fused with RoPE: one invocation per (KV head, selected token, pair i)
+// computes out[i] and out[i + headDim/2] = a[t, :] · b[g, :, i or i+half], then rotates them at t + offset.
+import { LINEAR_WORKGROUP } from '../gpu-constants.js';
+import { defineKernel } from '../kernel-def.js';
+import { ROPE_ANGLE_WGSL } from '../rope-table.js';
+import { LINEAR_INDEX } from '../wgsl-common.js';
+
+export type RebuildKeysSpec = { readonly headDim: number };
+
+export function renderRebuildKeys(spec: RebuildKeysSpec): string {
+  const d = spec.headDim;
+  const half = d / 2;
+  return /* wgsl */ `
+struct Params { total: u32, seqLen: u32, rank: u32, nSel: u32, chunkSize: u32, positionOffset: i32, scaling: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;           // [seqLen, rank]
+@group(0) @binding(2) var<storage, read> b: array<f32>;           // [nKv, rank, headDim]
+@group(0) @binding(3) var<storage, read> idx: array<i32>;         // [nKv, nSel]
+@group(0) @binding(4) var<storage, read> table: array<vec4<f32>>; // [headDim / 2] (rope-table.ts)
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;   // [nKv, nSel * chunkSize, headDim]
+const D = ${d}u;
+const HALF = ${half}u;
+${ROPE_ANGLE_WGSL}
+${LINEAR_INDEX}
+@compute @workgroup_size(${LINEAR_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
+  if (id >= p.total) { return; }
+  let i = id % HALF;
+  let row = id / HALF;                   // g * nSel * chunkSize + s * chunkSize + j
+  let j = row % p.chunkSize;
+  let s = (row / p.chunkSize) % p.nSel;
+  let g = row / (p.chunkSize * p.nSel);
+  let c = idx[g * p.nSel + s];
+  let o = row * D + i;
+  let t = c * i32(p.chunkSize) + i32(j);
+  // Tokens outside [0, seqLen) (only possible for GPU-computed indices) rebuild as zeros.
+  if (c < 0 || u32(t) >= p.seqLen) { out[o] = 0.0; out[o + HALF] = 0.0; return; }
+  let ao = u32(t) * p.rank;
+  let bo = g * p.rank * D + i;
+  var x1 = 0.0;
+  var x2 = 0.0;
+  for (var r = 0u; r < p.rank; r = r + 1u) {
+    let coef = a[ao + r];
+    x1 = x1 + coef * b[bo + r * D];
+    x2 = x2 + coef * b[bo + r * D + HALF];
+  }
+  let ang = ropeAngle(t + p.positionOffset, table[i]);
+  let cs = cos(ang) * p.scaling;
+  let sn = sin(ang) * p.scaling;
+  out[o] = x1 * cs - x2 * sn;
+  out[o + HALF] = x2 * cs + x1 * sn;
+}
+`;
+}
+
+export const rebuildKeysKernel = defineKernel<RebuildKeysSpec>('rebuildKeys', renderRebuildKeys);

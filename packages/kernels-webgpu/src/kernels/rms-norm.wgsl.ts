@@ -1,0 +1,33 @@
+// WGSL of RMSNorm: one workgroup per row, sum of squares reduced in workgroup memory.
+import { defineKernel } from '../kernel-def.js';
+import { LINEAR_WORKGROUP_INDEX, workgroupReduce } from '../wgsl-common.js';
+
+export type RmsNormSpec = Record<string, never>;
+
+export function renderRmsNorm(_spec: RmsNormSpec): string {
+  return /* wgsl */ `
+struct Params { rows: u32, d: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, d]
+@group(0) @binding(2) var<storage, read> w: array<f32>;         // [d]
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [rows, d]
+var<workgroup> red: array<f32, 256>;
+${LINEAR_WORKGROUP_INDEX}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = linearWorkgroup(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.d;
+  var ss = 0.0;
+  for (var c = lid; c < p.d; c = c + 256u) { let v = x[base + c]; ss = ss + v * v; }
+  red[lid] = ss;
+  workgroupBarrier();
+  ${workgroupReduce('red', 'lid', 256, 'ssTotal', (a, b) => `${a} + ${b}`)}
+  let r = 1.0 / sqrt(ssTotal / f32(p.d) + p.eps);
+  for (var c = lid; c < p.d; c = c + 256u) { out[base + c] = x[base + c] * r * w[c]; }
+}
+`;
+}
+
+export const rmsNormKernel = defineKernel<RmsNormSpec>('rmsNorm', renderRmsNorm);

@@ -1,0 +1,31 @@
+// writeKv (in place): rows x [m, nKvHeads*headDim] → cache [nKvHeads, capacity, headDim] rows start..start+m.
+// The cache is bound per range of KV heads: 8 heads x 128K tokens x 128 dims is 512 MiB.
+import { assertShape, ShapeError, type Tensor } from '@shadowkv/core';
+import { splitRows } from '../binding-parts.js';
+import { LINEAR_WORKGROUP } from '../gpu-constants.js';
+import type { GpuContext } from '../gpu-context.js';
+import { writeKvKernel } from './write-kv.wgsl.js';
+
+export function writeKv(ctx: GpuContext, cacheIn: Tensor, xIn: Tensor, start: number): void {
+  // validate
+  const cache = ctx.own('writeKv', 'cache', cacheIn, 'f32');
+  assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
+  const [nKv, cap, d] = cache.shape;
+  const x = ctx.bindable('writeKv', 'x', ctx.own('writeKv', 'x', xIn, 'f32'));
+  assertShape('writeKv', 'x', x, [-1, nKv * d], 'f32');
+  const m = x.shape[0];
+  if (!Number.isInteger(start) || start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
+  if (m === 0 || d === 0) return;
+  // cache key + render (in ctx.dispatch) → dispatch per bindable range of KV heads
+  for (const part of splitRows('writeKv', nKv, [cap * d * 4], ctx.limits)) {
+    const [wc] = part.windows;
+    const total = m * part.rows * d;
+    ctx.dispatch(
+      writeKvKernel,
+      {},
+      [total, nKv, d, cap, start, part.row0, part.rows, wc.shift],
+      [x, { buffer: cache.buffer, ...wc }],
+      ctx.linearGrid('writeKv', Math.ceil(total / LINEAR_WORKGROUP)),
+    );
+  }
+}

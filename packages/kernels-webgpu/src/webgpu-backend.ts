@@ -1,0 +1,177 @@
+// The WebGPU backend: KernelBackend over GPU buffers. Ops validate on the host, record dispatches and
+// return at once; only read() and sync() wait for the GPU. Semantics follow @shadowkv/kernels-cpu.
+import {
+  numel,
+  ShapeError,
+  type AttentionParams,
+  type BackendCapabilities,
+  type DType,
+  type KernelBackend,
+  type RopeSpec,
+  type Shape,
+  type Tensor,
+} from '@shadowkv/core';
+import { GpuContext } from './gpu-context.js';
+import type { GpuTensor } from './gpu-tensor.js';
+import { attention } from './kernels/attention.js';
+import { elementwise } from './kernels/elementwise.js';
+import { embedding } from './kernels/embedding.js';
+import { gatherChunks } from './kernels/gather-chunks.js';
+import { landmarkScores } from './kernels/landmark-scores.js';
+import { matmul } from './kernels/matmul.js';
+import { rebuildKeys } from './kernels/rebuild-keys.js';
+import { rmsNorm } from './kernels/rms-norm.js';
+import { rope } from './kernels/rope.js';
+import { softmax } from './kernels/softmax.js';
+import { topK } from './kernels/top-k.js';
+import { writeKv } from './kernels/write-kv.js';
+import { ropeTable } from './rope-table.js';
+
+export class WebGpuBackend implements KernelBackend {
+  readonly name = 'webgpu';
+  readonly capabilities: BackendCapabilities;
+  /** Whether the adapter offers shader-f16 (requested on the device; kernels compute in f32 for now). */
+  readonly f16: boolean;
+  /** Adapter description, e.g. "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
+  readonly adapterName: string;
+  private readonly ctx: GpuContext;
+  // RoPE frequency tables on the device, one per RopeSpec object (specs are built once per model).
+  private readonly ropeTables = new WeakMap<RopeSpec, { invFreq: Float32Array; table: GpuTensor }>();
+
+  /** Use webgpu() to create one; the device must outlive the backend's tensors. */
+  constructor(
+    device: GPUDevice,
+    opts: { adapterName: string; maxBindingBytes: number; keepAlive?: unknown },
+  ) {
+    this.ctx = new GpuContext(device, opts.maxBindingBytes);
+    this.f16 = device.features.has('shader-f16');
+    this.adapterName = opts.adapterName;
+    this.capabilities = { dtypes: ['f32', 'i32'], maxTensorBytes: device.limits.maxBufferSize };
+    this.keepAlive = opts.keepAlive;
+  }
+
+  /** The Dawn instance in Node: held so it cannot be collected while this device is in use. */
+  private readonly keepAlive: unknown;
+
+  /** The per-binding size this backend splits at (maxStorageBufferBindingSize unless lowered). */
+  get maxBindingBytes(): number {
+    return this.ctx.limits.maxBindingBytes;
+  }
+
+  /** Compiled pipelines so far; constant across decode steps once the first step ran. */
+  get pipelineCount(): number {
+    return this.ctx.pipelineCount;
+  }
+
+  upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
+    this.ctx.checkAlive('upload');
+    if (data.length !== numel(shape)) {
+      throw new ShapeError('upload', `data has ${data.length} elements, shape [${shape.join(', ')}] needs ${numel(shape)}`);
+    }
+    if (dtype === 'f16') throw new ShapeError('upload', 'the webgpu backend stores f32 and i32 tensors (f16 kernels are not implemented yet)');
+    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    return this.ctx.upload('upload', data, shape, dtype);
+  }
+
+  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    this.ctx.checkAlive('zeros');
+    if (dtype === 'f16') throw new ShapeError('zeros', 'the webgpu backend stores f32 and i32 tensors (f16 kernels are not implemented yet)');
+    return this.ctx.alloc('zeros', shape, dtype);
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    const g = this.ctx.own('read', 't', t);
+    this.ctx.checkAlive('read');
+    const bytes = await this.ctx.readBuffer(g.buffer, g.byteLength);
+    return g.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+  }
+
+  dispose(t: Tensor): void {
+    const g = this.ctx.own('dispose', 't', t);
+    g.disposed = true;
+    this.ctx.release(g.buffer);
+  }
+
+  async sync(): Promise<void> {
+    this.ctx.checkAlive('sync');
+    await this.ctx.drain();
+  }
+
+  /** Releases the GPU device; the backend and its tensors are unusable afterwards. */
+  destroy(): void {
+    this.ctx.destroy();
+  }
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    this.ctx.checkAlive('embedding');
+    return embedding(this.ctx, table, ids);
+  }
+
+  matmul(x: Tensor, w: Tensor): Tensor {
+    this.ctx.checkAlive('matmul');
+    return matmul(this.ctx, x, w);
+  }
+
+  rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+    this.ctx.checkAlive('rmsNorm');
+    return rmsNorm(this.ctx, x, w, eps);
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    this.ctx.checkAlive('add');
+    return elementwise(this.ctx, 'add', a, b);
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    this.ctx.checkAlive('swiglu');
+    return elementwise(this.ctx, 'swiglu', gate, up);
+  }
+
+  rope(x: Tensor, positions: Tensor, nHeads: number, spec: RopeSpec): Tensor {
+    this.ctx.checkAlive('rope');
+    return rope(this.ctx, this.ropeTableOf, x, positions, nHeads, spec);
+  }
+
+  softmax(x: Tensor): Tensor {
+    this.ctx.checkAlive('softmax');
+    return softmax(this.ctx, x);
+  }
+
+  writeKv(cache: Tensor, x: Tensor, start: number): void {
+    this.ctx.checkAlive('writeKv');
+    writeKv(this.ctx, cache, x, start);
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
+    this.ctx.checkAlive('attention');
+    return attention(this.ctx, q, k, v, p);
+  }
+
+  gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
+    this.ctx.checkAlive('gatherChunks');
+    return gatherChunks(this.ctx, src, idx, chunkSize);
+  }
+
+  rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, spec: RopeSpec): Tensor {
+    this.ctx.checkAlive('rebuildKeys');
+    return rebuildKeys(this.ctx, this.ropeTableOf, a, b, idx, chunkSize, positionOffset, spec);
+  }
+
+  landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
+    this.ctx.checkAlive('landmarkScores');
+    return landmarkScores(this.ctx, q, landmarks, nHeads, scale);
+  }
+
+  topK(x: Tensor, k: number): Tensor {
+    this.ctx.checkAlive('topK');
+    return topK(this.ctx, x, k);
+  }
+
+  private readonly ropeTableOf = (op: string, spec: RopeSpec): GpuTensor => {
+    const cached = this.ropeTables.get(spec);
+    if (cached && cached.invFreq === spec.invFreq) return cached.table;
+    const table = this.ctx.upload(op, ropeTable(op, spec), [spec.headDim / 2, 4], 'f32');
+    this.ropeTables.set(spec, { invFreq: spec.invFreq, table });
+    return table;
+  };
+}
