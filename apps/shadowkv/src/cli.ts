@@ -180,18 +180,35 @@ export function buildCli(): Command {
 
   const demo = program
     .command('demo')
-    .description('generate with a seeded random tiny Llama (no download needed) or --model DIR, and show what the pipeline did')
+    .description('generate with a seeded random tiny Llama (no download needed) or --model DIR, then compare dense, ShadowKV and KCache on a long prompt')
     .option('--model <dir>', 'use this Hugging Face Llama directory instead of the random demo model')
     .option('--prompt <text>', 'prompt text', 'The pass key is 48213. Remember it. What is the pass key?')
     .option('--input-ids <ids>', 'comma-separated token ids')
+    .option('--context <n>', 'tokens of the long-context comparison (0 to skip)', int('--context'), 2048)
     .addOption(backendOption());
   generationOptions(addPolicyOptions(demo)).action(async (o) => {
     const model = o.model ?? (await ensureRandomModel('tiny'));
     if (!o.model) process.stderr.write('demo model: seeded RANDOM weights (not trained) — the text is gibberish by design; the pipeline is real.\n');
     const engine = await loadEngine(model, o.backend, Boolean(o.quiet || o.json));
-    if (!o.json && !o.quiet) process.stderr.write(`model ${model}: ${engine.model.config.nLayers} layers, ${(engine.model.parameterCount() / 1e6).toFixed(2)}M parameters, backend ${engine.backend.name}\n`);
+    const c = engine.model.config;
+    if (!o.json && !o.quiet) process.stderr.write(`model ${model}: ${c.nLayers} layers, ${c.nHeads} heads / ${c.nKvHeads} KV heads, ${(engine.model.parameterCount() / 1e6).toFixed(2)}M parameters, backend ${engine.backend.name}\n`);
     const prompt: PromptInput = o.inputIds !== undefined ? await promptFrom({ inputIds: o.inputIds }) : String(o.prompt);
-    await runGenerate(engine, prompt, { ...o, maxNewTokens: o.maxNewTokens === 128 ? 48 : o.maxNewTokens }, Boolean(o.json));
+    process.stdout.write('1) streamed generation\n');
+    await runGenerate(engine, prompt, { ...o, maxNewTokens: o.maxNewTokens === 128 ? 32 : o.maxNewTokens }, false);
+    const context = Math.min(o.context as number, c.maxPositionEmbeddings - 16);
+    if (context > 0) {
+      process.stdout.write(`\n2) one ${context}-token prompt, prefilled once, decoded 16 tokens under each cache policy\n`);
+      const ps = [createPolicy('dense'), createPolicy('shadowkv', { rank: 32, budget: 256, outliers: 4 }), createPolicy('kcache', { topN: 256 })];
+      let bar: ReturnType<typeof createProgress> | undefined;
+      const rows = await runSpeed(engine, ps, context, 16, (d, t) => {
+        bar ??= createProgress('prefill', t, Boolean(o.quiet));
+        bar.update(d);
+      });
+      bar?.stop();
+      process.stdout.write(`${formatSpeedTable(rows)}\n`);
+      const sk = rows[1];
+      process.stdout.write(`ShadowKV keeps ${bytes(sk.memory.fastBytes)} of KV state on the fast side instead of ${bytes(sk.memory.denseBytes)} (${(sk.memory.denseBytes / sk.memory.fastBytes).toFixed(2)}x less), values offloaded: ${bytes(sk.memory.slowBytes)}.\n`);
+    }
   });
 
   const bench = program.command('bench').description('benchmarks (print tables; --json for machine-readable output)');

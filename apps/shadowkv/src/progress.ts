@@ -19,18 +19,16 @@ export function createProgress(label: string, total: number, quiet = false): Pro
       stop: () => bar.stop(),
     };
   }
-  let lastPrinted = -1;
+  // Off a terminal: a line at most every 2 s, plus the final one, so CI logs stay readable.
+  let lastPrintMs = -Infinity;
   const t0 = Date.now();
   return {
     update(done, payload) {
-      const step = Math.max(1, Math.floor(total / 10));
-      const bucket = Math.floor(done / step);
-      if (bucket !== lastPrinted || done === total) {
-        if (bucket === lastPrinted && done !== total) return;
-        lastPrinted = bucket;
-        const s = ((Date.now() - t0) / 1000).toFixed(1);
-        process.stderr.write(`${label}: ${done}/${total} (${s} s)${payload?.info ? ` ${payload.info}` : ''}\n`);
-      }
+      const now = Date.now();
+      if (done !== total && now - lastPrintMs < 2000) return;
+      lastPrintMs = now;
+      const s = ((now - t0) / 1000).toFixed(1);
+      process.stderr.write(`${label}: ${done}/${total} (${s} s)${payload?.info ? ` ${payload.info}` : ''}\n`);
     },
     stop() {},
   };
