@@ -60,6 +60,17 @@ describe('exactSvd', () => {
     }
   });
 
+  it('accepts float64 entries whose squares overflow (1e200) and subnormal ones (1e-310)', () => {
+    const a = gaussianMatrix(9, 4, 12);
+    const base = exactSvd(a, 9, 4);
+    for (const f of [1e200, 1e-310]) {
+      const svd = exactSvd(a.map((x) => x * f), 9, 4);
+      // Subnormals carry fewer digits: 1e-310 keeps ~45 bits, so compare at 1e-9 relative.
+      for (let k = 0; k < 4; k++) expect(Math.abs(svd.s[k] / f - base.s[k])).toBeLessThan(1e-9 * base.s[0]);
+      expect(orthogonalityError(svd.u, 9, 4)).toBeLessThan(F32_TOL);
+    }
+  });
+
   it('rejects bad sizes and non-finite values, naming the problem', () => {
     expect(() => exactSvd(new Float32Array(6), 2, 2)).toThrow(SvdOptionError);
     expect(() => exactSvd(new Float32Array(6), 2, 2)).toThrow(/6 elements, expected rows \* cols = 2 \* 2 = 4/);

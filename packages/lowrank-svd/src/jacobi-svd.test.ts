@@ -45,7 +45,7 @@ describe('svdColumnMajor (QR + one-sided Jacobi, float64)', () => {
     });
   }
 
-  it('completes U to an orthonormal set when the matrix has exact zero columns', () => {
+  it('keeps U and V orthonormal when the matrix has exact zero columns, and completes V for the zero matrix', () => {
     const m = 10, n = 6;
     const a = gaussianMatrix(m, n, 3);
     for (let i = 0; i < m; i++) {
@@ -53,11 +53,29 @@ describe('svdColumnMajor (QR + one-sided Jacobi, float64)', () => {
       a[i * n + 4] = 0;
     }
     const r = svd64(a, m, n);
-    expect(r.s[4]).toBe(0);
-    expect(r.s[5]).toBe(0);
+    // Rank 4: the last two values are rounding-level (R's rows 1 and 4 are not zero, so they need not be exact 0).
     expect(r.s[3]).toBeGreaterThan(0.1);
+    expect(r.s[4]).toBeLessThan(1e-14 * r.s[0]);
+    expect(r.s[5]).toBeLessThan(1e-14 * r.s[0]);
     expect(orthogonalityError(r.u, m, n)).toBeLessThan(TOL);
+    expect(orthogonalityError(r.v, n, n)).toBeLessThan(TOL);
     expect(maxResidual(a, m, n, r)).toBeLessThan(TOL * 10);
+
+    const zero = svd64(new Float64Array(m * n), m, n);
+    expect(Array.from(zero.s)).toEqual(new Array(n).fill(0));
+    expect(orthogonalityError(zero.u, m, n)).toBeLessThan(TOL);
+    expect(orthogonalityError(zero.v, n, n)).toBeLessThan(TOL);
+  });
+
+  it('is scale-invariant far from 1 (no overflow or underflow of squared norms)', () => {
+    const m = 12, n = 5;
+    const a = gaussianMatrix(m, n, 6);
+    const base = svd64(a, m, n);
+    for (const f of [1e-200, 1e200]) {
+      const r = svd64(a.map((x) => x * f), m, n);
+      for (let k = 0; k < n; k++) expect(Math.abs(r.s[k] / f - base.s[k])).toBeLessThan(TOL * base.s[0]);
+      expect(orthogonalityError(r.v, n, n)).toBeLessThan(TOL);
+    }
   });
 
   it('makes the largest entry of each right singular vector positive', () => {

@@ -1,6 +1,7 @@
-// Full SVD of a small tall float64 matrix: Householder QR, then one-sided (Hestenes) Jacobi on R.
-// One-sided Jacobi is accurate to float64 rounding even for tiny singular values, and QR first makes
-// each sweep cost n³ instead of m·n² (m can be a few thousand rows, n a few hundred columns).
+// Full SVD of a small tall float64 matrix: Householder QR, then one-sided (Hestenes) Jacobi on Rᵀ.
+// One-sided Jacobi is accurate to float64 rounding even for tiny singular values. QR first makes each sweep
+// cost n³ instead of m·n² (m can be a few thousand rows, n a few hundred), and working on Rᵀ rather than R
+// converges much faster on graded spectra (Drmač & Veselić 2008; measured 8 vs 39 sweeps for e^(-i/8), n = 256).
 import { applyQ, extractR, householderQrInPlace } from './householder-qr.js';
 
 /** x = U·diag(s)·Vᵀ with U [m, n], V [n, n] (column-major, orthonormal columns) and s descending. */
@@ -12,8 +13,12 @@ export interface ColumnMajorSvd {
 
 const EPS = 2.220446049250313e-16;
 const MAX_SWEEPS = 80;
-/** Singular values below this are treated as exact zeros: their left vectors are rebuilt, not normalised. */
-const TINY = 1e-290;
+/**
+ * After scaling x to max |entry| = 1, columns with norm below this are exact zeros: their squares would sink
+ * into float64's subnormal range, where orthogonality cannot be measured. Their right vectors are rebuilt
+ * by completeBasis instead of normalised; dropping them changes the matrix by < 1e-140 relative.
+ */
+const ZERO = 1e-140;
 
 /**
  * SVD of x ([m, n] column-major, m >= n). Overwrites x.
@@ -21,51 +26,71 @@ const TINY = 1e-290;
  * so results are reproducible and comparable across methods.
  */
 export function svdColumnMajor(x: Float64Array, m: number, n: number): ColumnMajorSvd {
+  // Scale to max |entry| = 1 so that no sum of squares (QR and Jacobi both use them) overflows or underflows.
+  let maxAbs = 0;
+  for (let i = 0; i < m * n; i++) maxAbs = Math.max(maxAbs, Math.abs(x[i]));
+  const scale = maxAbs > 0 ? maxAbs : 1; // divide, not multiply by 1/maxAbs, which overflows for subnormal maxAbs
+  if (scale !== 1) for (let i = 0; i < m * n; i++) x[i] /= scale;
   const qr = householderQrInPlace(x, m, n);
-  const w = extractR(qr); // [n, n] rotated in place until its columns are orthogonal: R·V = U_R·Σ
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  rotateUntilOrthogonal(w, v, n);
+  const r = extractR(qr);
+  // Rᵀ·J = W with orthogonal columns, i.e. R = J·Σ·V̂ᵀ: J (the accumulated rotations) holds the left vectors
+  // of R and the normalised columns of W the right vectors. Then x = (Q·J)·Σ·V̂ᵀ.
+  const w = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) w[i * n + j] = r[j * n + i];
+  }
+  const jrot = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) jrot[i * n + i] = 1;
+  rotateUntilOrthogonal(w, jrot, n);
 
   const norms = new Float64Array(n);
   for (let j = 0; j < n; j++) norms[j] = Math.sqrt(sumSquares(w, j * n, n));
   const order = Array.from({ length: n }, (_, j) => j).sort((p, q) => norms[q] - norms[p]);
   const s = new Float64Array(n);
+  const v = new Float64Array(n * n);
   const ur = new Float64Array(n * n);
-  const vs = new Float64Array(n * n);
   for (let k = 0; k < n; k++) {
     const j = order[k];
-    s[k] = norms[j];
-    const sign = largestEntrySign(v, j * n, n);
-    for (let i = 0; i < n; i++) vs[k * n + i] = sign * v[j * n + i];
-    if (s[k] > TINY) {
-      const f = sign / s[k];
-      for (let i = 0; i < n; i++) ur[k * n + i] = w[j * n + i] * f;
+    s[k] = norms[j] > ZERO ? norms[j] * scale : 0;
+    if (s[k] > 0) {
+      const sign = largestEntrySign(w, j * n, n);
+      const f = sign / norms[j];
+      for (let i = 0; i < n; i++) v[k * n + i] = w[j * n + i] * f;
+      for (let i = 0; i < n; i++) ur[k * n + i] = sign * jrot[j * n + i];
     } else {
-      s[k] = 0;
+      for (let i = 0; i < n; i++) ur[k * n + i] = jrot[j * n + i];
     }
   }
-  completeBasis(ur, s, n);
-  return { u: applyQ(qr, ur, n), s, v: vs };
+  // Zero singular values leave holes in V; their sign is free, so fix it after filling them in.
+  if (completeBasis(v, s, n)) {
+    for (let k = 0; k < n; k++) {
+      if (s[k] > 0 || largestEntrySign(v, k * n, n) > 0) continue;
+      for (let i = 0; i < n; i++) v[k * n + i] = -v[k * n + i];
+    }
+  }
+  return { u: applyQ(qr, ur, n), s, v };
 }
 
-/** Cyclic one-sided Jacobi: rotates column pairs of w (and v alike) until every pair is orthogonal. */
-function rotateUntilOrthogonal(w: Float64Array, v: Float64Array, n: number): void {
+/**
+ * Cyclic one-sided Jacobi: rotates column pairs of w (and v alike) until every pair is orthogonal.
+ * Column norms are carried along with the exact update rule (α' = α − tγ, β' = β + tγ) so each pair costs
+ * one dot product, and recomputed from scratch every sweep so rounding cannot accumulate.
+ */
+function rotateUntilOrthogonal(w: Float64Array, v: Float64Array, n: number): number {
   const tol = Math.sqrt(n) * EPS;
+  const norm2 = new Float64Array(n);
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    for (let j = 0; j < n; j++) norm2[j] = sumSquares(w, j * n, n);
     let rotated = false;
     for (let p = 0; p < n - 1; p++) {
       const cp = p * n;
       for (let q = p + 1; q < n; q++) {
         const cq = q * n;
-        let alpha = 0, beta = 0, gamma = 0;
-        for (let i = 0; i < n; i++) {
-          const a = w[cp + i], b = w[cq + i];
-          alpha += a * a;
-          beta += b * b;
-          gamma += a * b;
-        }
-        if (gamma === 0 || Math.abs(gamma) <= tol * Math.sqrt(alpha * beta)) continue;
+        const alpha = norm2[p], beta = norm2[q];
+        if (alpha < ZERO * ZERO || beta < ZERO * ZERO) continue; // a zero column is orthogonal to everything
+        let gamma = 0;
+        for (let i = 0; i < n; i++) gamma += w[cp + i] * w[cq + i];
+        if (gamma === 0 || Math.abs(gamma) <= tol * Math.sqrt(alpha) * Math.sqrt(beta)) continue;
         rotated = true;
         // The angle that makes columns p and q orthogonal; the smaller root keeps the rotation below 45°.
         const zeta = (beta - alpha) / (2 * gamma);
@@ -74,10 +99,13 @@ function rotateUntilOrthogonal(w: Float64Array, v: Float64Array, n: number): voi
         const s = c * t;
         rotatePair(w, cp, cq, n, c, s);
         rotatePair(v, cp, cq, n, c, s);
+        norm2[p] = Math.max(0, alpha - t * gamma);
+        norm2[q] = beta + t * gamma;
       }
     }
-    if (!rotated) return;
+    if (!rotated) return sweep;
   }
+  return MAX_SWEEPS;
 }
 
 function rotatePair(x: Float64Array, cp: number, cq: number, n: number, c: number, s: number): void {
@@ -103,11 +131,13 @@ function largestEntrySign(x: Float64Array, o: number, n: number): number {
 
 /**
  * Fills the columns of u ([n, n] column-major) whose singular value is zero with unit vectors made
- * orthogonal to all other columns, so U stays orthonormal for rank-deficient input.
+ * orthogonal to all other columns, so the factor stays orthonormal for rank-deficient input.
+ * Returns whether anything was filled.
  */
-function completeBasis(u: Float64Array, s: Float64Array, n: number): void {
+function completeBasis(u: Float64Array, s: Float64Array, n: number): boolean {
   const filled: number[] = [];
   for (let k = 0; k < n; k++) if (s[k] > 0) filled.push(k);
+  if (filled.length === n) return false;
   let candidate = 0;
   for (let k = 0; k < n; k++) {
     if (s[k] > 0) continue;
@@ -133,4 +163,5 @@ function completeBasis(u: Float64Array, s: Float64Array, n: number): void {
       }
     }
   }
+  return true;
 }
