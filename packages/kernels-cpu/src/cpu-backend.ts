@@ -15,6 +15,8 @@ import {
 import { attentionInto } from './attention.js';
 import { CpuTensor, f32, i32 } from './cpu-tensor.js';
 import { dot, matmulInto } from './matmul.js';
+import { ropeInPlace } from './rope-table.js';
+import { topKRow } from './top-k.js';
 
 function checkCpu(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {
@@ -24,21 +26,6 @@ function checkCpu(op: string, ...ts: Tensor[]): void {
 
 function newF32(shape: Shape): CpuTensor {
   return new CpuTensor([...shape], 'f32', new Float32Array(numel(shape)));
-}
-
-/** Rotates pairs (i, i + headDim/2) of one head vector in place at `pos` (rotate-half convention). */
-export function ropeInPlace(x: Float32Array, o: number, pos: number, rope: RopeSpec): void {
-  const half = rope.headDim / 2;
-  const s = rope.attentionScaling;
-  for (let i = 0; i < half; i++) {
-    const ang = pos * rope.invFreq[i];
-    const c = Math.cos(ang) * s;
-    const sn = Math.sin(ang) * s;
-    const x1 = x[o + i];
-    const x2 = x[o + i + half];
-    x[o + i] = x1 * c - x2 * sn;
-    x[o + i + half] = x2 * c + x1 * sn;
-  }
 }
 
 export class CpuBackend implements KernelBackend {
@@ -282,15 +269,8 @@ export class CpuBackend implements KernelBackend {
     const xv = f32(x);
     const out = new CpuTensor([rows, k], 'i32', new Int32Array(rows * k));
     const o = out.data as Int32Array;
-    const order = new Int32Array(n);
-    for (let r = 0; r < rows; r++) {
-      for (let i = 0; i < n; i++) order[i] = i;
-      const base = r * n;
-      // Larger value first; ties go to the lower index so results are deterministic across backends.
-      const sorted = Array.from(order).sort((i, j) => xv[base + j] - xv[base + i] || i - j);
-      const chosen = sorted.slice(0, k).sort((i, j) => i - j);
-      o.set(chosen, r * k);
-    }
+    const scratch = new Float32Array(n);
+    for (let r = 0; r < rows; r++) topKRow(xv, r * n, n, k, o, r * k, scratch);
     return out;
   }
 }
