@@ -1,7 +1,7 @@
 // Several KV states fed by one prefill: the first computes the (dense) attention, the rest only record.
 // Prefill attention is dense under every policy, so this is exact, and comparing N policies on a prompt
 // costs one prefill instead of N.
-import type { KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
 
 export class SharedPrefillState implements KvCacheState {
   constructor(private readonly states: KvCacheState[]) {
@@ -22,7 +22,7 @@ export class SharedPrefillState implements KvCacheState {
     return this.states[0].attend(input);
   }
 
-  append(input: LayerAttentionInput): void {
+  append(input: KvAppendInput): void {
     for (const s of this.states) s.append(input);
   }
 

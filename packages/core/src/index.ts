@@ -10,6 +10,7 @@ export type {
 } from './backend.js';
 export { assertShape, assertSameShape } from './validate.js';
 export type {
+  KvAppendInput,
   KvCacheContext,
   KvCachePolicy,
   KvCacheState,

@@ -35,6 +35,9 @@ export interface LayerAttentionInput {
   v: Tensor;
 }
 
+/** What `append` records: the layer inputs without queries (no attention is computed). */
+export type KvAppendInput = Omit<LayerAttentionInput, 'q'>;
+
 export interface KvMemoryReport {
   /** Bytes of KV state kept on the fast device (GPU buffers, or the compute side on CPU). */
   fastBytes: number;
@@ -69,7 +72,7 @@ export interface KvCacheState {
    * states share one prefill (benchmarks comparing policies): prefill attention is dense for every policy,
    * so one state computes the output and the others only record.
    */
-  append(input: LayerAttentionInput): void;
+  append(input: KvAppendInput): void;
   /** Called once after the whole prompt is in: sparse policies build their compressed state here. */
   endPrefill(): Promise<void> | void;
   memory(): KvMemoryReport;

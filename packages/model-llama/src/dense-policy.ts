@@ -3,6 +3,7 @@ import {
   emptyStepStats,
   InvalidOptionError,
   type KvCacheContext,
+  type KvAppendInput,
   type KvCachePolicy,
   type KvCacheState,
   type KvMemoryReport,
@@ -31,7 +32,7 @@ class DenseState implements KvCacheState {
     return this.length;
   }
 
-  append(input: LayerAttentionInput): void {
+  append(input: KvAppendInput): void {
     const { layer, start, m } = input;
     if (start + m > this.ctx.maxSeqLen) {
       throw new InvalidOptionError('maxSeqLen', `position ${start + m} exceeds the cache capacity ${this.ctx.maxSeqLen}; raise maxNewTokens/capacity`);

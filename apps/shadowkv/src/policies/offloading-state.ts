@@ -2,6 +2,7 @@
 import {
   emptyStepStats,
   ShapeError,
+  type KvAppendInput,
   type KvCacheContext,
   type KvCacheState,
   type KvMemoryReport,
@@ -45,7 +46,7 @@ export abstract class OffloadingState implements KvCacheState {
     return this.length;
   }
 
-  append(input: LayerAttentionInput): void {
+  append(input: KvAppendInput): void {
     this.checkInput('append', input);
     if (this.phase !== 'prefill') {
       throw new ShapeError(`${this.policyName}.append`, 'append records prompt tokens and is only valid before endPrefill; decode tokens go through attend');
@@ -75,7 +76,7 @@ export abstract class OffloadingState implements KvCacheState {
     return out;
   }
 
-  private checkInput(op: string, { layer, start, m }: LayerAttentionInput): void {
+  private checkInput(op: string, { layer, start, m }: KvAppendInput): void {
     const { nLayers } = this.ctx.model;
     if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers) throw new ShapeError(`${this.policyName}.${op}`, `layer ${layer} is outside [0, ${nLayers})`);
     if (start + m > this.ctx.maxSeqLen) {

@@ -1,5 +1,5 @@
 // The dense prefill shared by the offloading policies: the prompt's own attention must equal full attention.
-import type { KvCacheContext, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import type { KvAppendInput, KvCacheContext, LayerAttentionInput, Tensor } from '@shadowkv/core';
 
 /** One layer's prefill state read back to the host at the end of prefill. */
 export interface PrefillLayerData {
@@ -33,7 +33,7 @@ export class PrefillCache {
   }
 
   /** Stores the new tokens' K/V (and pre-RoPE K when recording). */
-  record(input: LayerAttentionInput): void {
+  record(input: KvAppendInput): void {
     const { backend } = this.ctx;
     const { layer, start } = input;
     backend.writeKv(this.keys[layer] as Tensor, input.k, start);

@@ -119,7 +119,7 @@ describe(`shadowkv against the authors' cache class (${DIR})`, () => {
     state.attend({ ...tokens(0, first), q: backend.zeros([first, nHeads * headDim]) });
     for (let start = first; start < L - 1; start += 512) {
       const m = Math.min(512, L - 1 - start);
-      state.append({ ...tokens(start, m), q: backend.zeros([m, nHeads * headDim]) });
+      state.append(tokens(start, m));
     }
     const last = state.attend({ ...tokens(L - 1, 1), q: backend.upload(t.q_last_prefill as Float32Array, [1, nHeads * headDim]) });
     prefillLastRow = (await backend.read(last)) as Float32Array;

@@ -87,7 +87,7 @@ describe('shadowkv policy', () => {
   it('reports dense-like memory during prefill (K, V and the recorded pre-RoPE keys)', () => {
     const state = shadowkv({ ...base, rank: 8, budget: 32 }).create(ctx);
     const x = backend.zeros([10, width]);
-    for (let l = 0; l < shape.nLayers; l++) state.append({ layer: l, start: 0, m: 10, q: backend.zeros([10, 4 * 16]), kPre: x, k: x, v: x });
+    for (let l = 0; l < shape.nLayers; l++) state.append({ layer: l, start: 0, m: 10, kPre: x, k: x, v: x });
     expect(state.seqLen).toBe(10);
     expect(state.memory()).toEqual({ fastBytes: 3 * 2 * width * 4 * 10, slowBytes: 0, denseBytes: 2 * 2 * width * 4 * 10 });
   });
@@ -124,6 +124,6 @@ describe('shadowkv policy', () => {
     expect(() => r.state.attend({ layer: 0, start: promptLen + 1, m: 2, q: backend.zeros([2, 64]), kPre: y, k: y, v: y })).toThrow(ShapeError);
     const z = backend.zeros([1, width]);
     expect(() => r.state.attend({ layer: 0, start: promptLen + 5, m: 1, q: backend.zeros([1, 64]), kPre: z, k: z, v: z })).toThrow(/position|capacity/);
-    expect(() => r.state.append({ layer: 0, start: promptLen + 1, m: 1, q: backend.zeros([1, 64]), kPre: z, k: z, v: z })).toThrow(/only valid before endPrefill/);
+    expect(() => r.state.append({ layer: 0, start: promptLen + 1, m: 1, kPre: z, k: z, v: z })).toThrow(/only valid before endPrefill/);
   });
 });
