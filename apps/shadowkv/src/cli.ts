@@ -3,10 +3,13 @@
 import { writeFile } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ShadowKvError, type KvCachePolicy } from '@shadowkv/core';
 import { BACKEND_NAMES, type BackendName } from './backends.js';
 import { formatNiahTable, mergeNiah, readNiah, runNiah, shardRows, type NiahResult } from './bench/niah.js';
+import { PrefillRecordingCache } from './bench/prefill-recording.js';
 import { formatSpeedTable, runSpeed, type SpeedResult } from './bench/speed.js';
 import { createEngine, type Engine, type PromptInput } from './engine.js';
 import { createPolicy, POLICY_NAMES, type PolicyOptions } from './policy-options.js';
@@ -220,6 +223,7 @@ export function buildCli(): Command {
     .requiredOption('--data <file>', 'benchmark rows (jsonl with prompt_ids, answer_ids, task, length)')
     .option('--limit <n>', 'run n rows spread over the file', int('--limit'))
     .option('--jobs <n>', 'split the rows over n processes (about one core each)', int('--jobs'), 1)
+    .option('--prefill-cache [dir]', 'record each prompt\'s prefill on disk (default dir under the OS temp dir) and replay it into every policy: exact, and later runs skip the prefill')
     .addOption(new Option('--shard <i/n>', 'run rows i mod n only (used by --jobs)').hideHelp())
     .addOption(backendOption())
     .option('--json', 'print JSON')
@@ -236,7 +240,10 @@ export function buildCli(): Command {
         rows = shardRows(rows, i, n);
       }
       const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.shard));
-      results = await runNiah(engine, rows, ps, { quiet: o.quiet, label: o.shard ? `niah shard ${o.shard}` : undefined });
+      const recordings = o.prefillCache
+        ? await PrefillRecordingCache.open(typeof o.prefillCache === 'string' ? o.prefillCache : join(tmpdir(), 'shadowkv-prefill-cache'), engine)
+        : undefined;
+      results = await runNiah(engine, rows, ps, { quiet: o.quiet, label: o.shard ? `niah shard ${o.shard}` : undefined, recordings });
     }
     if (o.shard) process.stdout.write(`${JSON.stringify(results)}\n`);
     else if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);

@@ -1,8 +1,9 @@
 // Needle-in-a-haystack benchmark over the niah-dev.jsonl format (token ids in, answer ids out), greedy decoding.
 import { readFile } from 'node:fs/promises';
-import { InvalidOptionError, ModelFormatError, type KvCachePolicy } from '@shadowkv/core';
+import { InvalidOptionError, ModelFormatError, type KvCachePolicy, type KvCacheState } from '@shadowkv/core';
 import type { Engine } from '../engine.js';
 import { createProgress } from '../progress.js';
+import { replayPrefill, type PrefillRecordingCache } from './prefill-recording.js';
 
 export interface NiahRow {
   task: string;
@@ -69,7 +70,12 @@ export function isCorrect(generated: number[], answerIds: number[]): boolean {
  * Runs every row once per policy. Each prompt is prefilled once and shared by all policies (prefill is
  * dense under every policy), then each policy decodes the answer greedily from its own state.
  */
-export async function runNiah(engine: Engine, rows: NiahRow[], policies: KvCachePolicy[], opts: { quiet?: boolean; label?: string } = {}): Promise<NiahResult[]> {
+export async function runNiah(
+  engine: Engine,
+  rows: NiahRow[],
+  policies: KvCachePolicy[],
+  opts: { quiet?: boolean; label?: string; recordings?: PrefillRecordingCache } = {},
+): Promise<NiahResult[]> {
   const results: NiahResult[] = policies.map((p) => ({
     accuracy: 0, correct: 0, total: 0, cells: {}, seconds: 0, promptTokens: 0,
     policy: { name: p.name, params: p.params }, backend: engine.backend.name, model: engine.model.dir,
@@ -79,7 +85,17 @@ export async function runNiah(engine: Engine, rows: NiahRow[], policies: KvCache
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     const n = row.answer_ids.length;
-    const { states, logits } = await engine.prefillShared(row.prompt_ids, policies, row.prompt_ids.length + n);
+    let states: KvCacheState[];
+    let logits: Float32Array;
+    if (opts.recordings) {
+      // Replaying a recorded prefill gives each policy exactly the state a live prefill would.
+      const rec = await opts.recordings.get(engine, row.prompt_ids);
+      states = [];
+      for (const p of policies) states.push(await replayPrefill(engine, rec, p, n));
+      logits = rec.logits;
+    } else {
+      ({ states, logits } = await engine.prefillShared(row.prompt_ids, policies, row.prompt_ids.length + n));
+    }
     try {
       for (let p = 0; p < policies.length; p++) {
         const tokens = await engine.greedy(states[p], logits, n);

@@ -1,0 +1,186 @@
+// Records a prompt's prefill (pre-RoPE keys, values and the first logits, per layer) and replays it into
+// any cache policy. Prefill is dense under every policy and the policies keep only K/V from it, so a replay
+// gives exactly the state a live prefill would: benchmarks evaluate many policies per prompt at the cost of
+// one prefill, and can keep recordings on disk across runs.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { KvAppendInput, KvCachePolicy, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import { emptyStepStats } from '@shadowkv/core';
+import { dense, openSafetensorsFile, writeSafetensors } from '@shadowkv/model-llama';
+import type { Engine } from '../engine.js';
+
+export interface PrefillRecording {
+  promptLen: number;
+  /** Logits after the last prompt token [vocab]. */
+  logits: Float32Array;
+  /** Per layer: pre-RoPE keys [promptLen, nKvHeads*headDim], token-major. */
+  kPre: Float32Array[];
+  /** Per layer: values [promptLen, nKvHeads*headDim], token-major. */
+  v: Float32Array[];
+}
+
+/** A prefill-only state that keeps device copies of each layer's pre-RoPE keys and values. */
+class Recorder implements KvCacheState {
+  readonly phase = 'prefill' as const;
+  private length = 0;
+  private readonly chunks: { kPre: Tensor; v: Tensor }[][];
+
+  constructor(private readonly engine: Engine, nLayers: number) {
+    this.chunks = Array.from({ length: nLayers }, () => []);
+  }
+
+  get seqLen(): number {
+    return this.length;
+  }
+
+  append(input: KvAppendInput): void {
+    const { backend } = this.engine;
+    // The forward pass frees its tensors after attention: keep copies (embedding doubles as a row gather).
+    const rows = backend.upload(Int32Array.from({ length: input.m }, (_, i) => i), [input.m], 'i32');
+    this.chunks[input.layer].push({ kPre: backend.embedding(input.kPre, rows), v: backend.embedding(input.v, rows) });
+    backend.dispose(rows);
+    if (input.layer === this.chunks.length - 1) this.length = input.start + input.m;
+  }
+
+  attend(_input: LayerAttentionInput): Tensor {
+    throw new Error('Recorder only records; pair it with a state that computes attention');
+  }
+
+  endPrefill(): void {}
+
+  async collect(): Promise<{ kPre: Float32Array[]; v: Float32Array[] }> {
+    const width = this.engine.model.config.nKvHeads * this.engine.model.config.headDim;
+    const kPre: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (const layer of this.chunks) {
+      const k = new Float32Array(this.length * width);
+      const vv = new Float32Array(this.length * width);
+      let o = 0;
+      for (const c of layer) {
+        const kc = (await this.engine.backend.read(c.kPre)) as Float32Array;
+        k.set(kc, o);
+        vv.set((await this.engine.backend.read(c.v)) as Float32Array, o);
+        o += kc.length;
+      }
+      kPre.push(k);
+      v.push(vv);
+    }
+    return { kPre, v };
+  }
+
+  memory(): KvMemoryReport {
+    return { fastBytes: 0, slowBytes: 0, denseBytes: 0 };
+  }
+
+  stats(): KvStepStats {
+    return emptyStepStats();
+  }
+
+  dispose(): void {
+    for (const layer of this.chunks) for (const c of layer) {
+      this.engine.backend.dispose(c.kPre);
+      this.engine.backend.dispose(c.v);
+    }
+    this.chunks.forEach((l) => (l.length = 0));
+  }
+}
+
+/** Prefills `ids` once (dense) and records what any policy needs to rebuild its state. */
+export async function recordPrefill(engine: Engine, ids: number[]): Promise<PrefillRecording> {
+  let recorder: Recorder | undefined;
+  const recordPolicy: KvCachePolicy = {
+    name: 'recorder',
+    params: {},
+    validate() {},
+    create: () => (recorder = new Recorder(engine, engine.model.config.nLayers)),
+  };
+  const { states, logits } = await engine.prefillShared(ids, [dense(), recordPolicy], ids.length);
+  try {
+    const { kPre, v } = await recorder!.collect();
+    return { promptLen: ids.length, logits, kPre, v };
+  } finally {
+    for (const s of states) s.dispose();
+  }
+}
+
+/** Builds a fresh state of `policy` from a recording, ready to decode up to `maxNewTokens`. */
+export async function replayPrefill(engine: Engine, rec: PrefillRecording, policy: KvCachePolicy, maxNewTokens: number): Promise<KvCacheState> {
+  const { backend, model } = engine;
+  const c = model.config;
+  const L = rec.promptLen;
+  const ctx = engine.cacheContext(L + maxNewTokens);
+  policy.validate(ctx, L);
+  const state = policy.create(ctx);
+  const positions = backend.upload(Int32Array.from({ length: L }, (_, i) => i), [L], 'i32');
+  try {
+    for (let layer = 0; layer < c.nLayers; layer++) {
+      const kPre = backend.upload(rec.kPre[layer], [L, c.nKvHeads * c.headDim]);
+      const k = backend.rope(kPre, positions, c.nKvHeads, model.rope);
+      const v = backend.upload(rec.v[layer], [L, c.nKvHeads * c.headDim]);
+      state.append({ layer, start: 0, m: L, kPre, k, v });
+      for (const t of [kPre, k, v]) backend.dispose(t);
+    }
+    await state.endPrefill();
+    return state;
+  } catch (err) {
+    state.dispose();
+    throw err;
+  } finally {
+    backend.dispose(positions);
+  }
+}
+
+/** On-disk recordings keyed by the model (directory, config and weights' size/mtime) and the prompt ids. */
+export class PrefillRecordingCache {
+  private constructor(private readonly dir: string) {}
+
+  static async open(root: string, engine: Engine): Promise<PrefillRecordingCache> {
+    const modelDir = resolve(engine.model.dir);
+    const h = createHash('sha256').update(modelDir).update(JSON.stringify(engine.model.config));
+    for (const f of ['model.safetensors', 'model.safetensors.index.json']) {
+      const p = join(modelDir, f);
+      if (existsSync(p)) {
+        const s = await stat(p);
+        h.update(`${f}:${s.size}:${s.mtimeMs}`);
+      }
+    }
+    const dir = join(root, h.digest('hex').slice(0, 16));
+    await mkdir(dir, { recursive: true });
+    return new PrefillRecordingCache(dir);
+  }
+
+  private fileFor(ids: number[]): string {
+    return join(this.dir, `${createHash('sha256').update(Int32Array.from(ids)).digest('hex').slice(0, 24)}.safetensors`);
+  }
+
+  /** The recording of `ids`, from disk when present, else recorded now and saved. */
+  async get(engine: Engine, ids: number[]): Promise<PrefillRecording> {
+    const file = this.fileFor(ids);
+    if (existsSync(file)) {
+      const src = await openSafetensorsFile(file);
+      try {
+        const nLayers = engine.model.config.nLayers;
+        const kPre: Float32Array[] = [];
+        const v: Float32Array[] = [];
+        for (let l = 0; l < nLayers; l++) {
+          kPre.push(await src.readF32(`kPre.${l}`));
+          v.push(await src.readF32(`v.${l}`));
+        }
+        return { promptLen: ids.length, logits: await src.readF32('logits'), kPre, v };
+      } finally {
+        await src.close();
+      }
+    }
+    const rec = await recordPrefill(engine, ids);
+    const width = engine.model.config.nKvHeads * engine.model.config.headDim;
+    const tensors: Parameters<typeof writeSafetensors>[1] = { logits: { dtype: 'F32', shape: [rec.logits.length], data: rec.logits } };
+    rec.kPre.forEach((k, l) => (tensors[`kPre.${l}`] = { dtype: 'F32', shape: [ids.length, width], data: k }));
+    rec.v.forEach((x, l) => (tensors[`v.${l}`] = { dtype: 'F32', shape: [ids.length, width], data: x }));
+    const partial = `${file}.partial-${process.pid}`;
+    await writeSafetensors(partial, tensors);
+    await rename(partial, file);
+    return rec;
+  }
+}
