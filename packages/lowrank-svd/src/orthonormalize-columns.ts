@@ -18,6 +18,42 @@ const ORTHOGONALITY = 1e-13;
 const MAX_PASSES = 5;
 const U64 = 1.1102230246251565e-16;
 
+/** The SVQB column transform of a Gram matrix: Y·m has orthonormal columns (up to u·κ²) where Y has full rank. */
+export interface SvqbTransform {
+  /** [l, l] row-major; columns kept..l-1 are zero (directions numerically absent from Y). */
+  m: Float64Array;
+  /** Number of directions kept, in columns 0..kept-1 of m. */
+  kept: number;
+  /** u·κ² of the kept part: the orthogonality loss to expect from one pass. */
+  loss: number;
+}
+
+/**
+ * Computes the SVQB transform from the Gram matrix gram = YᵀY ([l, l], upper triangle read).
+ * Scaling to unit diagonal first makes it insensitive to very different column norms.
+ */
+export function svqbTransform(gram: Float64Array, l: number): SvqbTransform {
+  const d = new Float64Array(l);
+  for (let j = 0; j < l; j++) {
+    const g = gram[j * l + j];
+    d[j] = g > 0 ? 1 / Math.sqrt(g) : 0;
+  }
+  const scaled = new Float64Array(l * l);
+  for (let i = 0; i < l; i++) {
+    for (let j = i; j < l; j++) scaled[i * l + j] = gram[i * l + j] * d[i] * d[j];
+  }
+  const { values, vectors } = symmetricEigen(scaled, l);
+  const lambdaMax = values[0];
+  let kept = 0;
+  while (kept < l && lambdaMax > 0 && values[kept] > DROP * lambdaMax) kept++;
+  const m = new Float64Array(l * l);
+  for (let k = 0; k < kept; k++) {
+    const f = 1 / Math.sqrt(values[k]);
+    for (let i = 0; i < l; i++) m[i * l + k] = d[i] * vectors[i * l + k] * f;
+  }
+  return { m, kept, loss: kept > 0 ? U64 * (lambdaMax / values[kept - 1]) : 0 };
+}
+
 /**
  * Makes the l columns of y ([n, l] row-major, n >= l) orthonormal, in place, spanning the same space.
  * Directions that are numerically absent (rank-deficient y, zero columns) are replaced by random ones
@@ -25,28 +61,9 @@ const U64 = 1.1102230246251565e-16;
  */
 export function orthonormalizeColumns(y: Float64Array, n: number, l: number, rng: GaussianRandom): void {
   const gram = new Float64Array(l * l);
-  const scaled = new Float64Array(l * l);
-  const m = new Float64Array(l * l); // [l, l] the column transform Y ← Y·M
-  const d = new Float64Array(l);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     multiplyTransposedInto(gram, y, l, y, l, n, true);
-    // Scaling to unit diagonal makes the eigen-problem insensitive to very different column norms.
-    for (let j = 0; j < l; j++) {
-      const g = gram[j * l + j];
-      d[j] = g > 0 ? 1 / Math.sqrt(g) : 0;
-    }
-    for (let i = 0; i < l; i++) {
-      for (let j = i; j < l; j++) scaled[i * l + j] = gram[i * l + j] * d[i] * d[j];
-    }
-    const { values, vectors } = symmetricEigen(scaled, l);
-    const lambdaMax = values[0];
-    let kept = 0;
-    while (kept < l && lambdaMax > 0 && values[kept] > DROP * lambdaMax) kept++;
-    m.fill(0);
-    for (let k = 0; k < kept; k++) {
-      const f = 1 / Math.sqrt(values[k]);
-      for (let i = 0; i < l; i++) m[i * l + k] = d[i] * vectors[i * l + k] * f;
-    }
+    const { m, kept, loss } = svqbTransform(gram, l);
     applyInPlace(y, n, l, m);
     if (kept < l) {
       // Fill the lost directions with random vectors; the next pass orthogonalises them against the rest.
@@ -55,7 +72,7 @@ export function orthonormalizeColumns(y: Float64Array, n: number, l: number, rng
       }
       continue;
     }
-    if (U64 * (lambdaMax / values[l - 1]) <= ORTHOGONALITY) return;
+    if (loss <= ORTHOGONALITY) return;
   }
 }
 

@@ -1,12 +1,12 @@
 // Truncated SVD of a tall float32 matrix by the Halko–Martinsson–Tropp randomized range finder
 // (SIAM Review 2011, Algorithms 4.4 + 5.1): Y = A·Ω, subspace (power) iterations with re-orthonormalisation
-// after every product, then the small projected matrix B = Qᵀ·A decomposed exactly in float64.
+// (SVQB) after every product, then the small projected matrix B = Qᵀ·A decomposed exactly in float64.
 // Memory: one float64 [rows, rank + oversample] buffer plus [cols, rank + oversample] ones; never [rows, rows].
 import { rankForEnergy, assertEnergy } from './choose-rank.js';
 import { exactSvd } from './exact-svd.js';
 import { GaussianRandom } from './gaussian-random.js';
 import { svdColumnMajor } from './jacobi-svd.js';
-import { orthonormalizeColumns } from './orthonormalize-columns.js';
+import { orthonormalizeColumns, svqbTransform } from './orthonormalize-columns.js';
 import { SvdOptionError } from './svd-option-error.js';
 import type { SvdResult } from './svd-result.js';
 import { multiplyInto, multiplyPackedInto, multiplyTransposedInto, packColumns } from './tall-products.js';
@@ -74,17 +74,26 @@ export function randomizedSvd(a: Float32Array, rows: number, cols: number, opts:
   }
 
   const rng = new GaussianRandom(opts.seed ?? 0);
-  const omega = rng.fillNormal(new Float64Array(cols * l)); // [cols, l]
-  const y = new Float64Array(rows * l); // [rows, l] sample of the range, then its orthonormal basis Q
-  const w = new Float64Array(cols * l); // [cols, l] = Aᵀ·Q
-  multiplyInto(y, a, rows, cols, omega, l);
-  orthonormalizeColumns(y, rows, l, rng);
+  const z = rng.fillNormal(new Float64Array(cols * l)); // [cols, l] Ω, then orthonormal bases of Aᵀ·Q
+  const y = new Float64Array(rows * l); // [rows, l] A·Z, finally its orthonormal basis Q
+  const w = new Float64Array(cols * l); // [cols, l] Aᵀ·Y, finally Aᵀ·Q = Bᵀ
+  const gram = new Float64Array(l * l);
+  const wq = new Float64Array(cols * l);
+  multiplyInto(y, a, rows, cols, z, l);
   for (let it = 0; it < (opts.powerIterations ?? DEFAULT_POWER_ITERATIONS); it++) {
+    // Orthonormalise Y without touching its [rows, l] entries: Q = Y·M (SVQB), and all the next step needs is
+    // Aᵀ·Q = (Aᵀ·Y)·M. The Gram matrix comes free as YᵀY = Zᵀ·(Aᵀ·Y), so each power iteration costs just its
+    // two products with A plus [cols, l]-sized work; only the final Q below is formed explicitly.
     multiplyTransposedInto(w, a, cols, y, l, rows);
-    orthonormalizeColumns(w, cols, l, rng);
-    multiplyInto(y, a, rows, cols, w, l);
-    orthonormalizeColumns(y, rows, l, rng);
+    multiplyTransposedInto(gram, z, l, w, l, cols);
+    symmetrize(gram, l);
+    const { m } = svqbTransform(gram, l);
+    multiplyInto(wq, w, cols, l, m, l); // Aᵀ·Q; directions missing from Y are zero columns, refilled next
+    z.set(wq);
+    orthonormalizeColumns(z, cols, l, rng);
+    multiplyInto(y, a, rows, cols, z, l);
   }
+  orthonormalizeColumns(y, rows, l, rng);
   multiplyTransposedInto(w, a, cols, y, l, rows); // w = Aᵀ·Q = Bᵀ
 
   // Bᵀ [cols, l] column-major is B [l, cols] row-major, i.e. the transpose of w.
@@ -111,6 +120,17 @@ export function randomizedSvd(a: Float32Array, rows: number, cols: number, opts:
     u.set(b === BLOCK_ROWS ? block : block.subarray(0, b * r), i0 * r);
   }
   return { u, s: small.s.slice(0, r), vt, rows, cols, rank: r };
+}
+
+/** g ← (g + gᵀ)/2: a Gram matrix computed as Zᵀ·(AᵀA·Z) is symmetric only up to rounding. */
+function symmetrize(g: Float64Array, l: number): void {
+  for (let i = 0; i < l; i++) {
+    for (let j = i + 1; j < l; j++) {
+      const x = (g[i * l + j] + g[j * l + i]) / 2;
+      g[i * l + j] = x;
+      g[j * l + i] = x;
+    }
+  }
 }
 
 /** +1 or -1: the sign of the largest-magnitude entry of x[o..o+n], the convention shared with exactSvd. */
