@@ -1,0 +1,285 @@
+// The gpu.js backend: every op of KernelBackend as gpu.js kernels over flat float outputs (textures in the
+// GL modes). Each op validates its arguments like the CPU reference, picks a cached kernel and dispatches.
+import {
+  assertSameShape,
+  assertShape,
+  numel,
+  ShapeError,
+  type AttentionParams,
+  type BackendCapabilities,
+  type DType,
+  type KernelBackend,
+  type RopeSpec,
+  type Shape,
+  type Tensor,
+} from '@shadowkv/core';
+import { attentionBlocks } from './attention-blocks.js';
+import { GpujsTensor, type GpujsData } from './gpujs-tensor.js';
+import { KernelRunner, type DataArg } from './kernel-runner.js';
+import type { GpujsInstance } from './load-gpujs.js';
+
+/** The gpu.js kernel implementations this backend can run on. */
+export type GpujsKernelMode = 'headlessgl' | 'webgl2' | 'webgl' | 'webasm' | 'cpu';
+
+const KERNEL_CLASS_MODES: Record<string, GpujsKernelMode> = {
+  HeadlessGLKernel: 'headlessgl',
+  WebGL2Kernel: 'webgl2',
+  WebGLKernel: 'webgl',
+  WebAssemblyKernel: 'webasm',
+  CPUKernel: 'cpu',
+};
+
+/**
+ * Largest tensor in the GL modes: shaders compute flat indices in f32, exact only below 2^24. The JS modes
+ * (cpu, webasm) index with doubles and allow 2^31 - 1 bytes like the CPU backend.
+ */
+export const GL_MAX_ELEMENTS = 2 ** 24;
+
+function isGpujsData(d: unknown): d is { toArray(): Float32Array | number[]; delete(): void } {
+  return typeof d === 'object' && d !== null && 'toArray' in d;
+}
+
+export class GpujsBackend implements KernelBackend {
+  readonly name = 'gpujs';
+  readonly capabilities: BackendCapabilities;
+  /** The kernel implementation gpu.js chose (e.g. 'headlessgl' under X, 'webasm' without GL). */
+  readonly mode: GpujsKernelMode;
+  private readonly runner: KernelRunner;
+  private readonly maxElements: number;
+
+  constructor(private readonly gpu: GpujsInstance) {
+    const kernelName = gpu.Kernel?.name ?? 'CPUKernel';
+    this.mode = KERNEL_CLASS_MODES[kernelName] ?? 'cpu';
+    const gl = this.mode === 'headlessgl' || this.mode === 'webgl' || this.mode === 'webgl2';
+    this.maxElements = gl ? GL_MAX_ELEMENTS : Math.floor((2 ** 31 - 1) / 4);
+    this.capabilities = { dtypes: ['f32', 'i32'], maxTensorBytes: this.maxElements * 4 };
+    this.runner = new KernelRunner(gpu);
+  }
+
+  /** Distinct kernels compiled so far (a recompile on every decode step would show up here). */
+  get compiledKernels(): number {
+    return this.runner.compiledCount;
+  }
+
+  /** Releases the gpu.js instance and its GL context; tensors of this backend become invalid. */
+  destroy(): void {
+    this.gpu.destroy();
+  }
+
+  // ---- helpers ----
+
+  private own(op: string, ...ts: Tensor[]): GpujsTensor[] {
+    return ts.map((t) => {
+      if (!(t instanceof GpujsTensor)) throw new ShapeError(op, `tensor from backend "${t.backend}" passed to the gpujs backend`);
+      if (t.owner !== this) throw new ShapeError(op, 'tensor from another gpujs backend instance (GL textures cannot cross contexts)');
+      return t;
+    });
+  }
+
+  private checkSize(op: string, shape: Shape): number {
+    const n = numel(shape);
+    if (n > this.maxElements) {
+      throw new ShapeError(op, `shape [${shape.join(', ')}] has ${n} elements; the gpujs backend in ${this.mode} mode holds at most ${this.maxElements} per tensor — split the tensor or use another backend`);
+    }
+    return n;
+  }
+
+  private arg(t: GpujsTensor): DataArg {
+    return { data: t.data, length: numel(t.shape) };
+  }
+
+  private make(shape: Shape, dtype: DType, data: GpujsData): GpujsTensor {
+    return new GpujsTensor([...shape], dtype, data, this);
+  }
+
+  private release(data: GpujsData): void {
+    if (isGpujsData(data)) data.delete();
+  }
+
+  // ---- memory ----
+
+  upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
+    const n = this.checkSize('upload', shape);
+    if (data.length !== n) throw new ShapeError('upload', `data has ${data.length} elements, shape [${shape.join(', ')}] needs ${n}`);
+    if (dtype === 'f16') throw new ShapeError('upload', 'the gpujs backend stores f32 and i32 only');
+    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    // i32 values are stored as floats: exact for |v| <= 2^24, which covers ids, positions and indices.
+    const host = data instanceof Int32Array ? Float32Array.from(data) : data.slice();
+    return this.make(shape, dtype, this.runner.run('copy', n, {}, [host]));
+  }
+
+  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    const n = this.checkSize('zeros', shape);
+    return this.make(shape, dtype, this.runner.run('fillZero', n, {}, []));
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    const [g] = this.own('read', t);
+    const raw = isGpujsData(g.data) ? g.data.toArray() : g.data;
+    const n = numel(g.shape);
+    if (g.dtype === 'i32') {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = Math.round(raw[i]);
+      return out;
+    }
+    return raw instanceof Float32Array && raw.length === n && raw !== g.data ? raw : Float32Array.from(raw).subarray(0, n);
+  }
+
+  dispose(t: Tensor): void {
+    const [g] = this.own('dispose', t);
+    this.release(g.data);
+    g.data = new Float32Array(0);
+  }
+
+  async sync(): Promise<void> {
+    // gpu.js kernel calls complete before they return (GL reads block); nothing is queued here.
+  }
+
+  // ---- dense ops ----
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    const [tt, it] = this.own('embedding', table, ids);
+    assertShape('embedding', 'table', table, [-1, -1], 'f32');
+    assertShape('embedding', 'ids', ids, [-1], 'i32');
+    const hidden = table.shape[1];
+    const shape = [ids.shape[0], hidden];
+    const n = this.checkSize('embedding', shape);
+    return this.make(shape, 'f32', this.runner.run('embedding', n, {}, [this.arg(tt), this.arg(it), hidden]));
+  }
+
+  matmul(x: Tensor, w: Tensor): Tensor {
+    const [xt, wt] = this.own('matmul', x, w);
+    assertShape('matmul', 'x', x, [-1, -1], 'f32');
+    assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
+    const shape = [x.shape[0], w.shape[0]];
+    const n = this.checkSize('matmul', shape);
+    return this.make(shape, 'f32', this.runner.run('matmul', n, { kMax: x.shape[1] }, [this.arg(xt), this.arg(wt), w.shape[0], x.shape[1]]));
+  }
+
+  rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+    const [xt, wt] = this.own('rmsNorm', x, w);
+    assertShape('rmsNorm', 'x', x, [-1, -1], 'f32');
+    const [m, d] = x.shape;
+    assertShape('rmsNorm', 'w', w, [d], 'f32');
+    const r = this.runner.run('rmsStats', m, { dMax: d }, [this.arg(xt), eps, d]);
+    const out = this.runner.run('rmsApply', m * d, {}, [this.arg(xt), this.arg(wt), { data: r, length: m }, d]);
+    this.release(r);
+    return this.make(x.shape, 'f32', out);
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    const [at, bt] = this.own('add', a, b);
+    assertSameShape('add', a, b);
+    return this.make(a.shape, 'f32', this.runner.run('add', numel(a.shape), {}, [this.arg(at), this.arg(bt)]));
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    const [gt, ut] = this.own('swiglu', gate, up);
+    assertSameShape('swiglu', gate, up);
+    return this.make(gate.shape, 'f32', this.runner.run('swiglu', numel(gate.shape), {}, [this.arg(gt), this.arg(ut)]));
+  }
+
+  rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor {
+    const [xt, pt] = this.own('rope', x, positions);
+    const d = rope.headDim;
+    assertShape('rope', 'x', x, [-1, nHeads * d], 'f32');
+    assertShape('rope', 'positions', positions, [x.shape[0]], 'i32');
+    const args = [this.arg(xt), this.arg(pt), rope.invFreq, rope.attentionScaling, nHeads * d, d];
+    const out = this.runner.run('rope', numel(x.shape), {}, args);
+    return this.make(x.shape, 'f32', out);
+  }
+
+  softmax(x: Tensor): Tensor {
+    const [xt] = this.own('softmax', x);
+    if (x.dtype !== 'f32') throw new ShapeError('softmax', `x has dtype ${x.dtype}, expected f32`);
+    const n = x.shape[x.shape.length - 1];
+    const rows = numel(x.shape) / n;
+    const stats = this.runner.run('softmaxStats', rows * 2, { nMax: n }, [this.arg(xt), n]);
+    const out = this.runner.run('softmaxApply', rows * n, {}, [this.arg(xt), { data: stats, length: rows * 2 }, n]);
+    this.release(stats);
+    return this.make(x.shape, 'f32', out);
+  }
+
+  // ---- KV layout ----
+
+  writeKv(cache: Tensor, x: Tensor, start: number): void {
+    const [ct, xt] = this.own('writeKv', cache, x);
+    assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
+    const [nKv, cap, d] = cache.shape;
+    assertShape('writeKv', 'x', x, [-1, nKv * d], 'f32');
+    const m = x.shape[0];
+    if (start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
+    // Textures are immutable outputs: "in place" is a copy of the cache with the new rows, swapped in.
+    const next = this.runner.run('writeKv', numel(cache.shape), {}, [this.arg(ct), this.arg(xt), start, cap, d, nKv, m]);
+    this.release(ct.data);
+    ct.data = next;
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
+    const [qt, kt, vt] = this.own('attention', q, k, v);
+    const { nHeads, nKvHeads, headDim } = p;
+    if (nHeads % nKvHeads !== 0) throw new ShapeError('attention', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
+    assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
+    assertSameShape('attention', k, v);
+    if (p.kvLen > k.shape[1]) throw new ShapeError('attention', `kvLen ${p.kvLen} exceeds the ${k.shape[1]} rows of k`);
+    const out = attentionBlocks(this.runner, this.arg(qt), this.arg(kt), this.arg(vt), q.shape[0], k.shape[1], p);
+    return this.make(q.shape, 'f32', out);
+  }
+
+  // ---- sparse decode ops ----
+
+  gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
+    const [st, it] = this.own('gatherChunks', src, idx);
+    assertShape('gatherChunks', 'src', src, [-1, -1, -1], 'f32');
+    const [nKv, rows, d] = src.shape;
+    assertShape('gatherChunks', 'idx', idx, [nKv, -1], 'i32');
+    const nSel = idx.shape[1];
+    const shape = [nKv, nSel * chunkSize, d];
+    const n = this.checkSize('gatherChunks', shape);
+    const out = this.runner.run('gatherChunks', n, {}, [this.arg(st), this.arg(it), nSel, chunkSize, d, rows]);
+    return this.make(shape, 'f32', out);
+  }
+
+  rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
+    const [at, bt, it] = this.own('rebuildKeys', a, b, idx);
+    assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');
+    const rank = a.shape[1];
+    const d = rope.headDim;
+    assertShape('rebuildKeys', 'b', b, [-1, rank, d], 'f32');
+    const nKv = b.shape[0];
+    assertShape('rebuildKeys', 'idx', idx, [nKv, -1], 'i32');
+    const nSel = idx.shape[1];
+    const shape = [nKv, nSel * chunkSize, d];
+    const n = this.checkSize('rebuildKeys', shape);
+    const args = [this.arg(at), this.arg(bt), this.arg(it), rope.invFreq, positionOffset, rope.attentionScaling, nSel, chunkSize, rank, d];
+    return this.make(shape, 'f32', this.runner.run('rebuildKeys', n, { rankMax: rank }, args));
+  }
+
+  landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
+    const [qt, lt] = this.own('landmarkScores', q, landmarks);
+    assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
+    const [nKv, nChunks, d] = landmarks.shape;
+    if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
+    if (nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
+    const group = nHeads / nKv;
+    const logits = this.runner.run('landmarkLogits', nHeads * nChunks, { dMax: d }, [this.arg(qt), this.arg(lt), scale, nChunks, d, group]);
+    const logitsArg = { data: logits, length: nHeads * nChunks };
+    const stats = this.runner.run('softmaxStats', nHeads * 2, { nMax: nChunks }, [logitsArg, nChunks]);
+    const out = this.runner.run('landmarkMax', nKv * nChunks, { groupMax: group }, [logitsArg, { data: stats, length: nHeads * 2 }, nChunks, group]);
+    this.release(logits);
+    this.release(stats);
+    return this.make([nKv, nChunks], 'f32', out);
+  }
+
+  topK(x: Tensor, k: number): Tensor {
+    const [xt] = this.own('topK', x);
+    assertShape('topK', 'x', x, [-1, -1], 'f32');
+    const [rows, n] = x.shape;
+    if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
+    const ranks = this.runner.run('topkRanks', rows * n, { nMax: n }, [this.arg(xt), n]);
+    const out = this.runner.run('topkCompact', rows * k, { nMax: n }, [{ data: ranks, length: rows * n }, n, k]);
+    this.release(ranks);
+    return this.make([rows, k], 'i32', out);
+  }
+}

@@ -1,0 +1,59 @@
+// gpu.js sources of the row reductions: rmsNorm and softmax, each a stats pass over rows and an apply pass.
+// Index math adds 0.5 before dividing so that floor() never lands on the wrong side of an exact multiple.
+
+/** exp arguments are clamped here: exp(-inf) is not reliably 0 in GLSL, and e^-87 ≈ 1.6e-38 is 0 for f32 sums. */
+export const EXP_FLOOR = -87;
+
+/** out[m] = 1 / sqrt(mean(x[row]^2) + eps). Loop constants: dMax. */
+export const RMS_STATS = `function(x, eps, d) {
+  const o = Math.floor(this.thread.x + 0.5) * d;
+  let ss = 0;
+  for (let c = 0; c < this.constants.dMax; c++) {
+    if (c >= d) {
+      break;
+    }
+    const v = x[o + c];
+    ss += v * v;
+  }
+  return 1 / Math.sqrt(ss / d + eps);
+}`;
+
+/** out[m, d] = x * r[row] * w. */
+export const RMS_APPLY = `function(x, w, r, d) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / d);
+  const c = Math.floor(t - row * d);
+  return x[this.thread.x] * r[row] * w[c];
+}`;
+
+/** out[rows * 2]: [max, sum of exp(x - max)] of each row of x [rows, n]. Loop constants: nMax. */
+export const SOFTMAX_STATS = `function(x, n) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / 2);
+  const which = Math.floor(t - row * 2);
+  const o = row * n;
+  let mx = x[o];
+  for (let c = 1; c < this.constants.nMax; c++) {
+    if (c >= n) {
+      break;
+    }
+    mx = Math.max(mx, x[o + c]);
+  }
+  if (which < 0.5) {
+    return mx;
+  }
+  let s = 0;
+  for (let c = 0; c < this.constants.nMax; c++) {
+    if (c >= n) {
+      break;
+    }
+    s += Math.exp(Math.max(x[o + c] - mx, ${EXP_FLOOR}));
+  }
+  return s;
+}`;
+
+/** out[rows, n] = exp(x - max) / sum, with stats from SOFTMAX_STATS. */
+export const SOFTMAX_APPLY = `function(x, stats, n) {
+  const row = Math.floor((this.thread.x + 0.5) / n);
+  return Math.exp(Math.max(x[this.thread.x] - stats[row * 2], ${EXP_FLOOR})) / stats[row * 2 + 1];
+}`;

@@ -1,0 +1,98 @@
+// gpu.js sources of the sparse decode kernels: chunk gather, landmark scores, and top-k selection.
+import { EXP_FLOOR } from './row-reduce.kernels.js';
+
+/** out[h, s*chunkSize + j, c] = src[h, idx[h, s]*chunkSize + j, c]; src has `rows` rows per KV head. */
+export const GATHER_CHUNKS = `function(src, idx, nSel, chunkSize, headDim, rows) {
+  const outRows = nSel * chunkSize;
+  const t = this.thread.x + 0.5;
+  const g = Math.floor(t / (outRows * headDim));
+  const rem = t - g * outRows * headDim;
+  const r = Math.floor(rem / headDim);
+  const c = Math.floor(rem - r * headDim);
+  const s = Math.floor((r + 0.5) / chunkSize);
+  const j = r - s * chunkSize;
+  return src[(g * rows + idx[g * nSel + s] * chunkSize + j) * headDim + c];
+}`;
+
+/** out[nHeads, nChunks] = q_h · landmark[g(h), c] * scale. Loop constants: dMax. */
+export const LANDMARK_LOGITS = `function(q, landmarks, scale, nChunks, headDim, group) {
+  const t = this.thread.x + 0.5;
+  const h = Math.floor(t / nChunks);
+  const c = Math.floor(t - h * nChunks);
+  const g = Math.floor((h + 0.5) / group);
+  const qo = h * headDim;
+  const lo = (g * nChunks + c) * headDim;
+  let s = 0;
+  for (let e = 0; e < this.constants.dMax; e++) {
+    if (e >= headDim) {
+      break;
+    }
+    s += q[qo + e] * landmarks[lo + e];
+  }
+  return s * scale;
+}`;
+
+/** out[nKvHeads, nChunks] = max over the group's heads of softmax probabilities. Loop constants: groupMax. */
+export const LANDMARK_MAX = `function(logits, stats, nChunks, group) {
+  const t = this.thread.x + 0.5;
+  const g = Math.floor(t / nChunks);
+  const c = Math.floor(t - g * nChunks);
+  let best = 0;
+  for (let u = 0; u < this.constants.groupMax; u++) {
+    if (u >= group) {
+      break;
+    }
+    const h = g * group + u;
+    const p = Math.exp(Math.max(logits[h * nChunks + c] - stats[h * 2], ${EXP_FLOOR})) / stats[h * 2 + 1];
+    best = Math.max(best, p);
+  }
+  return best;
+}`;
+
+/**
+ * out[rows, n] = rank of each element in its row: the number of elements ranked before it (larger, or equal
+ * with a lower index). The top k are exactly those with rank < k. O(n) per element. Loop constants: nMax.
+ */
+export const TOPK_RANKS = `function(x, n) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / n);
+  const i = Math.floor(t - row * n);
+  const o = row * n;
+  const xi = x[this.thread.x];
+  let rank = 0;
+  for (let j = 0; j < this.constants.nMax; j++) {
+    if (j >= n) {
+      break;
+    }
+    const xj = x[o + j];
+    if (xj > xi) {
+      rank += 1;
+    } else if (xj == xi && j < i) {
+      rank += 1;
+    }
+  }
+  return rank;
+}`;
+
+/** out[rows, k] = the s-th index (ascending) whose rank is < k. Loop constants: nMax. */
+export const TOPK_COMPACT = `function(ranks, n, k) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / k);
+  const s = Math.floor(t - row * k);
+  const o = row * n;
+  let count = 0;
+  let found = 0;
+  for (let i = 0; i < this.constants.nMax; i++) {
+    if (i >= n) {
+      break;
+    }
+    if (ranks[o + i] < k) {
+      if (count == s) {
+        found = i;
+        break;
+      }
+      count += 1;
+    }
+  }
+  return found;
+}`;
