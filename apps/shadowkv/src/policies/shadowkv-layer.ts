@@ -96,6 +96,7 @@ export class ShadowKvLayer implements DecodeLayer {
 
   /** Local window then outlier chunks, token-major [nStatic, nKvHeads*headDim] (each head its own outliers), into the static rows. */
   private writeStatic(data: PrefillLayerData): void {
+    if (this.nStatic === 0) return; // no local window, no tail, no outliers
     const { backend, model, maxSeqLen } = this.ctx;
     const { nKvHeads, headDim } = model;
     const { chunkSize, outliers } = this.p;

@@ -40,6 +40,15 @@ describe('shadowkv policy', () => {
     expect(relErr(sparse.decode, ref.decode)).toBeGreaterThan(100 * err);
   });
 
+  it('works without a local window or outliers (only the 3-token tail stays exact)', async () => {
+    const ref = await run(dense(), ctx, { promptLen, steps });
+    const bare = await run(shadowkv({ chunkSize: 8, localChunks: 0, outliers: 0, rank: width, budget: 25 * 8 }), ctx, { promptLen, steps });
+    expect(relErr(bare.decode, ref.decode)).toBeLessThan(1e-5); // every chunk selected, full rank: as above
+    const odd = await run(shadowkv({ chunkSize: 7, localChunks: 1, outliers: 1, rank: 5, budget: 21 }), ctx, { promptLen: 203, steps });
+    expect(odd.decode.flat().every((o) => o.every(Number.isFinite))).toBe(true);
+    expect(odd.state.stats().hits + odd.state.stats().misses).toBe(steps * shape.nLayers * shape.nKvHeads * 3);
+  });
+
   it('counts hits, misses and bytes moved across steps', async () => {
     const nSelect = 2;
     const r = await run(shadowkv({ ...base, rank: 8, budget: nSelect * 8 }), ctx, { promptLen, steps });
