@@ -43,8 +43,10 @@ die() { echo "setup-webgpu: error: $*" >&2; exit 1; }
 as_root() { if [ -z "$SUDO" ]; then "$@"; else $SUDO "$@"; fi; }
 
 # ---- fast path -------------------------------------------------------------------------------------
-if [ "$FORCE" = 0 ] && [ -f "$MARKER" ] && [ -f "$ICD" ] && [ -f "$LIB" ] \
-  && dpkg-query -W -f='${Status}' libvulkan1 2>/dev/null | grep -q "install ok installed"; then
+# (Command output goes through variables, not `| grep -q`: with pipefail, grep closing the pipe early
+# makes the producer die of SIGPIPE and the test fail.)
+VULKAN_STATUS="$(dpkg-query -W -f='${Status}' libvulkan1 2>/dev/null || true)"
+if [ "$FORCE" = 0 ] && [ -f "$MARKER" ] && [ -f "$ICD" ] && [ -f "$LIB" ] && [ "$VULKAN_STATUS" = "install ok installed" ]; then
   log "lavapipe already installed in $DEST ($(head -n1 "$MARKER")); nothing to do"
   exit 0
 fi
@@ -61,13 +63,13 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
 # ---- the machine's configured Debian mirror ----------------------------------------------------------
 # Prints "URI<TAB>SIGNED_BY" of the first non-security deb source whose suites include $CODENAME.
 find_mirror() {
-  local f
+  local f line
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
-    awk -v suite="$CODENAME" '
+    line="$(awk -v suite="$CODENAME" '
       function flush() {
-        if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && uris !~ /security/ && uris != "") {
-          split(uris, u, " "); print u[1] "\t" signed; found = 1; exit
+        if (!found && types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && uris !~ /security/ && uris != "") {
+          split(uris, u, " "); print u[1] "\t" signed; found = 1
         }
         types = ""; uris = ""; suites = ""; signed = ""
       }
@@ -78,22 +80,25 @@ find_mirror() {
         if (key == "Types") types = val; else if (key == "URIs") uris = val
         else if (key == "Suites") suites = val; else if (key == "Signed-By") signed = val
       }
-      END { if (!found) flush() }
-    ' "$f" | head -n1
+      END { flush() }
+    ' "$f")"
+    if [ -n "$line" ]; then echo "$line"; return; fi
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] || continue
     # One-line format: deb [options] URI suite components...
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk -v suite="$CODENAME" '
-      $1 == "deb" && $3 == suite && $2 !~ /security/ { print $2 "\t"; exit }'
+    line="$(sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk -v suite="$CODENAME" '
+      !found && $1 == "deb" && $3 == suite && $2 !~ /security/ { print $2 "\t"; found = 1 }')"
+    if [ -n "$line" ]; then echo "$line"; return; fi
   done
 }
-MIRROR_LINE="$(find_mirror | head -n1)"
+MIRROR_LINE="$(find_mirror)"
 MIRROR="${MIRROR_LINE%%$'\t'*}"
 SIGNED_BY="${MIRROR_LINE#*$'\t'}"
 [ -n "$MIRROR" ] || die "no Debian '$CODENAME' source found in /etc/apt/sources.list or /etc/apt/sources.list.d; add the Debian mirror this machine should use"
-[ -n "$SIGNED_BY" ] || SIGNED_BY=/usr/share/keyrings/debian-archive-keyring.gpg
-[ -f "$SIGNED_BY" ] || die "keyring $SIGNED_BY (Signed-By of the $CODENAME source) does not exist"
+# Signed-By may be empty or an inline key block; then use Debian's archive keyring.
+[ -f "$SIGNED_BY" ] || SIGNED_BY=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -f "$SIGNED_BY" ] || die "no keyring to verify $MIRROR: $SIGNED_BY is missing (apt-get install debian-archive-keyring)"
 log "using this machine's Debian mirror $MIRROR"
 
 WORK="$(mktemp -d)"
@@ -120,14 +125,17 @@ for pkg in mesa-vulkan-drivers libdrm2 libdrm-amdgpu1; do
 done
 MESA_DEB="$(ls "$WORK"/debs/mesa-vulkan-drivers_*.deb)"
 MESA_VERSION="$(dpkg-deb -f "$MESA_DEB" Version)"
-[ "${MESA_VERSION%%.*}" -ge "$MESA_MIN_MAJOR" ] || die "$BP_SUITE has mesa-vulkan-drivers $MESA_VERSION, need >= $MESA_MIN_MAJOR"
+MESA_UPSTREAM="${MESA_VERSION#*:}" # drop an epoch
+[ "${MESA_UPSTREAM%%.*}" -ge "$MESA_MIN_MAJOR" ] || die "$BP_SUITE has mesa-vulkan-drivers $MESA_VERSION, need >= $MESA_MIN_MAJOR"
 
 # ---- libvulkan1 and lavapipe's runtime dependencies from the normal sources --------------------------
-# Everything mesa-vulkan-drivers depends on except libdrm (whose newer version rides along privately).
+# Everything mesa-vulkan-drivers depends on except libdrm (whose newer version rides along privately)
+# and libvulkan1 (named explicitly).
 STOCK_DEPS="$(dpkg-deb -f "$MESA_DEB" Depends | tr ',' '\n' | sed -e 's/([^)]*)//g' -e 's/|.*//' -e 's/[[:space:]]//g' \
-  | grep -v -E '^(libdrm|$)' | sort -u | tr '\n' ' ')"
+  | grep -v -E '^(libdrm.*|libvulkan1|)$' | sort -u | tr '\n' ' ')"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache policy libvulkan1 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+POLICY="$(apt-cache policy libvulkan1 2>/dev/null || true)"
+if [[ "$POLICY" != *"Candidate: "[0-9]* ]]; then
   log "apt package lists are empty; running apt-get update"
   as_root apt-get -qq update
 fi
@@ -159,8 +167,8 @@ as_root tee "$ICD" >/dev/null <<EOF
 EOF
 
 # ---- verify ------------------------------------------------------------------------------------------
-MISSING="$(ldd "$LIB" | grep 'not found' || true)"
-[ -z "$MISSING" ] || die "libvulkan_lvp.so has unresolved libraries: $MISSING"
-ldd "$LIB" | grep -q "libdrm.so.2 => $DEST/lib/" || die "libvulkan_lvp.so does not pick up the private libdrm in $DEST/lib"
+LDD="$(ldd "$LIB")"
+[[ "$LDD" != *"not found"* ]] || die "libvulkan_lvp.so has unresolved libraries: $(grep 'not found' <<<"$LDD")"
+[[ "$LDD" == *"libdrm.so.2 => $DEST/lib/"* ]] || die "libvulkan_lvp.so does not pick up the private libdrm in $DEST/lib"
 echo "mesa-vulkan-drivers $MESA_VERSION from $BP_SUITE" | as_root tee "$MARKER" >/dev/null
 log "installed lavapipe (Mesa $MESA_VERSION) in $DEST; @shadowkv/kernels-webgpu finds $ICD automatically"

@@ -11,8 +11,10 @@ const DRIVER_ENV = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES'
 
 export interface NodeGpu {
   gpu: GPU;
-  /** The ICD json this loader added to the Vulkan driver list, if any. */
+  /** The ICD json this loader added to the Vulkan driver list, if it added one. */
   lavapipeIcd: string | undefined;
+  /** Driver-selection variables the user had set (then the loader adds nothing). */
+  userDriverEnv: string[];
 }
 
 type DawnModule = { create(options: string[]): GPU };
@@ -28,13 +30,15 @@ export function loadNodeGpu(dawnOptions: readonly string[] = []): Promise<NodeGp
 }
 
 async function createNodeGpu(dawnOptions: readonly string[]): Promise<NodeGpu> {
-  const lavapipeIcd = await findLavapipeIcd();
-  // VK_ADD_DRIVER_FILES adds lavapipe to the drivers the loader finds anyway, so a real GPU stays
-  // visible and preferred; VK_ICD_FILENAMES / VK_DRIVER_FILES would hide it.
-  if (lavapipeIcd && DRIVER_ENV.every((k) => !process.env[k])) process.env.VK_ADD_DRIVER_FILES = lavapipeIcd;
+  const userDriverEnv = DRIVER_ENV.filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  // VK_ADD_DRIVER_FILES adds lavapipe to the drivers the Vulkan loader finds anyway, so a real GPU stays
+  // visible and preferred; VK_ICD_FILENAMES / VK_DRIVER_FILES would hide it. The loader reads the
+  // variable when Dawn creates its Vulkan instance, so setting it here, before create(), is enough.
+  const lavapipeIcd = userDriverEnv.length === 0 ? await findLavapipeIcd() : undefined;
+  if (lavapipeIcd) process.env.VK_ADD_DRIVER_FILES = lavapipeIcd;
   const specifier = 'webgpu';
   const dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
-  return { gpu: dawn.create([...dawnOptions]), lavapipeIcd };
+  return { gpu: dawn.create([...dawnOptions]), lavapipeIcd, userDriverEnv };
 }
 
 /**

@@ -30,7 +30,7 @@ const SETUP_HINT =
 export async function webgpu(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
   let gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   let keepAlive: unknown;
-  let lavapipeIcd: string | undefined;
+  let driverNote = '';
   if (!gpu) {
     if (typeof process === 'undefined' || !process.versions?.node) {
       throw new BackendUnavailableError('webgpu', `navigator.gpu is missing. ${SETUP_HINT}`);
@@ -40,15 +40,18 @@ export async function webgpu(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
       const node = await loadNodeGpu(opts.dawnOptions);
       gpu = node.gpu;
       keepAlive = node.gpu;
-      lavapipeIcd = node.lavapipeIcd;
+      if (node.lavapipeIcd) {
+        driverNote = ` (the lavapipe driver ${node.lavapipeIcd} was added to Vulkan's drivers but gave no adapter; rerun scripts/setup-webgpu.sh --force)`;
+      } else if (node.userDriverEnv.length > 0) {
+        driverNote = ` (Vulkan drivers chosen by ${node.userDriverEnv.join(', ')}; unset them to use the lavapipe install)`;
+      }
     } catch (cause) {
       throw new BackendUnavailableError('webgpu', `the Dawn binding (npm package "webgpu") failed to load: ${String(cause)}`, { cause });
     }
   }
   const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
   if (!adapter) {
-    const where = lavapipeIcd ? ` (the lavapipe driver at ${lavapipeIcd} was offered to Vulkan but gave no adapter; rerun scripts/setup-webgpu.sh --force)` : '';
-    throw new BackendUnavailableError('webgpu', `no WebGPU adapter was found${where}. ${SETUP_HINT}`);
+    throw new BackendUnavailableError('webgpu', `no WebGPU adapter was found${driverNote}. ${SETUP_HINT}`);
   }
   const l = adapter.limits;
   const short: string[] = [];
