@@ -45,18 +45,28 @@ export async function readNiah(file: string, limit?: number): Promise<NiahRow[]>
     if (typeof row.task !== 'string' || typeof row.length !== 'number') throw new ModelFormatError(file, `line ${i + 1}: task/length`, 'task (string) and length (number) are required');
     rows.push(row);
   }
+  const ordered = interleaveCells(rows);
   if (limit !== undefined) {
     if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `${limit} must be an integer >= 1`);
-    return spread(rows, limit);
+    return ordered.slice(0, limit);
   }
-  return rows;
+  return ordered;
 }
 
-/** Takes `limit` rows spread evenly over the file, so a limited run still covers every task and length. */
-function spread<T>(rows: T[], limit: number): T[] {
-  if (limit >= rows.length) return rows;
+/**
+ * Orders rows round-robin over their task/length cells (the first row of every cell, then the second, ...),
+ * so that `--limit N` and any prefix of a run cover every task and length evenly.
+ */
+export function interleaveCells<T extends { task: string; length: number }>(rows: T[]): T[] {
+  const cells = new Map<string, T[]>();
+  for (const r of rows) {
+    const key = `${r.task}/${r.length}`;
+    if (!cells.has(key)) cells.set(key, []);
+    cells.get(key)!.push(r);
+  }
   const out: T[] = [];
-  for (let i = 0; i < limit; i++) out.push(rows[Math.floor((i * rows.length) / limit)]);
+  const lists = [...cells.values()];
+  for (let i = 0; out.length < rows.length; i++) for (const l of lists) if (i < l.length) out.push(l[i]);
   return out;
 }
 
