@@ -22,6 +22,11 @@ export interface EngineOptions {
   /** Default cache policy (default: dense). Each generate() call may override it. */
   cache?: KvCachePolicy;
   onLoadProgress?: (p: LoadProgress) => void;
+  /**
+   * The tokenizer to use (e.g. from createTokenizer in a browser); null for none (prompts as token ids).
+   * Default: loaded from the model's folder (tokenizer.json), or none when it has no tokenizer.json.
+   */
+  tokenizer?: LlamaTokenizer | null;
 }
 
 export type PromptInput = string | { inputIds: number[] } | { messages: ChatMessage[] };
@@ -105,7 +110,7 @@ export class Engine {
     const backend = await resolveBackend(opts.backend);
     const model =
       typeof opts.model === 'string' ? await LlamaModel.load(opts.model, { backend, onProgress: opts.onLoadProgress }) : opts.model;
-    const tokenizer = await loadTokenizer(model.dir);
+    const tokenizer = opts.tokenizer !== undefined ? opts.tokenizer : await loadTokenizer(model.dir);
     return new Engine(model, tokenizer, backend, opts.cache ?? dense());
   }
 

@@ -1,6 +1,6 @@
 // Parses and validates a Hugging Face Llama config.json (Llama 2, 3, 3.1, 3.2) into a LlamaConfig.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// The file is read through #model-files (fs in Node, fetch in browsers); parsing touches no files.
+import { modelFilePath, readModelText } from '#model-files';
 import { ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
 import {
   isJsonObject,
@@ -142,12 +142,12 @@ function checkArchitecture(json: Record<string, unknown>, file: string): void {
   );
 }
 
-/** Reads and validates DIR/config.json. */
+/** Reads and validates DIR/config.json (DIR is a directory in Node, a URL in browsers). */
 export async function loadLlamaConfig(dir: string): Promise<LlamaConfig> {
-  const file = join(dir, 'config.json');
+  const file = modelFilePath(dir, 'config.json');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readModelText(file);
   } catch (err) {
     throw new ModelFormatError(file, undefined, `cannot be read (${(err as Error).message}); pass a Hugging Face model directory that contains config.json`, { cause: err });
   }

@@ -6,6 +6,8 @@ export type { RopeSpecOptions } from './rope-spec.js';
 export { ropeSpecFromConfig } from './rope-spec.js';
 export type { TensorInfo, WeightSource } from './weight-source.js';
 export { SafetensorsSource, openSafetensors, openSafetensorsFile } from './safetensors.js';
+export type { HttpFetchOptions } from './http-file.js';
+export { HttpWeightSource, openHttpSafetensors, openHttpSafetensorsFile } from './http-weight-source.js';
 export type { SafetensorsHeader } from './safetensors-header.js';
 export { MAX_SAFETENSORS_HEADER_BYTES, parseSafetensorsHeader } from './safetensors-header.js';
 export { SAFETENSORS_DTYPE_BYTES, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './safetensors-dtype.js';
@@ -17,7 +19,7 @@ export type { ChatMessage, ChatTemplateRenderOptions } from './chat-template.js'
 export { ChatTemplate } from './chat-template.js';
 export type { StreamDecoder } from './stream-decoder.js';
 export { createStreamDecoder } from './stream-decoder.js';
-export type { LlamaTokenizer } from './tokenizer.js';
-export { loadTokenizer } from './tokenizer.js';
+export type { CreateTokenizerOptions, LlamaTokenizer } from './tokenizer.js';
+export { createTokenizer, loadTokenizer } from './tokenizer.js';
 export type { RandomLlamaOptions } from './random-llama.js';
 export { writeRandomLlama } from './random-llama.js';

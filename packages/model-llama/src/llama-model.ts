@@ -1,7 +1,11 @@
 // The Llama forward pass (embedding, RMSNorm, RoPE, GQA attention through a KV cache policy,
 // SwiGLU MLP, LM head), written against the KernelBackend interface so any backend runs it.
 import { ContextLengthError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
-import { loadLlamaConfig, openSafetensors, ropeSpecFromConfig, validateLlamaWeights, type LlamaConfig, type WeightSource } from './io-index.js';
+import { openModelWeights } from '#model-files';
+import { loadLlamaConfig, type LlamaConfig } from './config.js';
+import { ropeSpecFromConfig } from './rope-spec.js';
+import type { WeightSource } from './weight-source.js';
+import { validateLlamaWeights } from './weight-source-validate.js';
 
 interface LayerWeights {
   attnNorm: Tensor; // [hidden]
@@ -48,43 +52,54 @@ export class LlamaModel {
     private readonly lmHead: Tensor, // [vocab, hidden]
   ) {}
 
-  /** Loads config.json and the safetensors weights of a Hugging Face Llama directory onto `backend`. */
+  /**
+   * Loads config.json and the safetensors weights of a Hugging Face Llama directory onto `backend`
+   * (in browsers `dir` is a folder URL and the files are fetched). Uses fromSource.
+   */
   static async load(dir: string, opts: LoadModelOptions): Promise<LlamaModel> {
     const config = await loadLlamaConfig(dir);
-    const source = await openSafetensors(dir);
+    const source = await openModelWeights(dir);
     try {
-      validateLlamaWeights(source, config);
-      const names = weightNames(config, source);
-      let done = 0;
-      const load = async (name: string): Promise<Tensor> => {
-        const info = source.info(name);
-        const data = await source.readF32(name);
-        const t = opts.backend.upload(data, info.shape);
-        opts.onProgress?.({ done: ++done, total: names.length, name });
-        return t;
-      };
-      const embed = await load('model.embed_tokens.weight');
-      const layers: LayerWeights[] = [];
-      for (let l = 0; l < config.nLayers; l++) {
-        const p = `model.layers.${l}.`;
-        layers.push({
-          attnNorm: await load(`${p}input_layernorm.weight`),
-          wq: await load(`${p}self_attn.q_proj.weight`),
-          wk: await load(`${p}self_attn.k_proj.weight`),
-          wv: await load(`${p}self_attn.v_proj.weight`),
-          wo: await load(`${p}self_attn.o_proj.weight`),
-          mlpNorm: await load(`${p}post_attention_layernorm.weight`),
-          wGate: await load(`${p}mlp.gate_proj.weight`),
-          wUp: await load(`${p}mlp.up_proj.weight`),
-          wDown: await load(`${p}mlp.down_proj.weight`),
-        });
-      }
-      const finalNorm = await load('model.norm.weight');
-      const lmHead = source.has('lm_head.weight') && !config.tieWordEmbeddings ? await load('lm_head.weight') : embed;
-      return new LlamaModel(dir, config, ropeSpecFromConfig(config), opts.backend, embed, layers, finalNorm, lmHead);
+      return await LlamaModel.fromSource(dir, config, source, opts);
     } finally {
       await source.close();
     }
+  }
+
+  /**
+   * Builds the model from a parsed config and any WeightSource (files, HTTP, your own), validating the
+   * weights against the config first. `dir` names the model in messages. The source is not closed.
+   */
+  static async fromSource(dir: string, config: LlamaConfig, source: WeightSource, opts: LoadModelOptions): Promise<LlamaModel> {
+    validateLlamaWeights(source, config);
+    const names = weightNames(config, source);
+    let done = 0;
+    const load = async (name: string): Promise<Tensor> => {
+      const info = source.info(name);
+      const data = await source.readF32(name);
+      const t = opts.backend.upload(data, info.shape);
+      opts.onProgress?.({ done: ++done, total: names.length, name });
+      return t;
+    };
+    const embed = await load('model.embed_tokens.weight');
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < config.nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      layers.push({
+        attnNorm: await load(`${p}input_layernorm.weight`),
+        wq: await load(`${p}self_attn.q_proj.weight`),
+        wk: await load(`${p}self_attn.k_proj.weight`),
+        wv: await load(`${p}self_attn.v_proj.weight`),
+        wo: await load(`${p}self_attn.o_proj.weight`),
+        mlpNorm: await load(`${p}post_attention_layernorm.weight`),
+        wGate: await load(`${p}mlp.gate_proj.weight`),
+        wUp: await load(`${p}mlp.up_proj.weight`),
+        wDown: await load(`${p}mlp.down_proj.weight`),
+      });
+    }
+    const finalNorm = await load('model.norm.weight');
+    const lmHead = source.has('lm_head.weight') && !config.tieWordEmbeddings ? await load('lm_head.weight') : embed;
+    return new LlamaModel(dir, config, ropeSpecFromConfig(config), opts.backend, embed, layers, finalNorm, lmHead);
   }
 
   /** Checks that `total` tokens fit the model's trained context. */
@@ -123,7 +138,7 @@ export class LlamaModel {
       const qr = backend.rope(q, posT, c.nHeads, this.rope);
       const kr = backend.rope(kPre, posT, c.nKvHeads, this.rope);
       backend.dispose(q);
-      const att = state.attend({ layer: l, start, m, q: qr, kPre, k: kr, v }); // [m, nHeads*headDim]
+      const att = await state.attend({ layer: l, start, m, q: qr, kPre, k: kr, v }); // [m, nHeads*headDim]
       for (const t of [qr, kPre, kr, v]) backend.dispose(t);
       const o = backend.matmul(att, w.wo);
       backend.dispose(att);

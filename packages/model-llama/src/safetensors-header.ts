@@ -34,9 +34,19 @@ export async function readExactly(fh: FileHandle, file: string, position: number
 /** Reads the header of an open file and validates every entry against the file size. */
 export async function readSafetensorsHeader(fh: FileHandle, file: string): Promise<SafetensorsHeader> {
   const fileBytes = (await fh.stat()).size;
-  if (fileBytes < 8) throw new ModelFormatError(file, undefined, `is ${fileBytes} bytes long, too short for a safetensors file; ${REDOWNLOAD}`);
-  const lenBytes = await readExactly(fh, file, 0, 8);
-  const headerBytes = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
+  const prefix = fileBytes < 8 ? new Uint8Array(0) : await readExactly(fh, file, 0, 8);
+  const headerBytes = safetensorsHeaderLength(prefix, file, fileBytes);
+  const text = new TextDecoder().decode(await readExactly(fh, file, 8, headerBytes));
+  return parseSafetensorsHeader(text, file, 8 + headerBytes, fileBytes);
+}
+
+/**
+ * Validates a file's first bytes (at least 8 unless the file is shorter) against its size and returns the
+ * length of the JSON header that follows them. Shared by every reader (files, HTTP).
+ */
+export function safetensorsHeaderLength(prefix: Uint8Array, file: string, fileBytes: number): number {
+  if (fileBytes < 8 || prefix.byteLength < 8) throw new ModelFormatError(file, undefined, `is ${fileBytes} bytes long, too short for a safetensors file; ${REDOWNLOAD}`);
+  const headerBytes = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
   if (headerBytes < 2 || headerBytes > MAX_SAFETENSORS_HEADER_BYTES || 8 + headerBytes > fileBytes) {
     throw new ModelFormatError(
       file,
@@ -44,8 +54,7 @@ export async function readSafetensorsHeader(fh: FileHandle, file: string): Promi
       `is ${headerBytes} bytes but the file has ${fileBytes} bytes (limit ${MAX_SAFETENSORS_HEADER_BYTES}); this is not a safetensors file or it is truncated; ${REDOWNLOAD}`,
     );
   }
-  const text = new TextDecoder().decode(await readExactly(fh, file, 8, headerBytes));
-  return parseSafetensorsHeader(text, file, 8 + headerBytes, fileBytes);
+  return headerBytes;
 }
 
 /** Validates a header's JSON text. `dataStart` is where the data section begins, `fileBytes` the file size. */

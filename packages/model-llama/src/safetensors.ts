@@ -1,10 +1,11 @@
 // Opens a Hugging Face safetensors checkpoint (one file or a sharded set with an index) as a WeightSource
 // that reads each tensor's own byte range on demand, so multi-gigabyte files are never read whole.
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { ModelFormatError, ShadowKvError, UnsupportedModelError } from '@shadowkv/core';
-import { FLOAT_DTYPES, bf16ToF32, f16ToF32 } from './safetensors-dtype.js';
+import { assertFloatTensor, floatTensorToF32 } from './float-tensor.js';
 import { readExactly, readSafetensorsHeader } from './safetensors-header.js';
+import { SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE, parseWeightMap, tensorsFromShards } from './safetensors-index.js';
 import type { TensorInfo, WeightSource } from './weight-source.js';
 
 /** A WeightSource over safetensors files, with raw and integer reads besides readF32. */
@@ -51,17 +52,8 @@ export class SafetensorsSource implements WeightSource {
 
   async readF32(name: string): Promise<Float32Array> {
     const t = this.info(name);
-    if (!FLOAT_DTYPES.includes(t.dtype)) {
-      throw new UnsupportedModelError(
-        t.file,
-        name,
-        `dtype ${t.dtype} cannot be read as float weights; supported: ${FLOAT_DTYPES.join(', ')} (convert the checkpoint, e.g. save it in bfloat16)`,
-      );
-    }
-    const bytes = await this.readBytes(name);
-    if (t.dtype === 'F32') return new Float32Array(bytes.buffer, 0, bytes.byteLength / 4);
-    const halves = new Uint16Array(bytes.buffer, 0, bytes.byteLength / 2);
-    return t.dtype === 'BF16' ? bf16ToF32(halves) : f16ToF32(halves);
+    assertFloatTensor(t);
+    return floatTensorToF32(t, await this.readBytes(name));
   }
 
   /** Reads an I32 tensor (e.g. token ids stored next to test goldens). */
@@ -79,8 +71,8 @@ export class SafetensorsSource implements WeightSource {
   }
 }
 
-const SINGLE = 'model.safetensors';
-const INDEX = 'model.safetensors.index.json';
+const SINGLE = SAFETENSORS_SINGLE_FILE;
+const INDEX = SAFETENSORS_INDEX_FILE;
 
 /** Opens one .safetensors file (any name) and validates its header. */
 export async function openSafetensorsFile(file: string): Promise<SafetensorsSource> {
@@ -116,7 +108,6 @@ export async function openSafetensors(dir: string): Promise<SafetensorsSource> {
   const weightMap = await readWeightMap(indexFile);
   const handles = new Map<string, FileHandle>();
   try {
-    const tensors = new Map<string, TensorInfo>();
     const metadata: Record<string, string> = {};
     const shardTensors = new Map<string, Map<string, TensorInfo>>();
     for (const shard of new Set(weightMap.values())) {
@@ -128,12 +119,7 @@ export async function openSafetensors(dir: string): Promise<SafetensorsSource> {
       Object.assign(metadata, await openShard(path, handles, own));
       shardTensors.set(shard, own);
     }
-    for (const [name, shard] of weightMap) {
-      const t = shardTensors.get(shard)!.get(name);
-      if (!t) throw new ModelFormatError(indexFile, 'weight_map', `says tensor "${name}" is in "${shard}", but that shard has no such tensor; the index and shards do not match`);
-      tensors.set(name, t);
-    }
-    return SafetensorsSource.fromParts(dir, tensors, handles, metadata);
+    return SafetensorsSource.fromParts(dir, tensorsFromShards(indexFile, weightMap, shardTensors), handles, metadata);
   } catch (err) {
     await closeAll(handles);
     throw err;
@@ -160,19 +146,7 @@ async function readWeightMap(indexFile: string): Promise<Map<string, string>> {
   } catch (err) {
     throw new ModelFormatError(indexFile, undefined, `is not readable JSON: ${(err as Error).message}`, { cause: err });
   }
-  const map = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-    throw new ModelFormatError(indexFile, 'weight_map', 'is missing or not an object mapping tensor names to shard files');
-  }
-  const out = new Map<string, string>();
-  for (const [name, shard] of Object.entries(map)) {
-    // Shards sit next to the index; anything else would read files outside the model directory.
-    if (typeof shard !== 'string' || isAbsolute(shard) || shard !== basename(shard) || !shard.endsWith('.safetensors')) {
-      throw new ModelFormatError(indexFile, 'weight_map', `entry "${name}" names shard ${JSON.stringify(shard)}; expected a .safetensors file name in the same directory`);
-    }
-    out.set(name, shard);
-  }
-  return out;
+  return parseWeightMap(json, indexFile);
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 // Loads a Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) with its chat template, on top of
-// the pure-JS @huggingface/tokenizers implementation.
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// the pure-JS @huggingface/tokenizers implementation. Files are read through #model-files (fs in Node,
+// fetch in browsers); createTokenizer builds one from already-parsed JSON.
+import { isModelFile, modelFilePath, readModelText } from '#model-files';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InvalidOptionError, ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
 import { ChatTemplate, chatTemplateSource, type ChatMessage } from './chat-template.js';
@@ -84,20 +84,29 @@ class HfLlamaTokenizer implements LlamaTokenizer {
   }
 }
 
+/** Where the tokenizer's parts came from (for error messages) and an optional separate chat template. */
+export interface CreateTokenizerOptions {
+  /** Text of a chat_template.jinja; it takes precedence over tokenizer_config.json's chat_template. */
+  chatTemplate?: string;
+  /** Names of the sources in error messages (defaults: tokenizer.json, tokenizer_config.json, chat_template.jinja). */
+  tokenizerFile?: string;
+  configFile?: string;
+  chatTemplateFile?: string;
+}
+
 /**
- * Loads DIR/tokenizer.json with DIR/tokenizer_config.json (optional) and the chat template (from
- * DIR/chat_template.jinja if present, else tokenizer_config.json). Returns null when DIR has no
- * tokenizer.json; throws ModelFormatError when the files are malformed.
+ * Builds a tokenizer from the parsed contents of tokenizer.json and tokenizer_config.json (`{}` if there is
+ * none). Touches no files, so it works in browsers; loadTokenizer reads the files and calls it.
+ * Throws ModelFormatError when the contents are malformed or do not belong together.
  */
-export async function loadTokenizer(dir: string): Promise<LlamaTokenizer | null> {
-  const tokenizerFile = join(dir, 'tokenizer.json');
-  if (!(await exists(tokenizerFile))) return null;
-  const tokenizerJson = await readJson(tokenizerFile);
-  if (typeof tokenizerJson.model !== 'object' || tokenizerJson.model === null) {
+export function createTokenizer(tokenizerJson: unknown, tokenizerConfigJson: unknown = {}, opts: CreateTokenizerOptions = {}): LlamaTokenizer {
+  const tokenizerFile = opts.tokenizerFile ?? 'tokenizer.json';
+  const configFile = opts.configFile ?? 'tokenizer_config.json';
+  const tokenizer = jsonObject(tokenizerJson, tokenizerFile);
+  if (typeof tokenizer.model !== 'object' || tokenizer.model === null) {
     throw new ModelFormatError(tokenizerFile, 'model', 'is missing; this is not a Hugging Face tokenizer.json');
   }
-  const configFile = join(dir, 'tokenizer_config.json');
-  const config = (await exists(configFile)) ? await readJson(configFile) : {};
+  const config = jsonObject(tokenizerConfigJson, configFile);
 
   const specialTokens: Record<string, string> = {};
   for (const name of SPECIAL_NAMES) {
@@ -109,15 +118,14 @@ export async function loadTokenizer(dir: string): Promise<LlamaTokenizer | null>
 
   let tok: Tokenizer;
   try {
-    tok = new Tokenizer(tokenizerJson, config);
+    tok = new Tokenizer(tokenizer, config);
   } catch (err) {
     throw new ModelFormatError(tokenizerFile, undefined, `cannot be loaded as a tokenizer: ${(err as Error).message}`, { cause: err });
   }
 
-  const jinjaFile = join(dir, 'chat_template.jinja');
   let chat: ChatTemplate | null = null;
-  if (await exists(jinjaFile)) {
-    chat = new ChatTemplate(await readFile(jinjaFile, 'utf8'), jinjaFile, undefined, specialTokens);
+  if (opts.chatTemplate !== undefined) {
+    chat = new ChatTemplate(opts.chatTemplate, opts.chatTemplateFile ?? 'chat_template.jinja', undefined, specialTokens);
   } else {
     const source = chatTemplateSource(config.chat_template, configFile);
     if (source !== null) chat = new ChatTemplate(source, configFile, 'chat_template', specialTokens);
@@ -132,21 +140,34 @@ export async function loadTokenizer(dir: string): Promise<LlamaTokenizer | null>
   return t;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+/**
+ * Loads DIR/tokenizer.json with DIR/tokenizer_config.json (optional) and the chat template (from
+ * DIR/chat_template.jinja if present, else tokenizer_config.json). Returns null when DIR has no
+ * tokenizer.json; throws ModelFormatError when the files are malformed. DIR is a directory in Node and a
+ * URL in browsers (see model-files-browser.ts).
+ */
+export async function loadTokenizer(dir: string): Promise<LlamaTokenizer | null> {
+  const tokenizerFile = modelFilePath(dir, 'tokenizer.json');
+  if (!(await isModelFile(tokenizerFile))) return null;
+  const tokenizerJson = await readJson(tokenizerFile);
+  const configFile = modelFilePath(dir, 'tokenizer_config.json');
+  const config = (await isModelFile(configFile)) ? await readJson(configFile) : {};
+  const jinjaFile = modelFilePath(dir, 'chat_template.jinja');
+  const chatTemplate = (await isModelFile(jinjaFile)) ? await readModelText(jinjaFile) : undefined;
+  return createTokenizer(tokenizerJson, config, { chatTemplate, tokenizerFile, configFile, chatTemplateFile: jinjaFile });
+}
+
+function jsonObject(json: unknown, file: string): Record<string, unknown> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelFormatError(file, undefined, 'must hold a JSON object');
+  return json as Record<string, unknown>;
 }
 
 async function readJson(file: string): Promise<Record<string, unknown>> {
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(await readModelText(file));
   } catch (err) {
     throw new ModelFormatError(file, undefined, `is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelFormatError(file, undefined, 'must hold a JSON object');
-  return json as Record<string, unknown>;
+  return jsonObject(json, file);
 }
