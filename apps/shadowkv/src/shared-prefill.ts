@@ -16,7 +16,7 @@ export class SharedPrefillState implements KvCacheState {
     return this.states[0].phase;
   }
 
-  attend(input: LayerAttentionInput): Tensor {
+  attend(input: LayerAttentionInput): Tensor | Promise<Tensor> {
     if (this.phase !== 'prefill') throw new Error('SharedPrefillState is for prefill only; decode each state on its own');
     for (let i = 1; i < this.states.length; i++) this.states[i].append(input);
     return this.states[0].attend(input);

@@ -88,6 +88,12 @@ export interface KernelBackend {
    */
   gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor;
   /**
+   * In place, the inverse of gatherChunks: chunk s of src [nKvHeads, nSel*chunkSize, headDim] is written to
+   * chunk idx[h, s] of dst [nKvHeads, nChunks*chunkSize, headDim] for each KV head h (idx i32 [nKvHeads, nSel]).
+   * Chunk ids within a head must be distinct.
+   */
+  scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void;
+  /**
    * Low-rank key rebuild fused with RoPE: for each KV head h and each selected chunk s with id c,
    * token t = c*chunkSize + j: out[h, s*chunkSize + j, :] = rope(a[t, :] · b[h, :, :], position t + positionOffset).
    * a [seqLen, rank], b [nKvHeads, rank, headDim], idx i32 [nKvHeads, nSel] → [nKvHeads, nSel*chunkSize, headDim].

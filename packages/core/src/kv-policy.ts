@@ -65,8 +65,11 @@ export interface KvCacheState {
   readonly seqLen: number;
   /** Whether attention for new tokens is in the prefill (dense) or decode phase. */
   readonly phase: 'prefill' | 'decode';
-  /** Stores the new tokens' K/V and returns the attention output [m, nHeads*headDim]. */
-  attend(input: LayerAttentionInput): Tensor;
+  /**
+   * Stores the new tokens' K/V and returns the attention output [m, nHeads*headDim]. May return a promise:
+   * an offloading policy reads the selected chunk ids back to fetch their values from slow memory.
+   */
+  attend(input: LayerAttentionInput): Tensor | Promise<Tensor>;
   /**
    * Prefill only: stores the new tokens' K/V like `attend` but computes no attention. Used when several
    * states share one prefill (benchmarks comparing policies): prefill attention is dense for every policy,

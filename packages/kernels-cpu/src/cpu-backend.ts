@@ -205,6 +205,27 @@ export class CpuBackend implements KernelBackend {
     return out;
   }
 
+  scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
+    checkCpu('scatterChunks', dst, src, idx);
+    assertShape('scatterChunks', 'dst', dst, [-1, -1, -1], 'f32');
+    const [nKv, rows, d] = dst.shape;
+    assertShape('scatterChunks', 'idx', idx, [nKv, -1], 'i32');
+    const nSel = idx.shape[1];
+    assertShape('scatterChunks', 'src', src, [nKv, nSel * chunkSize, d], 'f32');
+    const iv = i32(idx);
+    const sv = f32(src);
+    const dv = f32(dst);
+    const chunkFloats = chunkSize * d;
+    for (let g = 0; g < nKv; g++) {
+      for (let s = 0; s < nSel; s++) {
+        const c = iv[g * nSel + s];
+        if (c < 0 || (c + 1) * chunkSize > rows) throw new ShapeError('scatterChunks', `chunk id ${c} is outside [0, ${Math.floor(rows / chunkSize)})`);
+        const from = (g * nSel + s) * chunkFloats;
+        dv.set(sv.subarray(from, from + chunkFloats), (g * rows + c * chunkSize) * d);
+      }
+    }
+  }
+
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
     checkCpu('rebuildKeys', a, b, idx);
     assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');

@@ -76,14 +76,14 @@ export async function run(policy: KvCachePolicy, ctx: KvCacheContext, o: RunOpti
   // Like the engine: the prompt minus its last token in chunks, then the last token alone.
   for (let start = 0; start < o.promptLen - 1; start += chunk) {
     const m = Math.min(chunk, o.promptLen - 1 - start);
-    for (let l = 0; l < nLayers; l++) state.attend(inputs(l, start, m));
+    for (let l = 0; l < nLayers; l++) await state.attend(inputs(l, start, m));
   }
-  for (let l = 0; l < nLayers; l++) prefillLast.push((await backend.read(state.attend(inputs(l, o.promptLen - 1, 1)))) as Float32Array);
+  for (let l = 0; l < nLayers; l++) prefillLast.push((await backend.read(await state.attend(inputs(l, o.promptLen - 1, 1)))) as Float32Array);
   await state.endPrefill();
   const decode: Float32Array[][] = [];
   for (let s = 0; s < o.steps; s++) {
     const row: Float32Array[] = [];
-    for (let l = 0; l < nLayers; l++) row.push((await backend.read(state.attend(inputs(l, o.promptLen + s, 1)))) as Float32Array);
+    for (let l = 0; l < nLayers; l++) row.push((await backend.read(await state.attend(inputs(l, o.promptLen + s, 1)))) as Float32Array);
     decode.push(row);
   }
   return { state, prefillLast, decode };
