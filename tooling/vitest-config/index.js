@@ -4,7 +4,8 @@ export const sharedTestConfig = {
   resolve: { conditions: ['@shadowkv/source'] },
   ssr: { resolve: { conditions: ['@shadowkv/source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'examples/*/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
