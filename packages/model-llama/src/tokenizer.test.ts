@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidOptionError, ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizer, type LlamaTokenizer } from './tokenizer.js';
+import { createTokenizer, loadTokenizer, type LlamaTokenizer } from './tokenizer.js';
 
 const DIR = process.env.SHADOWKV_TOKENIZER_DIR ?? fileURLToPath(new URL('../../../fixtures/tokenizer-bpe', import.meta.url));
 
@@ -125,5 +125,34 @@ describe('loadTokenizer', () => {
     const wrongBos = await copyTo('wrongbos');
     await writeFile(join(wrongBos, 'tokenizer_config.json'), JSON.stringify({ ...cfg, bos_token: '<s>' }));
     expect(((await loadTokenizer(wrongBos).catch((e: unknown) => e)) as Error).message).toMatch(/bos_token.*"<s>" is not a token/);
+  });
+});
+
+describe('createTokenizer (parsed JSON, no files: what browsers use)', () => {
+  const readJson = async (name: string) => JSON.parse(await readFile(join(DIR, name), 'utf8')) as Record<string, unknown>;
+
+  it('behaves like loadTokenizer on the same files', async () => {
+    const t = createTokenizer(await readJson('tokenizer.json'), await readJson('tokenizer_config.json'));
+    expect([t.vocabSize, t.bosTokenId, t.eosTokenIds]).toEqual([tok.vocabSize, tok.bosTokenId, tok.eosTokenIds]);
+    for (const s of golden.samples) expect(t.encode(s.text), JSON.stringify(s.text)).toEqual(s.ids);
+    expect(t.applyChatTemplate(golden.chat.messages)).toBe(golden.chat.rendered);
+  });
+
+  it('takes a separate chat template, defaults to no config, and names its sources in errors', async () => {
+    const json = await readJson('tokenizer.json');
+    const config = await readJson('tokenizer_config.json');
+    expect(createTokenizer(json, config, { chatTemplate: '{{ messages[0].content }}!' }).applyChatTemplate([{ role: 'user', content: 'hi' }])).toBe('hi!');
+    expect(createTokenizer(json).hasChatTemplate()).toBe(false);
+    const e1 = (() => {
+      try {
+        createTokenizer({ version: '1.0' }, {}, { tokenizerFile: 'https://host/m/tokenizer.json' });
+      } catch (e) {
+        return e as ModelFormatError;
+      }
+    })();
+    expect(e1).toBeInstanceOf(ModelFormatError);
+    expect(e1!.message).toMatch(/^https:\/\/host\/m\/tokenizer\.json \(field "model"\): is missing/);
+    expect(() => createTokenizer(json, [])).toThrow(/tokenizer_config\.json: must hold a JSON object/);
+    expect(() => createTokenizer(json, { ...config, eos_token: '</s>' }, { configFile: 'cfg.json' })).toThrow(/cfg\.json \(field "eos_token"\).*"<\/s>" is not a token/);
   });
 });
