@@ -14,7 +14,7 @@ export const DEFAULT_CONFORMANCE_SEED = 0x5eed;
 const OPS: Record<OpName, true> = {
   upload: true, zeros: true, read: true, dispose: true, sync: true,
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true,
-  writeKv: true, attention: true, gatherChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
+  writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
 };
 
 /** All op names of KernelBackend, in interface order. */

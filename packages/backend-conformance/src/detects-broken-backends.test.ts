@@ -163,6 +163,22 @@ class BrokenBackends {
       return super.gatherChunks(new CpuTensor([nKv, rows, d], 'f32', shifted), idx, chunkSize);
     }
   };
+  static scatterSkipsLastChunk = class extends CpuBackend {
+    override scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
+      // Scatters every selected chunk but the last one of each head.
+      const [nKv, nSel] = idx.shape;
+      if (nSel < 2) return super.scatterChunks(dst, src, idx, chunkSize);
+      const keep = nSel - 1;
+      const ids = new Int32Array(nKv * keep);
+      const d = src.shape[2];
+      const part = new Float32Array(nKv * keep * chunkSize * d);
+      for (let g = 0; g < nKv; g++) {
+        ids.set(((idx as CpuTensor).data as Int32Array).subarray(g * nSel, g * nSel + keep), g * keep);
+        part.set(data(src).subarray(g * nSel * chunkSize * d, (g * nSel + keep) * chunkSize * d), g * keep * chunkSize * d);
+      }
+      super.scatterChunks(dst, new CpuTensor([nKv, keep * chunkSize, d], 'f32', part), new CpuTensor([nKv, keep], 'i32', ids), chunkSize);
+    }
+  };
   static noShapeChecks = class extends CpuBackend {
     override add(a: Tensor, b: Tensor): Tensor {
       const n = Math.min(data(a).length, data(b).length);
@@ -198,6 +214,7 @@ describe('the conformance suite', () => {
     ['landmarkScores that uses one query head per group', new BrokenBackends.landmarkMeanOverGroup(), 'landmarkScores'],
     ['writeKv that writes one row late', new BrokenBackends.writeKvShifted(), 'writeKv'],
     ['gatherChunks that is off by one row', new BrokenBackends.gatherOffByOneRow(), 'gatherChunks'],
+    ['scatterChunks that drops the last chunk of each head', new BrokenBackends.scatterSkipsLastChunk(), 'scatterChunks'],
     ['add without shape checks', new BrokenBackends.noShapeChecks(), 'add', /expected a ShapeError/],
   ];
   for (const [what, backend, op, pattern] of broken) {

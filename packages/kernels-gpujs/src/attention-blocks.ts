@@ -4,7 +4,7 @@ import type { AttentionParams } from '@shadowkv/core';
 import type { GpujsData } from './gpujs-tensor.js';
 import type { DataArg, KernelRunner } from './kernel-runner.js';
 
-/** Score-buffer budget in elements (16 MiB of f32): sets how many query rows one block holds. */
+/** Default score-buffer budget in elements (16 MiB of f32): sets how many query rows one block holds. */
 export const SCORE_BUDGET_ELEMENTS = 2 ** 22;
 
 function release(d: GpujsData): void {
@@ -15,11 +15,20 @@ function release(d: GpujsData): void {
  * q [m, nHeads*headDim], k/v [nKvHeads, capacity, headDim] → [m, nHeads*headDim]. Every size is a uniform;
  * only the loop buckets of headDim and capacity are compiled in, so decode steps never recompile.
  */
-export function attentionBlocks(runner: KernelRunner, q: DataArg, k: DataArg, v: DataArg, m: number, capacity: number, p: AttentionParams): GpujsData {
+export function attentionBlocks(
+  runner: KernelRunner,
+  q: DataArg,
+  k: DataArg,
+  v: DataArg,
+  m: number,
+  capacity: number,
+  p: AttentionParams,
+  scoreBudget = SCORE_BUDGET_ELEMENTS,
+): GpujsData {
   const { nHeads, headDim } = p;
   const group = nHeads / p.nKvHeads;
   const width = nHeads * headDim;
-  const blockRows = Math.max(1, Math.min(m, Math.floor(SCORE_BUDGET_ELEMENTS / (nHeads * capacity))));
+  const blockRows = Math.max(1, Math.min(m, Math.floor(scoreBudget / (nHeads * capacity))));
   const causal = p.causal ? 1 : 0;
   const scoreLen = blockRows * nHeads * capacity;
   let full: GpujsData | undefined;

@@ -13,7 +13,8 @@ import {
   type Shape,
   type Tensor,
 } from '@shadowkv/core';
-import { attentionBlocks } from './attention-blocks.js';
+import { attentionBlocks, SCORE_BUDGET_ELEMENTS } from './attention-blocks.js';
+import { TOPK_COUNTING_MAX_N, topKIndices } from './top-k.js';
 import { GpujsTensor, type GpujsData } from './gpujs-tensor.js';
 import { KernelRunner, type DataArg } from './kernel-runner.js';
 import type { GpujsInstance } from './load-gpujs.js';
@@ -46,14 +47,25 @@ export class GpujsBackend implements KernelBackend {
   readonly mode: GpujsKernelMode;
   private readonly runner: KernelRunner;
   private readonly maxElements: number;
+  /** Rows of topK up to this length use counting, longer ones a bitonic sort (tests lower it to cover both). */
+  topKCountingMaxN = TOPK_COUNTING_MAX_N;
 
-  constructor(private readonly gpu: GpujsInstance) {
+  /**
+   * @param gpu a gpu.js instance (its chosen kernel class sets `mode`)
+   * @param scoreBudget elements of the per-block attention score buffer (see `SCORE_BUDGET_ELEMENTS`)
+   * @param specializeShapes compile per shape (fast kernels) or per loop bucket (few compiles); see KernelRunner
+   */
+  constructor(
+    private readonly gpu: GpujsInstance,
+    private readonly scoreBudget = SCORE_BUDGET_ELEMENTS,
+    specializeShapes = true,
+  ) {
     const kernelName = gpu.Kernel?.name ?? 'CPUKernel';
     this.mode = KERNEL_CLASS_MODES[kernelName] ?? 'cpu';
     const gl = this.mode === 'headlessgl' || this.mode === 'webgl' || this.mode === 'webgl2';
     this.maxElements = gl ? GL_MAX_ELEMENTS : Math.floor((2 ** 31 - 1) / 4);
     this.capabilities = { dtypes: ['f32', 'i32'], maxTensorBytes: this.maxElements * 4 };
-    this.runner = new KernelRunner(gpu);
+    this.runner = new KernelRunner(gpu, specializeShapes);
   }
 
   /** Distinct kernels compiled so far (a recompile on every decode step would show up here). */
@@ -223,7 +235,7 @@ export class GpujsBackend implements KernelBackend {
     assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
     assertSameShape('attention', k, v);
     if (p.kvLen > k.shape[1]) throw new ShapeError('attention', `kvLen ${p.kvLen} exceeds the ${k.shape[1]} rows of k`);
-    const out = attentionBlocks(this.runner, this.arg(qt), this.arg(kt), this.arg(vt), q.shape[0], k.shape[1], p);
+    const out = attentionBlocks(this.runner, this.arg(qt), this.arg(kt), this.arg(vt), q.shape[0], k.shape[1], p, this.scoreBudget);
     return this.make(q.shape, 'f32', out);
   }
 
@@ -239,6 +251,24 @@ export class GpujsBackend implements KernelBackend {
     const n = this.checkSize('gatherChunks', shape);
     const out = this.runner.run('gatherChunks', n, {}, [this.arg(st), this.arg(it), nSel, chunkSize, d, rows]);
     return this.make(shape, 'f32', out);
+  }
+
+  scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
+    const [dt, st, it] = this.own('scatterChunks', dst, src, idx);
+    assertShape('scatterChunks', 'dst', dst, [-1, -1, -1], 'f32');
+    const [nKv, rows, d] = dst.shape;
+    assertShape('scatterChunks', 'idx', idx, [nKv, -1], 'i32');
+    const nSel = idx.shape[1];
+    assertShape('scatterChunks', 'src', src, [nKv, nSel * chunkSize, d], 'f32');
+    // Textures cannot be written at scattered places: invert the ids per head, then rebuild dst as a gather.
+    const nChunks = Math.floor(rows / chunkSize);
+    if (nChunks === 0 || nSel === 0) return;
+    const inverse = this.runner.run('scatterInverse', nKv * nChunks, { selMax: nSel }, [this.arg(it), nChunks, nSel]);
+    const args = [this.arg(dt), this.arg(st), { data: inverse, length: nKv * nChunks }, rows, nChunks, nSel, chunkSize, d];
+    const next = this.runner.run('scatterChunks', numel(dst.shape), {}, args);
+    this.release(inverse);
+    this.release(dt.data);
+    dt.data = next;
   }
 
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
@@ -277,9 +307,7 @@ export class GpujsBackend implements KernelBackend {
     assertShape('topK', 'x', x, [-1, -1], 'f32');
     const [rows, n] = x.shape;
     if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
-    const ranks = this.runner.run('topkRanks', rows * n, { nMax: n }, [this.arg(xt), n]);
-    const out = this.runner.run('topkCompact', rows * k, { nMax: n }, [{ data: ranks, length: rows * n }, n, k]);
-    this.release(ranks);
+    const out = topKIndices(this.runner, this.arg(xt), rows, n, k, this.topKCountingMaxN);
     return this.make([rows, k], 'i32', out);
   }
 }

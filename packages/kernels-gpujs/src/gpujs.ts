@@ -1,6 +1,7 @@
 // The factory of the gpu.js backend: loads the optional gpu.js, creates it in the requested mode and checks
 // with a tiny kernel that the mode really runs here before handing the backend out.
 import { BackendUnavailableError, InvalidOptionError } from '@shadowkv/core';
+import { SCORE_BUDGET_ELEMENTS } from './attention-blocks.js';
 import { GpujsBackend } from './gpujs-backend.js';
 import { loadGpujs } from './load-gpujs.js';
 
@@ -16,6 +17,18 @@ export const GPUJS_MODES: readonly GpujsMode[] = ['gpu', 'headlessgl', 'webgl2',
 export interface GpujsOptions {
   /** Default 'gpu'. */
   mode?: GpujsMode;
+  /**
+   * Elements of attention's score buffer [rows, nHeads, capacity] per block of query rows (default 2^22,
+   * 16 MiB): long prefills run in blocks of floor(budget / (nHeads * capacity)) rows, at least one.
+   */
+  attentionScoreBudget?: number;
+  /**
+   * Default true: kernels are compiled per distinct tensor shape, with sizes baked in (fastest kernels; a
+   * decode step never recompiles because per-step values are uniforms). false: one kernel per op and
+   * loop-bound bucket with sizes as uniforms (far fewer compiles when shapes keep changing; in software GL
+   * the kernels run ~3x slower).
+   */
+  specializeShapes?: boolean;
 }
 
 const MODE_HINTS: Partial<Record<GpujsMode, string>> = {
@@ -32,10 +45,14 @@ export async function gpujs(opts: GpujsOptions = {}): Promise<GpujsBackend> {
   if (!GPUJS_MODES.includes(mode)) {
     throw new InvalidOptionError('mode', `"${String(mode)}" is not one of ${GPUJS_MODES.join(', ')} (gpu.js's webgpu/async modes are asynchronous; use @shadowkv/kernels-webgpu)`);
   }
+  const budget = opts.attentionScoreBudget ?? SCORE_BUDGET_ELEMENTS;
+  if (!Number.isInteger(budget) || budget < 1) {
+    throw new InvalidOptionError('attentionScoreBudget', `${budget} must be a positive integer number of elements (default ${SCORE_BUDGET_ELEMENTS})`);
+  }
   const { GPU } = await loadGpujs();
   let backend: GpujsBackend;
   try {
-    backend = new GpujsBackend(new GPU({ mode }));
+    backend = new GpujsBackend(new GPU({ mode }), budget, opts.specializeShapes ?? true);
   } catch (cause) {
     const hint = MODE_HINTS[mode] ?? 'try mode "webasm" or "cpu"';
     throw new BackendUnavailableError('gpujs', `gpu.js mode "${mode}" does not work here (${(cause as Error).message}); ${hint}`, { cause });

@@ -1,8 +1,14 @@
-// Compiles gpu.js kernels on first use and caches them. Sizes are uniform arguments and outputs/arguments
-// are dynamic (gpu.js `dynamicOutput`/`dynamicArguments`), so the only compile-time values are loop bounds,
-// rounded up to powers of two: a kernel compiles once per bound bucket, never per shape or per decode step.
+// Compiles gpu.js kernels on first use and caches them. Every size a kernel reads is a uniform argument and
+// loops run to a power-of-two constant with a break, so per-step values (kvLen, positions, write rows) never
+// cause a compile. Kernels without loops have dynamic outputs and arguments (gpu.js `dynamicOutput`/
+// `dynamicArguments`): one compile per kernel and loop bucket. For the loop kernels (LOOP_KERNELS) it depends
+// on `specializeShapes`:
+// - true (default): gpu.js bakes the output and argument texture sizes into the shader, so the cache key
+//   holds every length: one compile per distinct shape, and kernels whose index math runs on constants
+//   (~3x faster in software GL). A decode step reuses the previous step's kernels.
+// - false: dynamic as well, one compile per loop bucket, for workloads whose shapes keep changing.
 import type { GpujsData } from './gpujs-tensor.js';
-import { KERNELS, type KernelName } from './kernel-table.js';
+import { KERNELS, LOOP_KERNELS, type KernelName } from './kernel-table.js';
 import type { GpujsInstance, GpujsKernel } from './load-gpujs.js';
 
 /** Backend data (a texture or array) with its element count. */
@@ -22,15 +28,39 @@ export function loopBound(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(n, MIN_LOOP_BOUND)));
 }
 
+/** The parts of a gpu.js kernel shortcut that resizing touches (gpu.js internals, checked before use). */
+interface ResizableKernel extends GpujsKernel {
+  setOutput(output: number[]): void;
+  kernel?: { kernelArguments?: { prevArg?: { delete(): void } | null }[] };
+}
+
+/**
+ * Resizes a dynamic kernel. gpu.js 2.24.1 keeps, per texture argument, a clone of the kernel's own earlier
+ * output (`prevArg`) to ping-pong between two output textures when a kernel is fed its own result; after a
+ * resize that clone has the old size and would become the new output texture. Dropping it avoids that.
+ */
+function resize(kernel: ResizableKernel, length: number): void {
+  kernel.setOutput([length]);
+  for (const value of kernel.kernel?.kernelArguments ?? []) {
+    if (value.prevArg) {
+      value.prevArg.delete();
+      value.prevArg = null;
+    }
+  }
+}
+
 interface CachedKernel {
-  kernel: GpujsKernel & { setOutput(output: number[]): void };
+  kernel: ResizableKernel;
   length: number;
 }
 
 export class KernelRunner {
   private readonly kernels = new Map<string, CachedKernel>();
 
-  constructor(private readonly gpu: GpujsInstance) {}
+  constructor(
+    private readonly gpu: GpujsInstance,
+    private readonly specializeShapes = true,
+  ) {}
 
   /** Number of distinct compiled kernels so far (each costs a shader compile in the GL modes). */
   get compiledCount(): number {
@@ -45,7 +75,12 @@ export class KernelRunner {
     if (length === 0) return new Float32Array(0);
     const constants: Record<string, number> = {};
     for (const key of Object.keys(loops)) constants[key] = loopBound(loops[key]);
-    const cacheKey = `${name}|${Object.keys(constants).map((k) => `${k}=${constants[k]}`).join(',')}`;
+    let cacheKey = `${name}|${Object.keys(constants).map((k) => `${k}=${constants[k]}`).join(',')}`;
+    const specialized = this.specializeShapes && LOOP_KERNELS.has(name);
+    if (specialized) {
+      const sizes = args.map((a) => (typeof a === 'number' ? 's' : a.length)).join(',');
+      cacheKey += `|${length}|${sizes}`;
+    }
     let entry = this.kernels.get(cacheKey);
     if (!entry) {
       const kernel = this.gpu.createKernel(KERNELS[name], {
@@ -56,13 +91,13 @@ export class KernelRunner {
         immutable: true,
         precision: 'single',
         tactic: 'precision',
-        dynamicOutput: true,
-        dynamicArguments: true,
-      }) as CachedKernel['kernel'];
+        dynamicOutput: !specialized,
+        dynamicArguments: !specialized,
+      }) as ResizableKernel;
       entry = { kernel, length };
       this.kernels.set(cacheKey, entry);
     } else if (entry.length !== length) {
-      entry.kernel.setOutput([length]);
+      resize(entry.kernel, length);
       entry.length = length;
     }
     return entry.kernel(...args.map((a) => (typeof a === 'number' || a instanceof Float32Array ? a : a.data))) as GpujsData;

@@ -4,7 +4,18 @@ import { ADD, COPY, EMBEDDING, FILL_ZERO, SWIGLU } from './kernels/elementwise.k
 import { MATMUL } from './kernels/matmul.kernels.js';
 import { REBUILD_KEYS, ROPE } from './kernels/rope.kernels.js';
 import { RMS_APPLY, RMS_STATS, SOFTMAX_APPLY, SOFTMAX_STATS } from './kernels/row-reduce.kernels.js';
-import { GATHER_CHUNKS, LANDMARK_LOGITS, LANDMARK_MAX, TOPK_COMPACT, TOPK_RANKS } from './kernels/sparse.kernels.js';
+import {
+  GATHER_CHUNKS,
+  LANDMARK_LOGITS,
+  LANDMARK_MAX,
+  SCATTER_CHUNKS,
+  SCATTER_INVERSE,
+  TOPK_BITONIC_STEP,
+  TOPK_COMPACT,
+  TOPK_IOTA,
+  TOPK_RANKS,
+  TOPK_SLICE,
+} from './kernels/sparse.kernels.js';
 
 export const KERNELS = {
   copy: COPY,
@@ -26,10 +37,35 @@ export const KERNELS = {
   attentionOutput: ATTENTION_OUTPUT,
   rowsAssemble: ROWS_ASSEMBLE,
   gatherChunks: GATHER_CHUNKS,
+  scatterInverse: SCATTER_INVERSE,
+  scatterChunks: SCATTER_CHUNKS,
   landmarkLogits: LANDMARK_LOGITS,
   landmarkMax: LANDMARK_MAX,
   topkRanks: TOPK_RANKS,
   topkCompact: TOPK_COMPACT,
+  topkIota: TOPK_IOTA,
+  topkBitonicStep: TOPK_BITONIC_STEP,
+  topkSlice: TOPK_SLICE,
 } as const satisfies Record<string, string>;
 
 export type KernelName = keyof typeof KERNELS;
+
+/**
+ * Kernels with an inner loop: their texture reads dominate, and index math on compile-time sizes makes them
+ * ~3x faster in software GL, so these are the ones `specializeShapes` compiles per shape. The others read
+ * one or two elements per thread and always take their sizes as uniforms.
+ */
+export const LOOP_KERNELS: ReadonlySet<KernelName> = new Set<KernelName>([
+  'matmul',
+  'rmsStats',
+  'softmaxStats',
+  'rebuildKeys',
+  'attentionScores',
+  'attentionStats',
+  'attentionOutput',
+  'scatterInverse',
+  'landmarkLogits',
+  'landmarkMax',
+  'topkRanks',
+  'topkCompact',
+]);

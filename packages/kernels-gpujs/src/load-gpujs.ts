@@ -24,20 +24,29 @@ export const GPUJS_INSTALL_HINT =
 
 let loaded: Promise<GpujsModule> | undefined;
 
-/** Imports gpu.js once; throws BackendUnavailableError naming the install command when it is missing. */
+/**
+ * Imports gpu.js (or the module `specifier` names) and returns its GPU class; throws BackendUnavailableError
+ * naming the install command when it is missing.
+ */
+export async function importGpujs(specifier = 'gpu.js'): Promise<GpujsModule> {
+  let mod: unknown;
+  try {
+    mod = await import(specifier);
+  } catch (cause) {
+    throw new BackendUnavailableError('gpujs', `${specifier} could not be imported (${(cause as Error).message ?? cause}); ${GPUJS_INSTALL_HINT}`, { cause });
+  }
+  // gpu.js is CommonJS: the class is a named export or a property of the default export.
+  const m = mod as { GPU?: GpujsModule['GPU']; default?: { GPU?: GpujsModule['GPU'] } };
+  const GPU = m.GPU ?? m.default?.GPU;
+  if (!GPU) throw new BackendUnavailableError('gpujs', `${specifier} does not export a GPU class; ${GPUJS_INSTALL_HINT}`);
+  return { GPU };
+}
+
+/** Imports gpu.js once per process (a failed import is retried on the next call). */
 export function loadGpujs(): Promise<GpujsModule> {
-  loaded ??= import('gpu.js').then(
-    (mod: unknown) => {
-      // gpu.js is CommonJS: the class is a named export or a property of the default export.
-      const m = mod as { GPU?: GpujsModule['GPU']; default?: { GPU?: GpujsModule['GPU'] } };
-      const GPU = m.GPU ?? m.default?.GPU;
-      if (!GPU) throw new BackendUnavailableError('gpujs', `the installed gpu.js does not export GPU; ${GPUJS_INSTALL_HINT}`);
-      return { GPU };
-    },
-    (cause: unknown) => {
-      loaded = undefined;
-      throw new BackendUnavailableError('gpujs', `gpu.js could not be imported (${(cause as Error).message ?? cause}); ${GPUJS_INSTALL_HINT}`, { cause });
-    },
-  );
+  loaded ??= importGpujs().catch((e: unknown) => {
+    loaded = undefined;
+    throw e;
+  });
   return loaded;
 }

@@ -86,6 +86,10 @@ export function errorCases(): ConformanceCase[] {
       inputs: [[2, 16, 64], { i32: [3, 1] }],
       call: (be, [src, idx]) => be.gatherChunks(src, idx, 8),
     }),
+    errorCase('scatterChunks', 'src rows are not nSel*chunkSize', {
+      inputs: [[2, 16, 64], [2, 7, 64], { i32: [2, 1] }],
+      call: (be, [dst, src, idx]) => be.scatterChunks(dst, src, idx, 8),
+    }),
     errorCase('rebuildKeys', 'b rank differs from a', {
       inputs: [[16, 8], [2, 7, 64], { i32: [2, 1] }],
       call: (be, [a, b, idx]) => be.rebuildKeys(a, b, idx, 8, 0, rope64),

@@ -1,4 +1,4 @@
-// Conformance of the sparse decode ops: gatherChunks, rebuildKeys, landmarkScores, topK.
+// Conformance of the sparse decode ops: gatherChunks, scatterChunks, rebuildKeys, landmarkScores, topK.
 import type { ConformanceCase } from '../conformance-case.js';
 import { referenceCase } from '../reference-case.js';
 import { SeededRng } from '../seeded-rng.js';
@@ -40,6 +40,22 @@ function gatherCase(s: ChunkSpec): ConformanceCase {
       { data: chunkIds(rng, s.nKvHeads, s.nSel, s.nChunks, !!s.duplicates), shape: [s.nKvHeads, s.nSel] },
     ],
     run: (be, [src, idx]) => be.gatherChunks(src, idx, s.chunkSize),
+    tolerance: { kind: 'exact' },
+  }), { long: s.long });
+}
+
+function scatterCase(s: ChunkSpec): ConformanceCase {
+  const rows = s.nChunks * s.chunkSize + s.tail;
+  const name = `nKvHeads=${s.nKvHeads} rows=${rows} chunkSize=${s.chunkSize} nSel=${s.nSel} headDim=${s.headDim}`;
+  return referenceCase('scatterChunks', name, (rng) => ({
+    // dst starts with random contents: chunks not selected, and tail rows, must keep them.
+    inputs: [
+      { data: rng.normals(s.nKvHeads * rows * s.headDim), shape: [s.nKvHeads, rows, s.headDim] },
+      { data: rng.normals(s.nKvHeads * s.nSel * s.chunkSize * s.headDim), shape: [s.nKvHeads, s.nSel * s.chunkSize, s.headDim] },
+      // Distinct ids per head, as the contract requires.
+      { data: chunkIds(rng, s.nKvHeads, s.nSel, s.nChunks, false), shape: [s.nKvHeads, s.nSel] },
+    ],
+    run: (be, [dst, src, idx]) => be.scatterChunks(dst, src, idx, s.chunkSize),
     tolerance: { kind: 'exact' },
   }), { long: s.long });
 }
@@ -112,7 +128,7 @@ function topKCase(rows: number, n: number, k: number, variant: TopKVariant, long
   }, { long });
 }
 
-/** Sparse-op cases: chunk edges (chunkSize±1, tails), GQA 1/2/4/8, headDim 64/128, ties, random shapes. */
+/** Sparse-op cases (gather/scatter, rebuild, landmarks, topK): chunk edges (chunkSize±1, tails), GQA 1/2/4/8, headDim 64/128, ties, random shapes. */
 export function sparseCases(seed: number, randomCount: number): ConformanceCase[] {
   const r = SeededRng.fromString('sparse shapes', seed);
   const cases: ConformanceCase[] = [];
@@ -129,6 +145,19 @@ export function sparseCases(seed: number, randomCount: number): ConformanceCase[
     cases.push(gatherCase({ nKvHeads: r.pick([1, 2, 4, 8]), nChunks, tail: r.int(0, 7), chunkSize: r.pick([1, 7, 8, 9, 16]), nSel: r.int(1, nChunks), headDim: r.pick([64, 128]) }));
   }
   cases.push(gatherCase({ nKvHeads: 8, nChunks: 16384, tail: 5, chunkSize: 8, nSel: 256, headDim: 128, long: true }));
+
+  cases.push(
+    scatterCase({ nKvHeads: 1, nChunks: 1, tail: 0, chunkSize: 1, nSel: 1, headDim: 64 }),
+    scatterCase({ nKvHeads: 2, nChunks: 9, tail: 7, chunkSize: 8, nSel: 7, headDim: 128 }),
+    scatterCase({ nKvHeads: 8, nChunks: 512, tail: 3, chunkSize: 8, nSel: 32, headDim: 64 }),
+    scatterCase({ nKvHeads: 4, nChunks: 65, tail: 1, chunkSize: 7, nSel: 65, headDim: 128 }),
+    scatterCase({ nKvHeads: 2, nChunks: 30, tail: 0, chunkSize: 9, nSel: 12, headDim: 64 }),
+  );
+  for (let i = 0; i < randomCount; i++) {
+    const nChunks = r.int(1, 300);
+    cases.push(scatterCase({ nKvHeads: r.pick([1, 2, 4, 8]), nChunks, tail: r.int(0, 7), chunkSize: r.pick([1, 7, 8, 9, 16]), nSel: r.int(1, nChunks), headDim: r.pick([64, 128]) }));
+  }
+  cases.push(scatterCase({ nKvHeads: 8, nChunks: 16384, tail: 5, chunkSize: 8, nSel: 256, headDim: 128, long: true }));
 
   cases.push(
     rebuildCase({ nKvHeads: 1, nChunks: 1, tail: 0, chunkSize: 1, nSel: 1, headDim: 64, rank: 1, positionOffset: 0 }),

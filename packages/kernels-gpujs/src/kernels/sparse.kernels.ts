@@ -96,3 +96,108 @@ export const TOPK_COMPACT = `function(ranks, n, k) {
   }
   return found;
 }`;
+
+/** out[rows, rowLen] = i: the identity permutation; entries i >= n of a padded row are sentinels. */
+export const TOPK_IOTA = `function(rowLen) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / rowLen);
+  return Math.floor(t - row * rowLen);
+}`;
+
+/**
+ * One compare-exchange step of a bitonic sort of index rows [rows, rowLen] (rowLen a power of two). With
+ * byValue the order is value descending, then index ascending (the CPU topK rule), sentinels (index >= n)
+ * last; without it, index ascending. size/stride are the network's current block size and partner distance;
+ * GLSL ES 1.0 has no bit operations, so bits are read with floor and mod.
+ */
+export const TOPK_BITONIC_STEP = `function(keys, x, n, rowLen, size, stride, byValue) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / rowLen);
+  const i = Math.floor(t - row * rowLen);
+  const upper = Math.floor((i + 0.5) / stride) % 2;
+  let partner = i + stride;
+  if (upper > 0.5) {
+    partner = i - stride;
+  }
+  const a = keys[row * rowLen + i];
+  const b = keys[row * rowLen + partner];
+  let aFirst = 0;
+  if (a < b) {
+    aFirst = 1;
+  }
+  if (byValue > 0.5) {
+    if (a < n && b < n) {
+      const va = x[row * n + a];
+      const vb = x[row * n + b];
+      if (va > vb) {
+        aFirst = 1;
+      } else if (va < vb) {
+        aFirst = 0;
+      }
+    }
+  }
+  const descending = Math.floor((i + 0.5) / size) % 2;
+  let takeFirst = 1 - upper;
+  if (descending > 0.5) {
+    takeFirst = upper;
+  }
+  if (takeFirst > 0.5) {
+    if (aFirst > 0.5) {
+      return a;
+    }
+    return b;
+  }
+  if (aFirst > 0.5) {
+    return b;
+  }
+  return a;
+}`;
+
+/** out[rows, outLen] = keys[rows, :outLen] for s < k, sentinel n + s after that. */
+export const TOPK_SLICE = `function(keys, inLen, outLen, k, n) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / outLen);
+  const s = Math.floor(t - row * outLen);
+  if (s < k) {
+    return keys[row * inLen + s];
+  }
+  return n + s;
+}`;
+
+/**
+ * inverse[h, c] = the slot s with idx[h, s] == c (the last one if repeated), or -1: turns scatterChunks into
+ * a gather. Loop constants: selMax.
+ */
+export const SCATTER_INVERSE = `function(idx, nChunks, nSel) {
+  const t = this.thread.x + 0.5;
+  const g = Math.floor(t / nChunks);
+  const c = Math.floor(t - g * nChunks);
+  let found = -1;
+  for (let s = 0; s < this.constants.selMax; s++) {
+    if (s >= nSel) {
+      break;
+    }
+    if (idx[g * nSel + s] == c) {
+      found = s;
+    }
+  }
+  return found;
+}`;
+
+/** In-place scatterChunks as a copy: out = dst with chunk c of head h taken from src slot inverse[h, c] when >= 0. */
+export const SCATTER_CHUNKS = `function(dst, src, inverse, rows, nChunks, nSel, chunkSize, headDim) {
+  const t = this.thread.x + 0.5;
+  const g = Math.floor(t / (rows * headDim));
+  const rem = t - g * rows * headDim;
+  const r = Math.floor(rem / headDim);
+  const c = Math.floor(rem - r * headDim);
+  const chunk = Math.floor((r + 0.5) / chunkSize);
+  if (chunk < nChunks) {
+    const s = inverse[g * nChunks + chunk];
+    if (s > -0.5) {
+      const j = r - chunk * chunkSize;
+      return src[((g * nSel + s) * chunkSize + j) * headDim + c];
+    }
+  }
+  return dst[this.thread.x];
+}`;
