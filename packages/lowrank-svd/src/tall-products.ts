@@ -100,7 +100,7 @@ export function multiplyTransposedInto(
   out: Float64Array,
   x: Float32Array | Float64Array,
   mx: number,
-  y: Float64Array,
+  y: Float32Array | Float64Array,
   my: number,
   rows: number,
   upperOnly = false,
