@@ -260,6 +260,7 @@ export function buildCli(): Command {
     .addOption(backendOption(true))
     .option('--json', 'print JSON')
     .option('--out <file>', 'also write the table to this markdown file')
+    .option('--max-context <n>', 'allow contexts past max_position_embeddings (speed runs only: RoPE extrapolates, quality untested)', int('--max-context'))
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(speed, true).action(async (o) => {
     if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
@@ -267,6 +268,10 @@ export function buildCli(): Command {
     const results: SpeedResult[] = [];
     for (const backend of String(o.backend).split(',')) {
       const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet));
+      if (o.maxContext) {
+        engine.model.contextLimit = o.maxContext;
+        process.stderr.write(`context limit raised to ${o.maxContext} (model trained for ${engine.model.config.maxPositionEmbeddings}): speed and memory only\n`);
+      }
       for (const context of o.context as number[]) {
         let bar: ReturnType<typeof createProgress> | undefined;
         const rs = await runSpeed(engine, policies(o), context, o.newTokens, (d, t) => {

@@ -102,11 +102,18 @@ export class LlamaModel {
     return new LlamaModel(dir, config, ropeSpecFromConfig(config), opts.backend, embed, layers, finalNorm, lmHead);
   }
 
-  /** Checks that `total` tokens fit the model's trained context. */
+  /**
+   * Positions the model accepts: max_position_embeddings unless raised on purpose (speed runs past the
+   * trained context, where RoPE extrapolates and quality is untested).
+   */
+  contextLimit: number = 0;
+
+  /** Checks that `total` tokens fit the model's context. */
   checkContext(total: number, what: string): void {
-    if (total > this.config.maxPositionEmbeddings) {
+    const limit = this.contextLimit || this.config.maxPositionEmbeddings;
+    if (total > limit) {
       throw new ContextLengthError(
-        `${what} needs ${total} positions but the model allows ${this.config.maxPositionEmbeddings} (max_position_embeddings in ${this.dir}/config.json); shorten the prompt or lower maxNewTokens`,
+        `${what} needs ${total} positions but the model allows ${limit} (max_position_embeddings in ${this.dir}/config.json); shorten the prompt or lower maxNewTokens`,
       );
     }
   }
