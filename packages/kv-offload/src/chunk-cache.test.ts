@@ -35,20 +35,30 @@ async function expectSlotsHold(target: ReturnType<typeof backend.zeros>, slots: 
 describe('ChunkCache', () => {
   it('copies only the chunks that were not selected last step, and keeps hits in their slots', async () => {
     const store = filledStore(30); // 10 chunks
-    const target = backend.zeros([nKvHeads, 2 + 3 * chunkSize + 4, headDim]);
-    const cache = new ChunkCache(backend, store, target, { slots: 3, firstRow: 2 });
+    const target = backend.zeros([nKvHeads, chunkSize + 3 * chunkSize + 4, headDim]);
+    const cache = new ChunkCache(backend, store, target, { slots: 3, firstRow: chunkSize });
+    const chunkBytes = chunkSize * headDim * 4;
     const a = cache.update(new Int32Array([1, 4, 7, 0, 2, 9]), 3);
-    expect([a.hits, a.misses, a.bytesMoved]).toEqual([0, 6, 6 * chunkSize * headDim * 4]);
+    expect([a.hits, a.misses, a.bytesMoved, a.uploadBytes]).toEqual([0, 6, 6 * chunkBytes, 6 * chunkBytes]);
     expect(Array.from(a.slots)).toEqual([1, 4, 7, 0, 2, 9]);
-    await expectSlotsHold(target, a.slots, 3, 2, 30);
-    // Head 0 keeps 4 and 7 (hits) and fetches 9 into 1's slot; head 1 keeps everything (in a new order).
+    await expectSlotsHold(target, a.slots, 3, chunkSize, 30);
+    // Head 0 keeps 4 and 7 (hits) and fetches 9 into 1's slot; head 1 keeps everything (in a new order). One
+    // scatter moves as many chunks for every head, so head 1 re-sends one of its hits: 2 chunks uploaded.
     const b = cache.update(new Int32Array([9, 7, 4, 9, 2, 0]), 3);
-    expect([b.hits, b.misses, b.bytesMoved]).toEqual([5, 1, chunkSize * headDim * 4]);
+    expect([b.hits, b.misses, b.bytesMoved, b.uploadBytes]).toEqual([5, 1, chunkBytes, 2 * chunkBytes]);
     expect(Array.from(b.slots)).toEqual([9, 4, 7, 0, 2, 9]);
-    await expectSlotsHold(target, b.slots, 3, 2, 30);
+    await expectSlotsHold(target, b.slots, 3, chunkSize, 30);
+    // The same selection again moves nothing.
+    const c = cache.update(new Int32Array([9, 7, 4, 9, 2, 0]), 3);
+    expect([c.hits, c.misses, c.bytesMoved, c.uploadBytes]).toEqual([6, 0, 0, 0]);
+    await expectSlotsHold(target, c.slots, 3, chunkSize, 30);
     // Rows outside the slots are never written.
     const data = (await backend.read(target)) as Float32Array;
-    expect(data.subarray(0, 2 * headDim).every((x) => x === 0)).toBe(true);
+    for (let h = 0; h < nKvHeads; h++) {
+      const rows = target.shape[1];
+      expect(data.subarray(h * rows * headDim, (h * rows + chunkSize) * headDim).every((x) => x === 0)).toBe(true);
+      expect(data.subarray((h * rows + 4 * chunkSize) * headDim, (h + 1) * rows * headDim).every((x) => x === 0)).toBe(true);
+    }
   });
 
   it('re-fetches a resident chunk whose slot lies past a smaller selection', async () => {
@@ -78,6 +88,24 @@ describe('ChunkCache', () => {
     await expectSlotsHold(target, r.slots, 2, 0, 8);
   });
 
+  it('does not count a chunk fetched while partial as a hit once it has filled', async () => {
+    const store = filledStore(7); // chunk 2 holds token 6 only
+    const target = backend.zeros([nKvHeads, 2 * chunkSize, headDim]);
+    const cache = new ChunkCache(backend, store, target, { slots: 2 });
+    cache.update(new Int32Array([0, 2, 0, 2]), 2);
+    for (const t of [7, 8]) {
+      const row = new Float32Array(nKvHeads * headDim);
+      for (let h = 0; h < nKvHeads; h++) for (let e = 0; e < headDim; e++) row[h * headDim + e] = val(t, h, e);
+      store.appendTokenMajor(row, 1);
+    }
+    expect(store.fullChunks).toBe(3);
+    const r = cache.update(new Int32Array([0, 2, 0, 2]), 2);
+    expect([r.hits, r.misses]).toEqual([2, 2]); // chunk 2 is fetched again, now with 3 rows
+    await expectSlotsHold(target, r.slots, 2, 0, 9);
+    const again = cache.update(new Int32Array([2, 0, 2, 0]), 2);
+    expect([again.hits, again.misses]).toEqual([4, 0]);
+  });
+
   it('counts hits and misses over random selections: misses = chunks not selected at the previous step', async () => {
     const nChunks = 40;
     const n = 6;
@@ -98,6 +126,8 @@ describe('ChunkCache', () => {
       const expectedMisses = sel.reduce((acc, s, h) => acc + s.filter((c) => !prev[h].includes(c)).length, 0);
       expect(r.misses).toBe(expectedMisses);
       expect(r.hits).toBe(nKvHeads * n - expectedMisses);
+      const mostMissed = Math.max(...sel.map((s, h) => s.filter((c) => !prev[h].includes(c)).length));
+      expect(r.uploadBytes).toBe(nKvHeads * mostMissed * chunkSize * headDim * 4);
       for (let h = 0; h < nKvHeads; h++) expect(Array.from(r.slots.subarray(h * n, (h + 1) * n)).sort((x, y) => x - y)).toEqual([...sel[h]].sort((x, y) => x - y));
       await expectSlotsHold(target, r.slots, n, 0, nChunks * chunkSize);
       prev = sel;
@@ -114,5 +144,6 @@ describe('ChunkCache', () => {
     expect(() => cache.update(new Int32Array([10, 1, 0, 2]), 2)).toThrow(/chunk id 10/);
     expect(() => cache.update(new Int32Array(8), 4)).toThrow(/n must be/);
     expect(() => new ChunkCache(backend, store, backend.zeros([nKvHeads, 8, headDim]), { slots: 3 })).toThrow(/do not fit/);
+    expect(() => new ChunkCache(backend, store, backend.zeros([nKvHeads, 20, headDim]), { slots: 3, firstRow: 2 })).toThrow(/multiple of chunkSize/);
   });
 });

@@ -3,4 +3,3 @@ export type { ValueQuantization, ValueStoreOptions } from './value-store.js';
 export { ValueStore } from './value-store.js';
 export type { ChunkCacheOptions, ChunkFetch } from './chunk-cache.js';
 export { ChunkCache } from './chunk-cache.js';
-export { hostF32, hostI32, hostStorage } from './host-storage.js';

@@ -1,6 +1,6 @@
 // One layer of KCache's decode state: every key on the fast side, values offloaded, top-N (or mass) values fetched.
 import type { KernelBackend, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
-import { ChunkCache, hostF32, hostI32, ValueStore } from '@shadowkv/kv-offload';
+import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { massCount, selectTokens, tokenScores } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { ResolvedKcacheParams } from './kcache-params.js';
@@ -13,6 +13,12 @@ const MASS_INITIAL_SLOTS = 256;
  * generated token go to a ValueStore with one token per chunk. A step scores all keys exactly, keeps the top-N
  * tokens per KV head, brings their values into a slot buffer through a ChunkCache (only tokens not fetched
  * at the previous step move) and gathers their keys in the same slot order.
+ *
+ * Values are fetched per token (a ValueStore chunk of 1), as KCache selects tokens, not chunks: top-N tokens
+ * rarely form runs, and per-token slots keep every moved byte one that attention uses. Backend-agnostic: per
+ * step the top-N token ids ([nKvHeads, n] i32) and the new token's value row ([1, nKvHeads*headDim], for the
+ * host store) are read back with `backend.read`; mass mode also reads the scores ([nKvHeads, kvLen]) to size
+ * the set. Misses go up through upload + scatterChunks inside the ChunkCache.
  */
 export class KcacheLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
@@ -39,29 +45,32 @@ export class KcacheLayer implements DecodeLayer {
     this.cache = new ChunkCache(backend, this.store, this.vf, { slots: this.slots });
   }
 
-  attend(input: LayerAttentionInput, stats: KvStepStats): Tensor {
+  async attend(input: LayerAttentionInput, stats: KvStepStats): Promise<Tensor> {
     const { backend, model } = this.ctx;
     const { nHeads, nKvHeads, headDim } = model;
     const scale = 1 / Math.sqrt(headDim);
 
     // The new token: key to the fast-side cache, value to slow memory, then it competes like any other token.
     backend.writeKv(this.keys, input.k, input.start);
-    this.store.appendTokenMajor(hostF32(backend, input.v), 1);
+    const newValue = backend.read(input.v); // [1, nKvHeads*headDim], awaited with the ids below
     this.length++;
     const kvLen = this.length;
 
+    // The value row and the ids are read back together; on a queued backend (WebGPU) the reads also wait for
+    // the work queued before them, which selectMs then includes.
     let t = performance.now();
     const scores = tokenScores(backend, input.q, this.keys, kvLen, nHeads, scale); // [nKvHeads, kvLen]
-    const n = this.p.mass !== undefined ? massCount(hostF32(backend, scores), nKvHeads, this.p.mass) : Math.min(this.p.topN as number, kvLen);
+    const n = this.p.mass !== undefined ? massCount((await backend.read(scores)) as Float32Array, nKvHeads, this.p.mass) : Math.min(this.p.topN as number, kvLen);
     const sel = selectTokens(backend, scores, n); // i32 [nKvHeads, n]
-    const ids = hostI32(backend, sel);
     backend.dispose(scores);
+    const [v, ids] = await Promise.all([newValue, backend.read(sel)]);
+    backend.dispose(sel);
+    this.store.appendTokenMajor(v as Float32Array, 1);
     stats.selectMs += performance.now() - t;
 
     t = performance.now();
     if (n > this.slots) this.grow(n);
-    const fetch = this.cache.update(ids, n);
-    backend.dispose(sel);
+    const fetch = this.cache.update(ids as Int32Array, n);
     stats.fetchMs += performance.now() - t;
     stats.hits += fetch.hits;
     stats.misses += fetch.misses;

@@ -14,8 +14,11 @@ import { PrefillCache, type PrefillLayerData } from './prefill-cache.js';
 
 /** The decode-phase state of one layer. */
 export interface DecodeLayer {
-  /** Attention of one new token (m = 1) at position `input.start`; adds its timings and counters to `stats`. */
-  attend(input: LayerAttentionInput, stats: KvStepStats): Tensor;
+  /**
+   * Attention of one new token (m = 1) at position `input.start`; adds its timings and counters to `stats`.
+   * Async because the selection is read back to the host (`backend.read`) to decide which values to fetch.
+   */
+  attend(input: LayerAttentionInput, stats: KvStepStats): Promise<Tensor>;
   /** Bytes of KV state on the fast side now (reserved but unused rows are not counted, as for dense). */
   fastBytes(): number;
   /** Bytes in slow memory. */
@@ -55,7 +58,8 @@ export abstract class OffloadingState implements KvCacheState {
     if (input.layer === this.ctx.model.nLayers - 1) this.length = input.start + input.m;
   }
 
-  attend(input: LayerAttentionInput): Tensor {
+  /** Always a promise (errors are rejections): decode reads the selection back; prefill is dense and queues only. */
+  async attend(input: LayerAttentionInput): Promise<Tensor> {
     const { nLayers } = this.ctx.model;
     const { layer, start, m } = input;
     this.checkInput('attend', input);
@@ -67,7 +71,7 @@ export abstract class OffloadingState implements KvCacheState {
       if (start !== this.length) {
         throw new ShapeError(`${this.policyName}.attend`, `decode token at position ${start}, but ${this.length} tokens are stored; tokens must arrive in order`);
       }
-      out = this.layers[layer].attend(input, this.stepStats);
+      out = await this.layers[layer].attend(input, this.stepStats);
     }
     if (layer === nLayers - 1) {
       this.length = start + m;

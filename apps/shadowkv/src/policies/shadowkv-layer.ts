@@ -1,7 +1,7 @@
 // One layer of ShadowKV's decode state: low-rank pre-RoPE keys, landmarks, exact local/outlier/generated K/V,
 // and the offloaded values with a cache of the last selection.
 import type { KernelBackend, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
-import { ChunkCache, hostF32, hostI32, ValueStore } from '@shadowkv/kv-offload';
+import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { buildLandmarkSet, landmarkChunkIds, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
@@ -26,6 +26,10 @@ export interface ShadowKvLayerSnapshot {
  * so one attention call over the first `budget + nStatic + generated` rows covers everything the token sees.
  * Selected keys are rebuilt into the first region every step; selected values are kept there by a ChunkCache
  * so that only chunks missed since the previous step are copied from the ValueStore.
+ *
+ * Backend-agnostic: per step only the selected chunk ids ([nKvHeads, nSelect] i32) come to the host
+ * (`await backend.read`); misses go up with backend.upload + backend.scatterChunks, keys are rebuilt with
+ * backend.rebuildKeys and copied into place with backend.scatterChunks, and attention is backend.attention.
  */
 export class ShadowKvLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
@@ -37,6 +41,7 @@ export class ShadowKvLayer implements DecodeLayer {
   private readonly kd: Tensor; // [nKvHeads, rows, headDim]
   private readonly vd: Tensor; // [nKvHeads, rows, headDim]
   private readonly cache: ChunkCache;
+  private readonly budgetIdx: Tensor; // i32 [nKvHeads, 1] of zeros: the budget region as one chunk of `budget` rows
   private readonly rows: number;
   private readonly nStatic: number;
   private readonly selected: Int32Array; // [nKvHeads, nSelect] chunk ids of the last step, ascending
@@ -91,6 +96,7 @@ export class ShadowKvLayer implements DecodeLayer {
     this.vd = backend.zeros([nKvHeads, this.rows, headDim]);
     this.writeStatic(data);
     this.cache = new ChunkCache(backend, this.store, this.vd, { slots: layout.nSelect });
+    this.budgetIdx = backend.upload(new Int32Array(nKvHeads), [nKvHeads, 1]);
     this.selected = new Int32Array(nKvHeads * layout.nSelect);
   }
 
@@ -124,7 +130,7 @@ export class ShadowKvLayer implements DecodeLayer {
     }
   }
 
-  attend(input: LayerAttentionInput, stats: KvStepStats): Tensor {
+  async attend(input: LayerAttentionInput, stats: KvStepStats): Promise<Tensor> {
     const { backend, model, rope } = this.ctx;
     const { nHeads, nKvHeads, headDim } = model;
     const { budget, chunkSize } = this.p;
@@ -137,11 +143,13 @@ export class ShadowKvLayer implements DecodeLayer {
     backend.writeKv(this.vd, input.v, row);
     this.generated++;
 
-    // 2. Select budget/chunkSize chunks per KV head by landmark scores.
+    // 2. Select budget/chunkSize chunks per KV head by landmark scores; only the ids come to the host. On a queued
+    // backend (WebGPU) the read also waits for the work queued before it, which selectMs then includes.
     let t = performance.now();
     const sel = selectChunks(backend, input.q, this.landmarks, nHeads, nSelect, scale); // i32 [nKvHeads, nSelect]
-    landmarkChunkIds(hostI32(backend, sel), this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
+    const positions = (await backend.read(sel)) as Int32Array;
     backend.dispose(sel);
+    landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
     stats.selectMs += performance.now() - t;
 
     // 3. Values: the chunk cache copies the misses into the budget rows of Vd and reports the slot order.
@@ -156,7 +164,7 @@ export class ShadowKvLayer implements DecodeLayer {
     t = performance.now();
     const idx = backend.upload(fetch.slots, [nKvHeads, nSelect]);
     const rebuilt = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope); // [nKvHeads, budget, headDim]
-    copyHeadRows(hostF32(backend, rebuilt), hostF32(backend, this.kd), nKvHeads, budget, this.rows, headDim);
+    backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget); // rows 0..budget of every head
     backend.dispose(idx);
     backend.dispose(rebuilt);
     stats.rebuildMs += performance.now() - t;
@@ -203,11 +211,6 @@ export class ShadowKvLayer implements DecodeLayer {
   }
 
   dispose(): void {
-    for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd]) this.backend.dispose(t);
+    for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd, this.budgetIdx]) this.backend.dispose(t);
   }
-}
-
-/** dst[h, 0..n) = src[h, 0..n) for head-major src [nKvHeads, n, headDim] and dst [nKvHeads, dstRows, headDim]. */
-function copyHeadRows(src: Float32Array, dst: Float32Array, nKvHeads: number, n: number, dstRows: number, headDim: number): void {
-  for (let h = 0; h < nKvHeads; h++) dst.set(src.subarray(h * n * headDim, (h + 1) * n * headDim), h * dstRows * headDim);
 }

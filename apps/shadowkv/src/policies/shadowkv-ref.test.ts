@@ -116,12 +116,12 @@ describe(`shadowkv against the authors' cache class (${DIR})`, () => {
     // append (record without attention, as benchmarks sharing one prefill do), which keeps this test fast; the
     // first chunk's queries are zero (only the prompt's last row is checked, below).
     const first = Math.min(512, L - 1);
-    state.attend({ ...tokens(0, first), q: backend.zeros([first, nHeads * headDim]) });
+    await state.attend({ ...tokens(0, first), q: backend.zeros([first, nHeads * headDim]) });
     for (let start = first; start < L - 1; start += 512) {
       const m = Math.min(512, L - 1 - start);
       state.append(tokens(start, m));
     }
-    const last = state.attend({ ...tokens(L - 1, 1), q: backend.upload(t.q_last_prefill as Float32Array, [1, nHeads * headDim]) });
+    const last = await state.attend({ ...tokens(L - 1, 1), q: backend.upload(t.q_last_prefill as Float32Array, [1, nHeads * headDim]) });
     prefillLastRow = (await backend.read(last)) as Float32Array;
     expect(state.seqLen).toBe(L);
     expect(state.phase).toBe('prefill');
@@ -129,7 +129,7 @@ describe(`shadowkv against the authors' cache class (${DIR})`, () => {
     expect(state.phase).toBe('decode');
     const pos = backend.upload(new Int32Array([L]), [1], 'i32');
     const kp = backend.upload(tokenMajor(kPre, nKvHeads, rows, headDim, L, 1), [1, nKvHeads * headDim]);
-    const o = state.attend({
+    const o = await state.attend({
       layer: 0,
       start: L,
       m: 1,

@@ -126,13 +126,13 @@ describe('shadowkv policy', () => {
     const policy = shadowkv({ ...base, rank: 8, budget: 32 });
     const state = policy.create(ctx);
     const x = backend.zeros([20, width]);
-    for (let l = 0; l < shape.nLayers; l++) state.attend({ layer: l, start: 0, m: 20, q: backend.zeros([20, 64]), kPre: x, k: x, v: x });
+    for (let l = 0; l < shape.nLayers; l++) await state.attend({ layer: l, start: 0, m: 20, q: backend.zeros([20, 64]), kPre: x, k: x, v: x });
     await expect(state.endPrefill()).rejects.toThrow(/budget/); // 20 tokens cannot hold a 32-token budget
     const r = await run(policy, ctx, { promptLen, steps: 1 });
     const y = backend.zeros([2, width]);
-    expect(() => r.state.attend({ layer: 0, start: promptLen + 1, m: 2, q: backend.zeros([2, 64]), kPre: y, k: y, v: y })).toThrow(ShapeError);
+    await expect(r.state.attend({ layer: 0, start: promptLen + 1, m: 2, q: backend.zeros([2, 64]), kPre: y, k: y, v: y })).rejects.toThrow(ShapeError);
     const z = backend.zeros([1, width]);
-    expect(() => r.state.attend({ layer: 0, start: promptLen + 5, m: 1, q: backend.zeros([1, 64]), kPre: z, k: z, v: z })).toThrow(/position|capacity/);
+    await expect(r.state.attend({ layer: 0, start: promptLen + 5, m: 1, q: backend.zeros([1, 64]), kPre: z, k: z, v: z })).rejects.toThrow(/position|capacity/);
     expect(() => r.state.append({ layer: 0, start: promptLen + 1, m: 1, kPre: z, k: z, v: z })).toThrow(/only valid before endPrefill/);
   });
 });
