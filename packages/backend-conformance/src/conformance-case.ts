@@ -23,6 +23,8 @@ export interface CaseContext {
   dtype: FloatDType;
   /** Seeded from the case name and the suite seed: the same case always sees the same data. */
   rng: SeededRng;
+  /** Marks the case skipped (e.g. a tensor larger than the backend's maxTensorBytes); does not return. */
+  skip?: (reason: string) => never;
 }
 
 /** One named check of one op. */

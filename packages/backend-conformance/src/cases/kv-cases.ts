@@ -115,7 +115,7 @@ export function kvCases(seed: number, randomCount: number): ConformanceCase[] {
   }
   cases.push(
     attentionCase({ m: 1, nHeads: 32, nKvHeads: 8, headDim: 128, kvLen: 32768, capacity: 32768, causal: false, queryOffset: 0, long: true }),
-    attentionCase({ m: 512, nHeads: 32, nKvHeads: 8, headDim: 128, kvLen: 4096, capacity: 4096, causal: true, queryOffset: 3584, long: true }),
+    attentionCase({ m: 256, nHeads: 32, nKvHeads: 8, headDim: 128, kvLen: 4096, capacity: 4096, causal: true, queryOffset: 3840, long: true }),
   );
   return cases;
 }
