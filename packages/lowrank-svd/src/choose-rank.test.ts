@@ -1,3 +1,4 @@
+// Rank choice by energy: boundaries, zero tails, brute-force agreement, validation.
 import { describe, expect, it } from 'vitest';
 import { chooseRank, rankForEnergy } from './choose-rank.js';
 import { SvdOptionError } from './svd-option-error.js';

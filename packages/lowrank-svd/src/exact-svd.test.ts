@@ -1,3 +1,4 @@
+// exactSvd on random, prescribed-spectrum, rank-deficient and extreme-scale matrices of many shapes.
 import { describe, expect, it } from 'vitest';
 import { exactSvd } from './exact-svd.js';
 import { SvdOptionError } from './svd-option-error.js';

@@ -1,3 +1,4 @@
+// The seeded normal generator: determinism per seed and the moments of N(0, 1).
 import { describe, expect, it } from 'vitest';
 import { GaussianRandom } from './gaussian-random.js';
 

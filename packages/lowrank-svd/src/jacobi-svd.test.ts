@@ -1,3 +1,4 @@
+// The float64 SVD core (QR + one-sided Jacobi) at float64 tolerances, before float32 rounding of outputs.
 import { describe, expect, it } from 'vitest';
 import { svdColumnMajor } from './jacobi-svd.js';
 import { gaussianMatrix, matrixWithSpectrum, orthogonalityError, transpose } from './test-utils/random-matrix.js';

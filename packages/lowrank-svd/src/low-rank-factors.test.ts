@@ -1,3 +1,4 @@
+// ShadowKV factors A = U, B = S·Vᵀ, and the relative reconstruction error.
 import { describe, expect, it } from 'vitest';
 import { exactSvd } from './exact-svd.js';
 import { lowRankFactors } from './low-rank-factors.js';

@@ -1,3 +1,4 @@
+// SVQB orthonormalisation: orthogonality, preserved span, ill-conditioned and rank-deficient input.
 import { describe, expect, it } from 'vitest';
 import { GaussianRandom } from './gaussian-random.js';
 import { orthonormalizeColumns } from './orthonormalize-columns.js';

@@ -1,3 +1,4 @@
+// Cyclic Jacobi eigen-decomposition of small symmetric matrices.
 import { describe, expect, it } from 'vitest';
 import { symmetricEigen } from './symmetric-eigen.js';
 import { gaussianMatrix, orthogonalityError } from './test-utils/random-matrix.js';

@@ -1,3 +1,4 @@
+// The blocked products with the big matrix against plain triple loops, across the remainder paths.
 import { describe, expect, it } from 'vitest';
 import { multiplyInto, multiplyTransposedInto } from './tall-products.js';
 import { gaussianMatrix } from './test-utils/random-matrix.js';

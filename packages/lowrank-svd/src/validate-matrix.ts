@@ -1,7 +1,7 @@
 // Argument checks shared by the public functions, so that bad input fails early with a SvdOptionError.
 import { SvdOptionError } from './svd-option-error.js';
 
-/** Checks that rows/cols are positive integers; `what` names the call in messages. */
+/** Checks that rows and cols are positive integers. */
 export function assertDims(rows: number, cols: number): void {
   if (!Number.isSafeInteger(rows) || rows < 1) throw new SvdOptionError('rows', `must be a positive integer, got ${rows}`);
   if (!Number.isSafeInteger(cols) || cols < 1) throw new SvdOptionError('cols', `must be a positive integer, got ${cols}`);
