@@ -22,7 +22,7 @@ export interface RandomizedSvdOptions {
   maxRank?: number;
   /** Extra random directions in the sketch beyond the rank (default 10). More improves accuracy at linear cost. */
   oversample?: number;
-  /** Subspace iterations, each two more passes over A (default 2). More helps with slowly decaying spectra. */
+  /** Subspace iterations (default 2); more helps with slowly decaying spectra. Each costs two passes over A, or only cols-sized work when AᵀA is formed. */
   powerIterations?: number;
   /** Seed of the Gaussian test matrix (default 0): equal seeds give bit-identical results. */
   seed?: number;
@@ -39,7 +39,10 @@ const DEFAULT_POWER_ITERATIONS = 2;
 /**
  * Rank-r truncated SVD of a row-major [rows, cols] matrix (rows = seqLen, cols = nKvHeads·headDim for keys).
  * Products with A read float32 and accumulate in float64; all orthonormalisation and the small SVD are float64.
- * When rank + oversample reaches min(rows, cols) the sketch would be the whole space, so exactSvd is used.
+ * Cost, with l = rank + oversample and q = powerIterations: the smaller of (2q + 2)·rows·cols·l multiply-adds
+ * (passes over A) and rows·cols²/2 (forming AᵀA once), plus about rows·cols·rank for U. Memory: at most one
+ * float64 [rows, l] buffer or one [cols, cols] one, never [rows, rows].
+ * When l reaches min(rows, cols) the sketch would be the whole space, so exactSvd is used.
  * @throws SvdOptionError on bad sizes, non-finite values or inconsistent options.
  */
 export function randomizedSvd(a: Float32Array, rows: number, cols: number, opts: RandomizedSvdOptions): SvdResult {
