@@ -22,6 +22,7 @@ import { matmul } from './kernels/matmul.js';
 import { rebuildKeys } from './kernels/rebuild-keys.js';
 import { rmsNorm } from './kernels/rms-norm.js';
 import { rope } from './kernels/rope.js';
+import { scatterChunks } from './kernels/scatter-chunks.js';
 import { softmax } from './kernels/softmax.js';
 import { topK } from './kernels/top-k.js';
 import { writeKv } from './kernels/write-kv.js';
@@ -150,6 +151,11 @@ export class WebGpuBackend implements KernelBackend {
   gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
     this.ctx.checkAlive('gatherChunks');
     return gatherChunks(this.ctx, src, idx, chunkSize);
+  }
+
+  scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
+    this.ctx.checkAlive('scatterChunks');
+    scatterChunks(this.ctx, dst, src, idx, chunkSize);
   }
 
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, spec: RopeSpec): Tensor {

@@ -120,7 +120,7 @@ describe.skipIf(!probe.backend)(`webgpu ops vs cpu (${probe.backend?.adapterName
     }
   });
 
-  it('embedding, gatherChunks and writeKv copy exactly', async () => {
+  it('embedding, gatherChunks, scatterChunks and writeKv copy exactly', async () => {
     const rng = new Rng(7);
     const [vocab, hidden] = [rng.int(1, 300), rng.int(1, 70)];
     const table = rng.floats(vocab * hidden);
@@ -135,6 +135,24 @@ describe.skipIf(!probe.backend)(`webgpu ops vs cpu (${probe.backend?.adapterName
       const idx = rng.ints(nKv * nSel, 0, nChunks - 1); // repeats allowed
       const [gg, cg] = await both((be) => be.gatherChunks(be.upload(src, [nKv, nChunks * chunkSize, d]), be.upload(idx, [nKv, nSel]), chunkSize));
       expectExact(`gatherChunks chunkSize=${chunkSize}`, gg, cg);
+      // scatter back into a fresh copy of src at distinct chunk ids (a prefix of a shuffled range).
+      const ids = Array.from({ length: nChunks }, (_, i) => i);
+      const nScatter = Math.min(nSel, nChunks);
+      const sidx = new Int32Array(nKv * nScatter);
+      for (let g = 0; g < nKv; g++) {
+        for (let i = ids.length - 1; i > 0; i--) {
+          const r = rng.int(0, i);
+          [ids[i], ids[r]] = [ids[r], ids[i]];
+        }
+        sidx.set(ids.slice(0, nScatter), g * nScatter);
+      }
+      const part = rng.floats(nKv * nScatter * chunkSize * d);
+      const [gs, cs] = await both((be) => {
+        const dst = be.upload(src, [nKv, nChunks * chunkSize, d]);
+        be.scatterChunks(dst, be.upload(part, [nKv, nScatter * chunkSize, d]), be.upload(sidx, [nKv, nScatter]), chunkSize);
+        return dst;
+      });
+      expectExact(`scatterChunks chunkSize=${chunkSize}`, gs, cs);
     }
 
     const [nKv, cap, d] = [3, 50, 64];

@@ -39,7 +39,7 @@ describe.skipIf(!probe.backend)('webgpu ops on tensors split across bindings', (
     }
   });
 
-  it('embedding, add, swiglu, writeKv and gatherChunks split their large operand', async () => {
+  it('embedding, add, swiglu, writeKv, gatherChunks and scatterChunks split their large operand', async () => {
     const rng = new Rng(22);
     const table = rng.floats(100 * 30);
     const ids = Int32Array.from([99, 0, 33, 34, 35, 67, 1]);
@@ -65,6 +65,13 @@ describe.skipIf(!probe.backend)('webgpu ops on tensors split across bindings', (
     const idx = Int32Array.from([4, 0, 2, 1, 4, 3]);
     const [gg, cg] = await both((be) => be.gatherChunks(be.upload(cache0, [3, 40, 16]), be.upload(idx, [3, 2]), 8));
     expectExact('gatherChunks', gg, cg);
+    const chunks = rng.floats(3 * 16 * 16);
+    const [gsc, csc] = await both((be) => {
+      const dst = be.upload(cache0, [3, 40, 16]);
+      be.scatterChunks(dst, be.upload(chunks, [3, 16, 16]), be.upload(idx, [3, 2]), 8);
+      return dst;
+    });
+    expectExact('scatterChunks', gsc, csc);
   });
 
   it('attention binds k and v per KV head, on both paths', async () => {

@@ -19,22 +19,57 @@ export function f32Literal(v: number): string {
   return `bitcast<f32>(0x${bits.toString(16).padStart(8, '0')}u)`;
 }
 
+// UNROLL_NOTE: why some kernels carry loop bounds in their uniform block that are really compile-time
+// constants. LLVM (lavapipe's compiler) fully unrolls short constant-bound loops, and unrolled loops of
+// per-invocation gathers compile 5-20x slower (measured: 26 s vs 2 s for decode attention, 2.5 s vs
+// 0.5 s for topK). A bound read from a uniform keeps the loop rolled; on real GPUs the cost is negligible.
+
 /**
  * WGSL statements that reduce `arr[0..size)` (size a square: 64 or 256) and declare `var result` with the
- * answer in every invocation. Two barriers instead of log2(size): lavapipe compiles each barrier as a
- * coroutine suspend point, and fewer of them cut shader compile time several-fold.
- * The caller must have written every slot and passed a barrier, every invocation must reach this code,
- * and the caller needs a barrier before writing `arr` again.
+ * answer in every invocation. Two barriers instead of log2(size), since lavapipe compiles each barrier as
+ * a coroutine suspend point. `groups` is a WGSL expression equal to sqrt(size) read from the uniform
+ * block (see UNROLL_NOTE). The caller must have written every slot and passed a barrier, every
+ * invocation must reach this code, and the caller needs a barrier before writing `arr` again.
  */
-export function workgroupReduce(arr: string, lid: string, size: number, result: string, combine: (a: string, b: string) => string): string {
+export function workgroupReduce(arr: string, lid: string, size: number, groups: string, result: string, combine: (a: string, b: string) => string): string {
   const g = Math.round(Math.sqrt(size));
   if (g * g !== size) throw new RangeError(`workgroupReduce needs a square size, got ${size}`);
   return `if (${lid} < ${g}u) {
     var part = ${arr}[${lid} * ${g}u];
-    for (var i = 1u; i < ${g}u; i = i + 1u) { part = ${combine('part', `${arr}[${lid} * ${g}u + i]`)}; }
+    for (var i = 1u; i < ${groups}; i = i + 1u) { part = ${combine('part', `${arr}[${lid} * ${g}u + i]`)}; }
     ${arr}[${lid} * ${g}u] = part;
   }
   workgroupBarrier();
   var ${result} = ${arr}[0];
-  for (var i = 1u; i < ${g}u; i = i + 1u) { ${result} = ${combine(result, `${arr}[i * ${g}u]`)}; }`;
+  for (var i = 1u; i < ${groups}; i = i + 1u) { ${result} = ${combine(result, `${arr}[i * ${g}u]`)}; }`;
+}
+
+/**
+ * WGSL declarations for kernels that read head rows as vec4 when headDim % 4 == 0 (one 16-byte load
+ * instead of four; lavapipe turns per-lane loads into gathers, so this roughly halves their count) and as
+ * f32 otherwise: `V` is the element type, `DV` the number of V per head row, `vdot` their dot product and
+ * `vsum` the sum of a V's lanes.
+ */
+export function headVectorDecls(headDim: number, vec4: boolean): string {
+  return vec4
+    ? `alias V = vec4<f32>;
+const DV = ${headDim / 4}u;
+fn vdot(a: V, b: V) -> f32 { return dot(a, b); }`
+    : `alias V = f32;
+const DV = ${headDim}u;
+fn vdot(a: V, b: V) -> f32 { return a * b; }`;
+}
+
+/**
+ * WGSL statements storing V `value` into f32 array `target` from f32 index `base` on, lane by lane with
+ * constant lane indices: a loop with a dynamic lane index makes lavapipe's compile 10-30x slower.
+ */
+export function storeV(target: string, base: string, value: string, vec4: boolean): string {
+  if (!vec4) return `${target}[${base}] = ${value};`;
+  return ['x', 'y', 'z', 'w'].map((lane, i) => `${target}[${base} + ${i}u] = (${value}).${lane};`).join(' ');
+}
+
+/** Lanes per V in headVectorDecls. */
+export function vectorWidth(vec4: boolean): number {
+  return vec4 ? 4 : 1;
 }

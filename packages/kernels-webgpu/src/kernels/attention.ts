@@ -37,6 +37,9 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
   const causal = p.causal ? 1 : 0;
   const offset = p.causal ? queryOffset : 0;
   const kvParts = splitRows('attention', nKvHeads, [cap * headDim * 4, cap * headDim * 4], ctx.limits);
+  // vec4 loads need head rows and every part's start on a 4-float boundary.
+  const vec4 = headDim % 4 === 0 && kvParts.every((part) => part.windows[0].shift % 4 === 0);
+  const dv = vec4 ? headDim / 4 : headDim;
   // cache key + render (in ctx.dispatch, specialised on headDim) → dispatch per part of KV heads
   if (m <= DECODE_MAX_ROWS) {
     const nSplits = Math.ceil(kvLen / ATTENTION_SPLIT);
@@ -46,8 +49,8 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
       const [wk, wv] = part.windows;
       ctx.dispatch(
         attentionSplitKernel,
-        { headDim, split: ATTENTION_SPLIT },
-        [nHeads, group, kvLen, causal, i32(offset), f32(p.scale), nSplits, cap, part.row0 * group, wk.shift],
+        { headDim, split: ATTENTION_SPLIT, vec4 },
+        [nHeads, group, kvLen, causal, i32(offset), f32(p.scale), nSplits, cap, part.row0 * group, wk.shift, dv, 8],
         [q, { buffer: k.buffer, ...wk }, { buffer: v.buffer, ...wv }, partials],
         [nSplits, part.rows * group, m],
       );
@@ -59,8 +62,8 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
       const [wk, wv] = part.windows;
       ctx.dispatch(
         attentionTiledKernel,
-        { headDim },
-        [m, nHeads, group, kvLen, causal, i32(offset), f32(p.scale), cap, part.row0 * group, wk.shift],
+        { headDim, vec4 },
+        [m, nHeads, group, kvLen, causal, i32(offset), f32(p.scale), cap, part.row0 * group, wk.shift, dv, attentionTiles(headDim).bk],
         [q, { buffer: k.buffer, ...wk }, { buffer: v.buffer, ...wv }, out],
         [Math.ceil(m / attentionTiles(headDim).bq), part.rows * group, 1],
       );

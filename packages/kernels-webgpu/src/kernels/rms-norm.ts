@@ -15,6 +15,6 @@ export function rmsNorm(ctx: GpuContext, xIn: Tensor, wIn: Tensor, eps: number):
   const out = ctx.alloc('rmsNorm', [m, d], 'f32');
   if (d === 0) return out;
   // cache key + render (in ctx.dispatch) → dispatch: one workgroup per row
-  ctx.dispatch(rmsNormKernel, {}, [m, d, f32(eps)], [x, w, out], ctx.linearGrid('rmsNorm', m));
+  ctx.dispatch(rmsNormKernel, {}, [m, d, f32(eps), 16], [x, w, out], ctx.linearGrid('rmsNorm', m));
   return out;
 }

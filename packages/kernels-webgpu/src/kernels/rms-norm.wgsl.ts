@@ -6,7 +6,8 @@ export type RmsNormSpec = Record<string, never>;
 
 export function renderRmsNorm(_spec: RmsNormSpec): string {
   return /* wgsl */ `
-struct Params { rows: u32, d: u32, eps: f32 }
+// groups is 16 = sqrt(256), for workgroupReduce (see UNROLL_NOTE in wgsl-common.ts).
+struct Params { rows: u32, d: u32, eps: f32, groups: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, d]
 @group(0) @binding(2) var<storage, read> w: array<f32>;         // [d]
@@ -23,7 +24,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var c = lid; c < p.d; c = c + 256u) { let v = x[base + c]; ss = ss + v * v; }
   red[lid] = ss;
   workgroupBarrier();
-  ${workgroupReduce('red', 'lid', 256, 'ssTotal', (a, b) => `${a} + ${b}`)}
+  ${workgroupReduce('red', 'lid', 256, 'p.groups', 'ssTotal', (a, b) => `${a} + ${b}`)}
   let r = 1.0 / sqrt(ssTotal / f32(p.d) + p.eps);
   for (var c = lid; c < p.d; c = c + 256u) { out[base + c] = x[base + c] * r * w[c]; }
 }

@@ -17,5 +17,5 @@ export function softmax(ctx: GpuContext, xIn: Tensor): GpuTensor {
 /** Dispatches the row softmax of `rows` rows of `n` values from `x` into `out` (also used by landmarkScores). */
 export function softmaxRows(ctx: GpuContext, x: StorageBinding, out: StorageBinding, rows: number, n: number): void {
   // cache key + render (in ctx.dispatch) → dispatch: one workgroup per row
-  ctx.dispatch(softmaxKernel, {}, [rows, n], [x, out], ctx.linearGrid('softmax', rows));
+  ctx.dispatch(softmaxKernel, {}, [rows, n, 16], [x, out], ctx.linearGrid('softmax', rows));
 }

@@ -6,7 +6,8 @@ export type SoftmaxSpec = Record<string, never>;
 
 export function renderSoftmax(_spec: SoftmaxSpec): string {
   return /* wgsl */ `
-struct Params { rows: u32, n: u32 }
+// groups is 16 = sqrt(256), for workgroupReduce (see UNROLL_NOTE in wgsl-common.ts).
+struct Params { rows: u32, n: u32, groups: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, n]
 @group(0) @binding(2) var<storage, read_write> out: array<f32>; // [rows, n]
@@ -22,7 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var c = lid; c < p.n; c = c + 256u) { mx = max(mx, x[base + c]); }
   red[lid] = mx;
   workgroupBarrier();
-  ${workgroupReduce('red', 'lid', 256, 'rowMax', (a, b) => `max(${a}, ${b})`)}
+  ${workgroupReduce('red', 'lid', 256, 'p.groups', 'rowMax', (a, b) => `max(${a}, ${b})`)}
   workgroupBarrier();
   var sum = 0.0;
   for (var c = lid; c < p.n; c = c + 256u) {
@@ -32,7 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   red[lid] = sum;
   workgroupBarrier();
-  ${workgroupReduce('red', 'lid', 256, 'rowSum', (a, b) => `${a} + ${b}`)}
+  ${workgroupReduce('red', 'lid', 256, 'p.groups', 'rowSum', (a, b) => `${a} + ${b}`)}
   let inv = 1.0 / rowSum;
   // Each invocation rescales the entries it wrote itself, so no barrier is needed on out.
   for (var c = lid; c < p.n; c = c + 256u) { out[base + c] = out[base + c] * inv; }

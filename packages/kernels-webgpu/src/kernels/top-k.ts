@@ -14,6 +14,6 @@ export function topK(ctx: GpuContext, xIn: Tensor, k: number): GpuTensor {
   const out = ctx.alloc('topK', [rows, k], 'i32');
   if (k === 0 || rows === 0) return out;
   // cache key + render (in ctx.dispatch) → dispatch: one workgroup per row
-  ctx.dispatch(topKKernel, {}, [rows, n, k], [x, out], ctx.linearGrid('topK', rows));
+  ctx.dispatch(topKKernel, {}, [rows, n, k, 16], [x, out], ctx.linearGrid('topK', rows));
   return out;
 }

@@ -12,12 +12,12 @@ export type TopKSpec = Record<string, never>;
  */
 function inclusiveScan(arr: string, result: string, total: string): string {
   return `if (lid < 16u) {
-      for (var i = 1u; i < 16u; i = i + 1u) { ${arr}[lid * 16u + i] = ${arr}[lid * 16u + i] + ${arr}[lid * 16u + i - 1u]; }
+      for (var i = 1u; i < p.sixteen; i = i + 1u) { ${arr}[lid * 16u + i] = ${arr}[lid * 16u + i] + ${arr}[lid * 16u + i - 1u]; }
     }
     workgroupBarrier();
     var ${result} = ${arr}[lid];
     var ${total} = 0u;
-    for (var gi = 0u; gi < 16u; gi = gi + 1u) {
+    for (var gi = 0u; gi < p.sixteen; gi = gi + 1u) {
       let groupSum = ${arr}[gi * 16u + 15u];
       if (gi < lid / 16u) { ${result} = ${result} + groupSum; }
       ${total} = ${total} + groupSum;
@@ -26,7 +26,8 @@ function inclusiveScan(arr: string, result: string, total: string): string {
 
 export function renderTopK(_spec: TopKSpec): string {
   return /* wgsl */ `
-struct Params { rows: u32, n: u32, k: u32 }
+// sixteen is 16: the scan loops read their bound from here (see UNROLL_NOTE in wgsl-common.ts).
+struct Params { rows: u32, n: u32, k: u32, sixteen: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, n]
 @group(0) @binding(2) var<storage, read_write> out: array<i32>; // [rows, k]
