@@ -1,5 +1,5 @@
 // Drives a cache policy the way the forward pass does, with seeded random q/k/v, for the policy tests.
-import type { KvCacheContext, KvCachePolicy, KvCacheState, RopeSpec } from '@shadowkv/core';
+import type { KernelBackend, KvCacheContext, KvCachePolicy, KvCacheState, RopeSpec } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 
 export const backend = cpu();
@@ -11,11 +11,12 @@ export interface Shape {
   headDim: number;
 }
 
-export function context(shape: Shape, maxSeqLen: number): KvCacheContext {
+/** A cache context on `be` (default: the cpu backend); `run` creates its inputs and reads outputs there too. */
+export function context(shape: Shape, maxSeqLen: number, be: KernelBackend = backend): KvCacheContext {
   const invFreq = new Float32Array(shape.headDim / 2);
   for (let i = 0; i < invFreq.length; i++) invFreq[i] = 1 / 10000 ** ((2 * i) / shape.headDim);
   const rope: RopeSpec = { headDim: shape.headDim, invFreq, attentionScaling: 1 };
-  return { backend, model: shape, rope, maxSeqLen };
+  return { backend: be, model: shape, rope, maxSeqLen };
 }
 
 /** Deterministic value in [-1, 1) for (seed, layer, position, index). */
@@ -49,6 +50,7 @@ export interface RunResult {
  */
 export async function run(policy: KvCachePolicy, ctx: KvCacheContext, o: RunOptions): Promise<RunResult> {
   const { nLayers, nHeads, nKvHeads, headDim } = ctx.model;
+  const backend = ctx.backend;
   const seed = o.seed ?? 1;
   const qScale = o.qScale ?? 2;
   const chunk = o.prefillChunk ?? 64;
