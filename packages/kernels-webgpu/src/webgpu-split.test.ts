@@ -39,7 +39,7 @@ describe.skipIf(!probe.backend)('webgpu ops on tensors split across bindings', (
     }
   });
 
-  it('embedding, add, swiglu, writeKv, gatherChunks and scatterChunks split their large operand', async () => {
+  it('embedding, add, swiglu, writeKv, gatherChunks and scatterChunks split their large operands', async () => {
     const rng = new Rng(22);
     const table = rng.floats(100 * 30);
     const ids = Int32Array.from([99, 0, 33, 34, 35, 67, 1]);
@@ -74,6 +74,25 @@ describe.skipIf(!probe.backend)('webgpu ops on tensors split across bindings', (
     expectExact('scatterChunks', gsc, csc);
   });
 
+  it('rebuildKeys binds a, and landmarkScores binds landmarks, in row ranges', async () => {
+    const rng = new Rng(25);
+    const [seqLen, rank, nKv, d] = [300, 12, 1, 64]; // a is 14400 bytes, b 3072
+    const rope = { headDim: d, attentionScaling: 1, invFreq: Float32Array.from({ length: d / 2 }, (_, i) => 10000 ** (-i / (d / 2))) };
+    const a = rng.floats(seqLen * rank);
+    const b = rng.floats(nKv * rank * d);
+    const idx = Int32Array.from([36, 5]);
+    const [gr, cr] = await both((be) => be.rebuildKeys(be.upload(a, [seqLen, rank]), be.upload(b, [nKv, rank, d]), be.upload(idx, [nKv, 2]), 8, 50, rope));
+    // |a||b| sums to at most rank; same bound as webgpu-ops.test.ts with a generous angle/trig term.
+    expectWithin('rebuildKeys', gr, cr, () => 2 * rank * (gamma(rank) + 1e-5));
+    const [nHeads, nChunks] = [4, 40]; // landmarks [2, 40, 64] are 20480 bytes
+    const nLm = 2;
+    const q = rng.floats(nHeads * d, 0.5);
+    const lm = rng.floats(nLm * nChunks * d);
+    const [gl, cl] = await both((be) => be.landmarkScores(be.upload(q, [nHeads * d]), be.upload(lm, [nLm, nChunks, d]), nHeads, 0.125));
+    // Scores are at most 0.125 * 32 = 4; probabilities err relatively by ~(2 ds + exp + gamma(nChunks)).
+    expectWithin('landmarkScores', gl, cl, (i) => cl[i] * (2 * gamma(d) * 4 + 40 * 2 ** -23 + gamma(nChunks)) + 1e-38);
+  });
+
   it('attention binds k and v per KV head, on both paths', async () => {
     const rng = new Rng(23);
     // headDim 64 as elsewhere (one compiled pipeline); 12 rows x 64 x 4 B = 3 KiB: one KV head per binding.
@@ -97,6 +116,12 @@ describe.skipIf(!probe.backend)('webgpu ops on tensors split across bindings', (
     expect(() => gpu.rmsNorm(x, gpu.upload(new Float32Array(301), [301]), 1e-5)).toThrow(/rmsNorm: x/);
     // One row larger than a binding cannot be split by rows.
     expect(() => gpu.matmul(gpu.upload(new Float32Array(2000), [1, 2000]), gpu.upload(new Float32Array(2000), [1, 2000]))).toThrow(/matmul: one row is 8000 bytes/);
+    // Attention needs one KV head of the cache in one binding.
+    const kv = gpu.zeros([1, 20, 64]);
+    const q = gpu.zeros([1, 64]);
+    expect(() => gpu.attention(q, kv, kv, { nHeads: 1, nKvHeads: 1, headDim: 64, kvLen: 20, causal: false, queryOffset: 0, scale: 1 })).toThrow(
+      /attention: one KV head of k\/v is 5120 bytes \(capacity 20 x headDim 64 x 4\).*at most 15 tokens/,
+    );
   });
 });
 

@@ -36,15 +36,26 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
   const group = nHeads / nKvHeads;
   const causal = p.causal ? 1 : 0;
   const offset = p.causal ? queryOffset : 0;
-  const kvParts = splitRows('attention', nKvHeads, [cap * headDim * 4, cap * headDim * 4], ctx.limits);
+  const headBytes = cap * headDim * 4;
+  const usable = ctx.limits.maxBindingBytes - (ctx.limits.offsetAlignment - 4);
+  if (headBytes > usable) {
+    throw new ShapeError(
+      'attention',
+      `one KV head of k/v is ${headBytes} bytes (capacity ${cap} x headDim ${headDim} x 4), more than this adapter binds at once (maxStorageBufferBindingSize ${ctx.limits.maxBindingBytes}); use a cache capacity of at most ${Math.floor(usable / (headDim * 4))} tokens`,
+    );
+  }
+  const kvParts = splitRows('attention', nKvHeads, [headBytes, headBytes], ctx.limits);
   // vec4 loads need head rows and every part's start on a 4-float boundary.
   const vec4 = headDim % 4 === 0 && kvParts.every((part) => part.windows[0].shift % 4 === 0);
   const dv = vec4 ? headDim / 4 : headDim;
   // cache key + render (in ctx.dispatch, specialised on headDim) → dispatch per part of KV heads
   if (m <= DECODE_MAX_ROWS) {
     const nSplits = Math.ceil(kvLen / ATTENTION_SPLIT);
-    const partials = ctx.scratch('attention', m * nHeads * nSplits * (headDim + 2) * 4);
-    ctx.bindable('attention', 'the split partials', partials);
+    const partialBytes = m * nHeads * nSplits * (headDim + 2) * 4;
+    if (partialBytes > ctx.limits.maxBindingBytes) {
+      throw new ShapeError('attention', `the split partials (${partialBytes} bytes) are more than this adapter binds at once (maxStorageBufferBindingSize ${ctx.limits.maxBindingBytes})`);
+    }
+    const partials = ctx.scratch('attention', partialBytes);
     for (const part of kvParts) {
       const [wk, wv] = part.windows;
       ctx.dispatch(

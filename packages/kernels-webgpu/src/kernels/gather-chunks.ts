@@ -1,4 +1,5 @@
 // gatherChunks: src [nKvHeads, nChunks*chunkSize, headDim], idx i32 [nKvHeads, nSel] → [nKvHeads, nSel*chunkSize, headDim].
+// src and out are bound in ranges of token rows, so neither has to fit one binding.
 import { assertShape, ShapeError, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
@@ -20,18 +21,23 @@ export function gatherChunks(ctx: GpuContext, srcIn: Tensor, idxIn: Tensor, chun
       if (c < 0 || (c + 1) * chunkSize > rows) throw new ShapeError('gatherChunks', `chunk id ${c} is outside [0, ${Math.floor(rows / chunkSize)})`);
     }
   }
-  const out = ctx.bindable('gatherChunks', 'out', ctx.alloc('gatherChunks', [nKv, nSel * chunkSize, d], 'f32'));
-  // cache key + render (in ctx.dispatch) → dispatch per bindable range of KV heads of src
-  for (const part of splitRows('gatherChunks', nKv, [rows * d * 4], ctx.limits)) {
-    const [ws] = part.windows;
-    const total = part.rows * nSel * chunkSize * d;
-    ctx.dispatch(
-      gatherChunksKernel,
-      {},
-      [total, rows, d, nSel, chunkSize, part.row0, ws.shift],
-      [{ buffer: src.buffer, ...ws }, idx, out],
-      ctx.linearGrid('gatherChunks', Math.ceil(total / LINEAR_WORKGROUP)),
-    );
+  const out = ctx.alloc('gatherChunks', [nKv, nSel * chunkSize, d], 'f32');
+  if (d === 0) return out;
+  // cache key + render (in ctx.dispatch) → dispatch per (out part, src part) of token rows
+  const srcParts = splitRows('gatherChunks', nKv * rows, [d * 4], ctx.limits);
+  for (const op of splitRows('gatherChunks', nKv * nSel * chunkSize, [d * 4], ctx.limits)) {
+    const [wo] = op.windows;
+    const total = op.rows * d;
+    for (const sp of srcParts) {
+      const [ws] = sp.windows;
+      ctx.dispatch(
+        gatherChunksKernel,
+        {},
+        [total, rows, d, nSel, chunkSize, op.row0, wo.shift, sp.row0, sp.rows, ws.shift],
+        [{ buffer: src.buffer, ...ws }, idx, { buffer: out.buffer, ...wo }],
+        ctx.linearGrid('gatherChunks', Math.ceil(total / LINEAR_WORKGROUP)),
+      );
+    }
   }
   return out;
 }

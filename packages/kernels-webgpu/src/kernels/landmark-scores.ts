@@ -1,6 +1,7 @@
 // landmarkScores: per query head softmax(q · landmarksᵀ · scale) over chunks, then the max over the
 // query heads of each KV head → [nKvHeads, nChunks]. Three passes: dots, row softmax, group max.
 import { assertShape, numel, ShapeError, type Tensor } from '@shadowkv/core';
+import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
@@ -10,20 +11,32 @@ import { softmaxRows } from './softmax.js';
 
 export function landmarkScores(ctx: GpuContext, qIn: Tensor, landmarksIn: Tensor, nHeads: number, scale: number): GpuTensor {
   // validate
-  const landmarks = ctx.bindable('landmarkScores', 'landmarks', ctx.own('landmarkScores', 'landmarks', landmarksIn, 'f32'));
+  const landmarks = ctx.own('landmarkScores', 'landmarks', landmarksIn, 'f32');
   assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
   const [nKv, nChunks, d] = landmarks.shape;
-  const q = ctx.own('landmarkScores', 'q', qIn, 'f32');
+  const q = ctx.bindable('landmarkScores', 'q', ctx.own('landmarkScores', 'q', qIn, 'f32'));
   if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
   if (nKv === 0 || nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
   const group = nHeads / nKv;
   const out = ctx.alloc('landmarkScores', [nKv, nChunks], 'f32');
   if (nChunks === 0 || nHeads === 0) return out;
+  if (nHeads * nChunks * 4 > ctx.limits.maxBindingBytes) {
+    throw new ShapeError('landmarkScores', `the [${nHeads}, ${nChunks}] score matrix is more than this adapter binds at once (maxStorageBufferBindingSize ${ctx.limits.maxBindingBytes}); score fewer chunks per call`);
+  }
   const scores = ctx.scratch('landmarkScores', nHeads * nChunks * 4);
-  ctx.bindable('landmarkScores', 'the [nHeads, nChunks] scores', scores);
   // cache key + render (in ctx.dispatch) → three dispatches
   const total = nHeads * nChunks;
-  ctx.dispatch(landmarkDotsKernel, {}, [total, nChunks, d, group, f32(scale)], [q, landmarks, scores], ctx.linearGrid('landmarkScores', Math.ceil(total / LINEAR_WORKGROUP)));
+  // Landmarks are bound in row ranges (one dispatch each): [nKvHeads, nChunks, headDim] can exceed a binding.
+  for (const part of splitRows('landmarkScores', nKv * nChunks, [d * 4], ctx.limits)) {
+    const [wl] = part.windows;
+    ctx.dispatch(
+      landmarkDotsKernel,
+      {},
+      [total, nChunks, d, group, f32(scale), part.row0, part.rows, wl.shift],
+      [q, { buffer: landmarks.buffer, ...wl }, scores],
+      ctx.linearGrid('landmarkScores', Math.ceil(total / LINEAR_WORKGROUP)),
+    );
+  }
   // A binding cannot be read-only and writable in one dispatch, so the softmax writes a second buffer.
   const probs = ctx.scratch('landmarkScores', nHeads * nChunks * 4);
   softmaxRows(ctx, scores, probs, nHeads, nChunks);

@@ -9,10 +9,10 @@ export type LandmarkGroupMaxSpec = Record<string, never>;
 
 export function renderLandmarkDots(_spec: LandmarkDotsSpec): string {
   return /* wgsl */ `
-struct Params { total: u32, nChunks: u32, d: u32, group: u32, scale: f32 }
+struct Params { total: u32, nChunks: u32, d: u32, group: u32, scale: f32, lRow0: u32, lRows: u32, lShift: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;            // [nHeads, d]
-@group(0) @binding(2) var<storage, read> landmarks: array<f32>;    // [nKv, nChunks, d]
+@group(0) @binding(2) var<storage, read> landmarks: array<f32>;    // rows [lRow0, lRow0 + lRows) of [nKv * nChunks, d]
 @group(0) @binding(3) var<storage, read_write> scores: array<f32>; // [nHeads, nChunks]
 ${LINEAR_INDEX}
 @compute @workgroup_size(${LINEAR_WORKGROUP})
@@ -22,7 +22,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let c = i % p.nChunks;
   let h = i / p.nChunks;
   let qo = h * p.d;
-  let lo = ((h / p.group) * p.nChunks + c) * p.d;
+  let row = (h / p.group) * p.nChunks + c;
+  // Landmark rows outside the bound range are scored by another dispatch.
+  if (row < p.lRow0 || row - p.lRow0 >= p.lRows) { return; }
+  let lo = p.lShift + (row - p.lRow0) * p.d;
   var s = 0.0;
   for (var e = 0u; e < p.d; e = e + 1u) { s = s + q[qo + e] * landmarks[lo + e]; }
   scores[i] = s * p.scale;

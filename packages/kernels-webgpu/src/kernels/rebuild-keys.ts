@@ -1,5 +1,7 @@
 // rebuildKeys: low-rank keys of the selected chunks, k = a[t] · b[g], with RoPE at t + positionOffset.
+// a [seqLen, rank] is bound in row ranges (128K tokens x rank 160 is 80 MiB).
 import { assertShape, ShapeError, type RopeSpec, type Tensor } from '@shadowkv/core';
+import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
@@ -21,7 +23,7 @@ export function rebuildKeys(
   // validate
   const table = tableOf('rebuildKeys', spec);
   const d = spec.headDim;
-  const a = ctx.bindable('rebuildKeys', 'a', ctx.own('rebuildKeys', 'a', aIn, 'f32'));
+  const a = ctx.own('rebuildKeys', 'a', aIn, 'f32');
   assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');
   const [seqLen, rank] = a.shape;
   const b = ctx.bindable('rebuildKeys', 'b', ctx.own('rebuildKeys', 'b', bIn, 'f32'));
@@ -44,13 +46,16 @@ export function rebuildKeys(
   }
   const out = ctx.bindable('rebuildKeys', 'out', ctx.alloc('rebuildKeys', [nKv, nSel * chunkSize, d], 'f32'));
   const total = (nKv * nSel * chunkSize * d) / 2;
-  // cache key + render (in ctx.dispatch, specialised on headDim) → dispatch
-  ctx.dispatch(
-    rebuildKeysKernel,
-    { headDim: d },
-    [total, seqLen, rank, nSel, chunkSize, i32(positionOffset), f32(spec.attentionScaling)],
-    [a, b, idx, table, out],
-    ctx.linearGrid('rebuildKeys', Math.ceil(total / LINEAR_WORKGROUP)),
-  );
+  // cache key + render (in ctx.dispatch, specialised on headDim) → dispatch per bindable row range of a
+  for (const part of splitRows('rebuildKeys', seqLen, [rank * 4], ctx.limits)) {
+    const [wa] = part.windows;
+    ctx.dispatch(
+      rebuildKeysKernel,
+      { headDim: d },
+      [total, seqLen, rank, nSel, chunkSize, i32(positionOffset), f32(spec.attentionScaling), part.row0, part.rows, wa.shift],
+      [{ buffer: a.buffer, ...wa }, b, idx, table, out],
+      ctx.linearGrid('rebuildKeys', Math.ceil(total / LINEAR_WORKGROUP)),
+    );
+  }
   return out;
 }

@@ -1,5 +1,6 @@
 // WGSL of the low-rank key rebuild fused with RoPE: one invocation per (KV head, selected token, pair i)
 // computes out[i] and out[i + headDim/2] = a[t, :] · b[g, :, i or i+half], then rotates them at t + offset.
+// a is bound as a range of its rows [aRow0, aRow0 + aRows); tokens outside it are another dispatch's.
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
 import { ROPE_ANGLE_WGSL } from '../rope-table.js';
@@ -11,9 +12,12 @@ export function renderRebuildKeys(spec: RebuildKeysSpec): string {
   const d = spec.headDim;
   const half = d / 2;
   return /* wgsl */ `
-struct Params { total: u32, seqLen: u32, rank: u32, nSel: u32, chunkSize: u32, positionOffset: i32, scaling: f32 }
+struct Params {
+  total: u32, seqLen: u32, rank: u32, nSel: u32, chunkSize: u32, positionOffset: i32, scaling: f32,
+  aRow0: u32, aRows: u32, aShift: u32,
+}
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;           // [seqLen, rank]
+@group(0) @binding(1) var<storage, read> a: array<f32>;           // rows [aRow0, aRow0 + aRows) of [seqLen, rank]
 @group(0) @binding(2) var<storage, read> b: array<f32>;           // [nKv, rank, headDim]
 @group(0) @binding(3) var<storage, read> idx: array<i32>;         // [nKv, nSel]
 @group(0) @binding(4) var<storage, read> table: array<vec4<f32>>; // [headDim / 2] (rope-table.ts)
@@ -36,7 +40,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let t = c * i32(p.chunkSize) + i32(j);
   // Tokens outside [0, seqLen) (only possible for GPU-computed indices) rebuild as zeros.
   if (c < 0 || u32(t) >= p.seqLen) { out[o] = 0.0; out[o + HALF] = 0.0; return; }
-  let ao = u32(t) * p.rank;
+  if (u32(t) < p.aRow0 || u32(t) - p.aRow0 >= p.aRows) { return; }
+  let ao = p.aShift + (u32(t) - p.aRow0) * p.rank;
   let bo = g * p.rank * D + i;
   var x1 = 0.0;
   var x2 = 0.0;

@@ -24,16 +24,21 @@ export function scatterChunks(ctx: GpuContext, dstIn: Tensor, srcIn: Tensor, idx
     }
   }
   if (nSel === 0 || d === 0) return;
-  // cache key + render (in ctx.dispatch) → dispatch per bindable range of KV heads of dst and src
-  for (const part of splitRows('scatterChunks', nKv, [rows * d * 4, nSel * chunkSize * d * 4], ctx.limits)) {
-    const [wd, ws] = part.windows;
-    const total = part.rows * nSel * chunkSize * d;
-    ctx.dispatch(
-      scatterChunksKernel,
-      {},
-      [total, rows, d, nSel, chunkSize, part.row0, wd.shift, ws.shift],
-      [{ buffer: src.buffer, ...ws }, idx, { buffer: dst.buffer, ...wd }],
-      ctx.linearGrid('scatterChunks', Math.ceil(total / LINEAR_WORKGROUP)),
-    );
+  if (d === 0) return;
+  // cache key + render (in ctx.dispatch) → dispatch per (src part, dst part) of token rows
+  const dstParts = splitRows('scatterChunks', nKv * rows, [d * 4], ctx.limits);
+  for (const sp of splitRows('scatterChunks', nKv * nSel * chunkSize, [d * 4], ctx.limits)) {
+    const [ws] = sp.windows;
+    const total = sp.rows * d;
+    for (const dp of dstParts) {
+      const [wd] = dp.windows;
+      ctx.dispatch(
+        scatterChunksKernel,
+        {},
+        [total, rows, d, nSel, chunkSize, sp.row0, ws.shift, dp.row0, dp.rows, wd.shift],
+        [{ buffer: src.buffer, ...ws }, idx, { buffer: dst.buffer, ...wd }],
+        ctx.linearGrid('scatterChunks', Math.ceil(total / LINEAR_WORKGROUP)),
+      );
+    }
   }
 }

@@ -1,5 +1,6 @@
 // writeKv (in place): rows x [m, nKvHeads*headDim] → cache [nKvHeads, capacity, headDim] rows start..start+m.
-// The cache is bound per range of KV heads: 8 heads x 128K tokens x 128 dims is 512 MiB.
+// The cache is bound in ranges of token rows (8 heads x 128K tokens x 128 dims is 512 MiB); only the
+// ranges that hold some of the written rows get a dispatch.
 import { assertShape, ShapeError, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
@@ -16,10 +17,12 @@ export function writeKv(ctx: GpuContext, cacheIn: Tensor, xIn: Tensor, start: nu
   const m = x.shape[0];
   if (!Number.isInteger(start) || start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
   if (m === 0 || d === 0) return;
-  // cache key + render (in ctx.dispatch) → dispatch per bindable range of KV heads
-  for (const part of splitRows('writeKv', nKv, [cap * d * 4], ctx.limits)) {
+  // cache key + render (in ctx.dispatch) → dispatch per bindable range of cache token rows
+  const total = m * nKv * d;
+  for (const part of splitRows('writeKv', nKv * cap, [d * 4], ctx.limits)) {
+    const touched = Array.from({ length: nKv }, (_, g) => g * cap + start).some((r) => r < part.row0 + part.rows && r + m > part.row0);
+    if (!touched) continue;
     const [wc] = part.windows;
-    const total = m * part.rows * d;
     ctx.dispatch(
       writeKvKernel,
       {},

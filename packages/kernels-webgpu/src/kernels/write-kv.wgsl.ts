@@ -1,5 +1,6 @@
-// WGSL of writeKv: copies rows x [m, nKvHeads*headDim] into cache [nKvHeads, capacity, headDim] at row `start`,
-// for the KV heads [g0, g0+gCount) bound in this part.
+// WGSL of writeKv over one bound range of cache token rows: copies rows x [m, nKvHeads*headDim] into
+// cache [nKvHeads, capacity, headDim] at row `start`; an invocation writes only when its cache row
+// (g * capacity + start + row) lies in the bound range [row0, row0 + rows).
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
 import { LINEAR_INDEX } from '../wgsl-common.js';
@@ -8,19 +9,21 @@ export type WriteKvSpec = Record<string, never>;
 
 export function renderWriteKv(_spec: WriteKvSpec): string {
   return /* wgsl */ `
-struct Params { total: u32, nKv: u32, d: u32, cap: u32, start: u32, g0: u32, gCount: u32, cacheShift: u32 }
+struct Params { total: u32, nKv: u32, d: u32, cap: u32, start: u32, row0: u32, rows: u32, cacheShift: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;           // [m, nKv * d]
-@group(0) @binding(2) var<storage, read_write> cache: array<f32>; // [gCount, cap, d] (this part)
+@group(0) @binding(2) var<storage, read_write> cache: array<f32>; // token rows [row0, row0 + rows) of [nKv * cap, d]
 ${LINEAR_INDEX}
 @compute @workgroup_size(${LINEAR_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
   if (i >= p.total) { return; }
   let e = i % p.d;
-  let g = (i / p.d) % p.gCount;
-  let row = i / (p.d * p.gCount);
-  cache[p.cacheShift + (g * p.cap + p.start + row) * p.d + e] = x[(row * p.nKv + p.g0 + g) * p.d + e];
+  let g = (i / p.d) % p.nKv;
+  let row = i / (p.d * p.nKv);
+  let cacheRow = g * p.cap + p.start + row;
+  if (cacheRow < p.row0 || cacheRow - p.row0 >= p.rows) { return; }
+  cache[p.cacheShift + (cacheRow - p.row0) * p.d + e] = x[i];
 }
 `;
 }
