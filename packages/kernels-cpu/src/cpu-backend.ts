@@ -236,25 +236,25 @@ export class CpuBackend implements KernelBackend {
     assertShape('rebuildKeys', 'idx', idx, [nKv, -1], 'i32');
     const nSel = idx.shape[1];
     const av = f32(a);
-    const bv = f32(b);
     const iv = i32(idx);
-    const out = newF32([nKv, nSel * chunkSize, d]);
+    const bt = transposedHeads(b, nKv, rank, d); // [nKvHeads, headDim, rank]
+    const n = nSel * chunkSize;
+    const out = newF32([nKv, n, d]);
     const o = out.data as Float32Array;
+    const rows = new Float32Array(n * rank); // gathered A rows of one head's selected tokens [n, rank]
     for (let g = 0; g < nKv; g++) {
-      const bBase = g * rank * d;
       for (let s = 0; s < nSel; s++) {
         const c = iv[g * nSel + s];
-        for (let j = 0; j < chunkSize; j++) {
-          const t = c * chunkSize + j;
-          if (t < 0 || t >= seqLen) throw new ShapeError('rebuildKeys', `token ${t} (chunk ${c}) is outside [0, ${seqLen})`);
-          const oo = (g * nSel * chunkSize + s * chunkSize + j) * d;
-          for (let r = 0; r < rank; r++) {
-            const coef = av[t * rank + r];
-            const bo = bBase + r * d;
-            for (let e = 0; e < d; e++) o[oo + e] += coef * bv[bo + e];
-          }
-          ropeInPlace(o, oo, t + positionOffset, rope);
-        }
+        const t0 = c * chunkSize;
+        if (c < 0 || t0 + chunkSize > seqLen) throw new ShapeError('rebuildKeys', `chunk ${c} (tokens ${t0}..${t0 + chunkSize}) is outside [0, ${seqLen})`);
+        rows.set(av.subarray(t0 * rank, (t0 + chunkSize) * rank), s * chunkSize * rank);
+      }
+      // keys[n, headDim] = rows[n, rank] · B_g[rank, headDim], as a blocked product against B_gᵀ
+      const keys = o.subarray(g * n * d, (g + 1) * n * d);
+      matmulInto(keys, rows, bt.subarray(g * d * rank, (g + 1) * d * rank), n, d, rank);
+      for (let s = 0; s < nSel; s++) {
+        const c = iv[g * nSel + s];
+        for (let j = 0; j < chunkSize; j++) ropeInPlace(keys, (s * chunkSize + j) * d, c * chunkSize + j + positionOffset, rope);
       }
     }
     return out;
@@ -294,6 +294,21 @@ export class CpuBackend implements KernelBackend {
     for (let r = 0; r < rows; r++) topKRow(xv, r * n, n, k, o, r * k, scratch);
     return out;
   }
+}
+
+/** B [nKvHeads, rank, headDim] transposed per head to [nKvHeads, headDim, rank], cached per tensor (B is fixed after prefill). */
+const transposedCache = new WeakMap<Tensor, Float32Array>();
+function transposedHeads(b: Tensor, nKv: number, rank: number, d: number): Float32Array {
+  let t = transposedCache.get(b);
+  if (!t) {
+    const bv = f32(b);
+    t = new Float32Array(bv.length);
+    for (let g = 0; g < nKv; g++) {
+      for (let r = 0; r < rank; r++) for (let e = 0; e < d; e++) t[(g * d + e) * rank + r] = bv[(g * rank + r) * d + e];
+    }
+    transposedCache.set(b, t);
+  }
+  return t;
 }
 
 function softmaxRow(x: Float32Array, o: Float32Array, base: number, n: number): void {
