@@ -107,6 +107,19 @@ describe.skipIf(!probe.ok)(`gpujs backend (cpu mode)${probe.ok ? '' : ` — skip
     be.destroy();
   });
 
+  it('reduces long softmax rows in blocks (the path KCache scores over many tokens take)', async () => {
+    const be = await gpujs({ mode: 'cpu' });
+    const ref = cpu();
+    const rng = new SeededRng(9);
+    const [rows, n] = [3, 20001]; // above STATS_SINGLE_PASS_MAX, with a partial last block
+    const data = rng.normals(rows * n, 4);
+    data[5] = -Infinity;
+    const got = await be.read(be.softmax(be.upload(data, [rows, n])));
+    const want = await ref.read(ref.softmax(ref.upload(data, [rows, n])));
+    compareOutputs('softmax [3, 20001]', got, want, [rows, n], { kind: 'reduction', length: n }, 'f32');
+    be.destroy();
+  });
+
   it('rejects tensors of another gpujs backend instance', async () => {
     const a = await gpujs({ mode: 'cpu' });
     const b = await gpujs({ mode: 'cpu' });

@@ -14,6 +14,7 @@ import {
   type Tensor,
 } from '@shadowkv/core';
 import { attentionBlocks, SCORE_BUDGET_ELEMENTS } from './attention-blocks.js';
+import { rowStats } from './row-stats.js';
 import { TOPK_COUNTING_MAX_N, topKIndices } from './top-k.js';
 import { GpujsTensor, type GpujsData } from './gpujs-tensor.js';
 import { KernelRunner, type DataArg } from './kernel-runner.js';
@@ -31,10 +32,18 @@ const KERNEL_CLASS_MODES: Record<string, GpujsKernelMode> = {
 };
 
 /**
- * Largest tensor in the GL modes: shaders compute flat indices in f32, exact only below 2^24. The JS modes
- * (cpu, webasm) index with doubles and allow 2^31 - 1 bytes like the CPU backend.
+ * Largest tensor in the GL modes: shaders compute flat indices in f32, and the kernels' index math
+ * (floor((t + 0.5) / n)) needs t + 0.5 to be exact, which holds below 2^23. The JS modes (cpu, webasm)
+ * index with doubles and allow 2^31 - 1 bytes like the CPU backend.
  */
-export const GL_MAX_ELEMENTS = 2 ** 24;
+export const GL_MAX_ELEMENTS = 2 ** 23;
+
+/**
+ * Longest loop a GL kernel may run: Mesa's software rasterizer (llvmpipe) stops any shader loop after
+ * 65535 iterations and returns garbage. Long rows are split into blocks instead; the remaining loops
+ * (matmul k, rmsNorm d, attention capacity) throw a ShapeError beyond it.
+ */
+export const GL_MAX_LOOP = 65535;
 
 function isGpujsData(d: unknown): d is { toArray(): Float32Array | number[]; delete(): void } {
   return typeof d === 'object' && d !== null && 'toArray' in d;
@@ -65,7 +74,7 @@ export class GpujsBackend implements KernelBackend {
     const gl = this.mode === 'headlessgl' || this.mode === 'webgl' || this.mode === 'webgl2';
     this.maxElements = gl ? GL_MAX_ELEMENTS : Math.floor((2 ** 31 - 1) / 4);
     this.capabilities = { dtypes: ['f32', 'i32'], maxTensorBytes: this.maxElements * 4 };
-    this.runner = new KernelRunner(gpu, specializeShapes);
+    this.runner = new KernelRunner(gpu, specializeShapes, gl ? GL_MAX_LOOP : Infinity);
   }
 
   /** Distinct kernels compiled so far (a recompile on every decode step would show up here). */
@@ -206,7 +215,7 @@ export class GpujsBackend implements KernelBackend {
     if (x.dtype !== 'f32') throw new ShapeError('softmax', `x has dtype ${x.dtype}, expected f32`);
     const n = x.shape[x.shape.length - 1];
     const rows = numel(x.shape) / n;
-    const stats = this.runner.run('softmaxStats', rows * 2, { nMax: n }, [this.arg(xt), n]);
+    const stats = rowStats(this.runner, this.arg(xt), rows, n);
     const out = this.runner.run('softmaxApply', rows * n, {}, [this.arg(xt), { data: stats, length: rows * 2 }, n]);
     this.release(stats);
     return this.make(x.shape, 'f32', out);
@@ -295,7 +304,7 @@ export class GpujsBackend implements KernelBackend {
     const group = nHeads / nKv;
     const logits = this.runner.run('landmarkLogits', nHeads * nChunks, { dMax: d }, [this.arg(qt), this.arg(lt), scale, nChunks, d, group]);
     const logitsArg = { data: logits, length: nHeads * nChunks };
-    const stats = this.runner.run('softmaxStats', nHeads * 2, { nMax: nChunks }, [logitsArg, nChunks]);
+    const stats = rowStats(this.runner, logitsArg, nHeads, nChunks);
     const out = this.runner.run('landmarkMax', nKv * nChunks, { groupMax: group }, [logitsArg, { data: stats, length: nHeads * 2 }, nChunks, group]);
     this.release(logits);
     this.release(stats);

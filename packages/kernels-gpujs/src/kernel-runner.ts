@@ -7,6 +7,7 @@
 //   holds every length: one compile per distinct shape, and kernels whose index math runs on constants
 //   (~3x faster in software GL). A decode step reuses the previous step's kernels.
 // - false: dynamic as well, one compile per loop bucket, for workloads whose shapes keep changing.
+import { ShapeError } from '@shadowkv/core';
 import type { GpujsData } from './gpujs-tensor.js';
 import { KERNELS, LOOP_KERNELS, type KernelName } from './kernel-table.js';
 import type { GpujsInstance, GpujsKernel } from './load-gpujs.js';
@@ -60,6 +61,8 @@ export class KernelRunner {
   constructor(
     private readonly gpu: GpujsInstance,
     private readonly specializeShapes = true,
+    /** Longest loop the device runs correctly (see GL_MAX_LOOP); longer ones throw instead of returning garbage. */
+    private readonly maxLoop = Infinity,
   ) {}
 
   /** Number of distinct compiled kernels so far (each costs a shader compile in the GL modes). */
@@ -74,7 +77,12 @@ export class KernelRunner {
   run(name: KernelName, length: number, loops: Record<string, number>, args: KernelArg[]): GpujsData {
     if (length === 0) return new Float32Array(0);
     const constants: Record<string, number> = {};
-    for (const key of Object.keys(loops)) constants[key] = loopBound(loops[key]);
+    for (const key of Object.keys(loops)) {
+      if (loops[key] > this.maxLoop) {
+        throw new ShapeError(name, `a loop of ${loops[key]} iterations (${key}) exceeds the ${this.maxLoop} this gpu.js mode runs correctly; use a JS mode (webasm, cpu) or another backend for this size`);
+      }
+      constants[key] = loopBound(loops[key]);
+    }
     let cacheKey = `${name}|${Object.keys(constants).map((k) => `${k}=${constants[k]}`).join(',')}`;
     const specialized = this.specializeShapes && LOOP_KERNELS.has(name);
     if (specialized) {

@@ -3,7 +3,7 @@ import { ATTENTION_OUTPUT, ATTENTION_PROBS, ATTENTION_SCORES, ATTENTION_STATS, R
 import { ADD, COPY, EMBEDDING, FILL_ZERO, SWIGLU } from './kernels/elementwise.kernels.js';
 import { MATMUL } from './kernels/matmul.kernels.js';
 import { REBUILD_KEYS, ROPE } from './kernels/rope.kernels.js';
-import { RMS_APPLY, RMS_STATS, SOFTMAX_APPLY, SOFTMAX_STATS } from './kernels/row-reduce.kernels.js';
+import { RMS_APPLY, RMS_STATS, SOFTMAX_APPLY, SOFTMAX_MERGE, SOFTMAX_PARTIAL, SOFTMAX_STATS } from './kernels/row-reduce.kernels.js';
 import {
   GATHER_CHUNKS,
   LANDMARK_LOGITS,
@@ -28,6 +28,8 @@ export const KERNELS = {
   rmsApply: RMS_APPLY,
   softmaxStats: SOFTMAX_STATS,
   softmaxApply: SOFTMAX_APPLY,
+  softmaxPartial: SOFTMAX_PARTIAL,
+  softmaxMerge: SOFTMAX_MERGE,
   rope: ROPE,
   rebuildKeys: REBUILD_KEYS,
   writeKv: WRITE_KV,
@@ -59,6 +61,8 @@ export const LOOP_KERNELS: ReadonlySet<KernelName> = new Set<KernelName>([
   'matmul',
   'rmsStats',
   'softmaxStats',
+  'softmaxPartial',
+  'softmaxMerge',
   'rebuildKeys',
   'attentionScores',
   'attentionStats',

@@ -57,3 +57,63 @@ export const SOFTMAX_APPLY = `function(x, stats, n) {
   const row = Math.floor((this.thread.x + 0.5) / n);
   return Math.exp(Math.max(x[this.thread.x] - stats[row * 2], ${EXP_FLOOR})) / stats[row * 2 + 1];
 }`;
+
+/**
+ * out[rows, nBlocks, 2]: [max, sum of exp(x - max)] of block b (blockLen elements, fewer in the last block)
+ * of each row: the first level of row stats for long rows, so that no thread loops over a whole row (more
+ * parallel work, and software GL caps a loop at 65535 iterations). Loop constants: bMax.
+ */
+export const SOFTMAX_PARTIAL = `function(x, n, blockLen, nBlocks) {
+  const t = this.thread.x + 0.5;
+  const pair = Math.floor(t / 2);
+  const which = Math.floor(t - pair * 2);
+  const row = Math.floor((pair + 0.5) / nBlocks);
+  const b = pair - row * nBlocks;
+  const start = b * blockLen;
+  const len = Math.min(blockLen, n - start);
+  const o = row * n + start;
+  let mx = x[o];
+  for (let c = 1; c < this.constants.bMax; c++) {
+    if (c >= len) {
+      break;
+    }
+    mx = Math.max(mx, x[o + c]);
+  }
+  if (which < 0.5) {
+    return mx;
+  }
+  let s = 0;
+  for (let c = 0; c < this.constants.bMax; c++) {
+    if (c >= len) {
+      break;
+    }
+    s += Math.exp(Math.max(x[o + c] - mx, ${EXP_FLOOR}));
+  }
+  return s;
+}`;
+
+/** out[rows, 2]: merges SOFTMAX_PARTIAL blocks: max M of the block maxima, Σ sum_b * exp(max_b - M). Loop constants: blocksMax. */
+export const SOFTMAX_MERGE = `function(partials, nBlocks) {
+  const t = this.thread.x + 0.5;
+  const row = Math.floor(t / 2);
+  const which = Math.floor(t - row * 2);
+  const o = row * nBlocks * 2;
+  let mx = partials[o];
+  for (let b = 1; b < this.constants.blocksMax; b++) {
+    if (b >= nBlocks) {
+      break;
+    }
+    mx = Math.max(mx, partials[o + b * 2]);
+  }
+  if (which < 0.5) {
+    return mx;
+  }
+  let s = 0;
+  for (let b = 0; b < this.constants.blocksMax; b++) {
+    if (b >= nBlocks) {
+      break;
+    }
+    s += partials[o + b * 2 + 1] * Math.exp(Math.max(partials[o + b * 2] - mx, ${EXP_FLOOR}));
+  }
+  return s;
+}`;
