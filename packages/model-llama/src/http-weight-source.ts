@@ -1,13 +1,13 @@
 // A WeightSource over HTTP: a safetensors checkpoint (one file or a sharded set with an index) at a URL,
 // read one tensor's byte range per request, so a page never downloads a multi-gigabyte file at once.
 // Header validation, the weight map and dtype widening are the same code the file source uses.
-import { ModelFormatError, ShadowKvError } from '@shadowkv/core';
-import { assertFloatTensor, floatTensorToF32 } from './float-tensor.js';
+import { ModelFormatError } from '@shadowkv/core';
 import { HttpFile, type HttpFetchOptions } from './http-file.js';
 import { modelUrl } from './model-url.js';
 import { parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from './safetensors-header.js';
 import { SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE, parseWeightMap, tensorsFromShards } from './safetensors-index.js';
-import type { TensorInfo, WeightSource } from './weight-source.js';
+import { TensorTableSource } from './tensor-table-source.js';
+import type { TensorInfo } from './weight-source.js';
 
 export type { HttpFetchOptions } from './http-file.js';
 
@@ -15,50 +15,19 @@ export type { HttpFetchOptions } from './http-file.js';
 const PROBE_BYTES = 256 * 1024;
 
 /** A WeightSource over safetensors files on an HTTP server (TensorInfo.file is the file's absolute URL). */
-export class HttpWeightSource implements WeightSource {
-  private closed = false;
-
-  private constructor(
-    /** The model folder URL as given. */
-    readonly dir: string,
-    private readonly tensors: Map<string, TensorInfo>,
-    private readonly files: Map<string, HttpFile>,
-    /** `__metadata__` of every file, merged. */
-    readonly metadata: Readonly<Record<string, string>>,
-  ) {}
+export class HttpWeightSource extends TensorTableSource {
+  private constructor(dir: string, tensors: Map<string, TensorInfo>, private readonly files: Map<string, HttpFile>, metadata: Record<string, string>) {
+    super(dir, tensors, metadata, 'the model URL');
+  }
 
   /** @internal Builds a source from validated headers; use openHttpSafetensors. */
   static fromParts(dir: string, tensors: Map<string, TensorInfo>, files: Map<string, HttpFile>, metadata: Record<string, string>): HttpWeightSource {
     return new HttpWeightSource(dir, tensors, files, metadata);
   }
 
-  names(): string[] {
-    return [...this.tensors.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.tensors.has(name);
-  }
-
-  info(name: string): TensorInfo {
-    const t = this.tensors.get(name);
-    if (!t) {
-      throw new ModelFormatError(this.dir, name, `tensor "${name}" is not in this checkpoint (${this.tensors.size} tensors); check the model URL and its config.json`);
-    }
-    return t;
-  }
-
-  /** The tensor's bytes exactly as stored, in a fresh buffer (one Range request). */
-  async readBytes(name: string): Promise<Uint8Array> {
-    const t = this.info(name);
-    if (this.closed) throw new ShadowKvError('CLOSED', `${t.file}: cannot read "${name}", the weight source was closed`);
+  /** One Range request. */
+  protected readRange(t: TensorInfo): Promise<Uint8Array> {
     return this.files.get(t.file)!.read(t.byteOffset, t.byteLength);
-  }
-
-  async readF32(name: string): Promise<Float32Array> {
-    const t = this.info(name);
-    assertFloatTensor(t);
-    return floatTensorToF32(t, await this.readBytes(name));
   }
 
   /** Nothing stays open between requests; later reads fail. */

@@ -2,66 +2,25 @@
 // that reads each tensor's own byte range on demand, so multi-gigabyte files are never read whole.
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelFormatError, ShadowKvError, UnsupportedModelError } from '@shadowkv/core';
-import { assertFloatTensor, floatTensorToF32 } from './float-tensor.js';
+import { ModelFormatError } from '@shadowkv/core';
 import { readExactly, readSafetensorsHeader } from './safetensors-header.js';
 import { SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE, parseWeightMap, tensorsFromShards } from './safetensors-index.js';
-import type { TensorInfo, WeightSource } from './weight-source.js';
+import { TensorTableSource } from './tensor-table-source.js';
+import type { TensorInfo } from './weight-source.js';
 
 /** A WeightSource over safetensors files, with raw and integer reads besides readF32. */
-export class SafetensorsSource implements WeightSource {
-  private closed = false;
-
-  private constructor(
-    readonly dir: string,
-    private readonly tensors: Map<string, TensorInfo>,
-    private readonly handles: Map<string, FileHandle>,
-    /** `__metadata__` of every file, merged. */
-    readonly metadata: Readonly<Record<string, string>>,
-  ) {}
+export class SafetensorsSource extends TensorTableSource {
+  private constructor(dir: string, tensors: Map<string, TensorInfo>, private readonly handles: Map<string, FileHandle>, metadata: Record<string, string>) {
+    super(dir, tensors, metadata, 'the model directory');
+  }
 
   /** @internal Builds a source from already-validated headers; use openSafetensors. */
   static fromParts(dir: string, tensors: Map<string, TensorInfo>, handles: Map<string, FileHandle>, metadata: Record<string, string>): SafetensorsSource {
     return new SafetensorsSource(dir, tensors, handles, metadata);
   }
 
-  names(): string[] {
-    return [...this.tensors.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.tensors.has(name);
-  }
-
-  info(name: string): TensorInfo {
-    const t = this.tensors.get(name);
-    if (!t) {
-      throw new ModelFormatError(this.dir, name, `tensor "${name}" is not in this checkpoint (${this.tensors.size} tensors); check the model directory and its config.json`);
-    }
-    return t;
-  }
-
-  /** The tensor's bytes exactly as stored. */
-  async readBytes(name: string): Promise<Uint8Array> {
-    const t = this.info(name);
-    if (this.closed) throw new ShadowKvError('CLOSED', `${t.file}: cannot read "${name}", the weight source was closed`);
-    const fh = this.handles.get(t.file)!;
-    // A fresh, aligned buffer per tensor so typed-array views over it are valid.
-    return readExactly(fh, t.file, t.byteOffset, t.byteLength);
-  }
-
-  async readF32(name: string): Promise<Float32Array> {
-    const t = this.info(name);
-    assertFloatTensor(t);
-    return floatTensorToF32(t, await this.readBytes(name));
-  }
-
-  /** Reads an I32 tensor (e.g. token ids stored next to test goldens). */
-  async readI32(name: string): Promise<Int32Array> {
-    const t = this.info(name);
-    if (t.dtype !== 'I32') throw new UnsupportedModelError(t.file, name, `dtype ${t.dtype} is not I32; use readF32 for float tensors`);
-    const bytes = await this.readBytes(name);
-    return new Int32Array(bytes.buffer, 0, bytes.byteLength / 4);
+  protected readRange(t: TensorInfo): Promise<Uint8Array> {
+    return readExactly(this.handles.get(t.file)!, t.file, t.byteOffset, t.byteLength);
   }
 
   async close(): Promise<void> {
