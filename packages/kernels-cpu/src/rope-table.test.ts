@@ -6,7 +6,7 @@ describe('ropeInPlace', () => {
     const headDim = 8;
     const invFreq = Float32Array.from([1, 0.1, 0.01, 0.001]);
     const rope = { headDim, invFreq, attentionScaling: 1.5 };
-    for (const pos of [0, 1, 7, 1000, 200_000]) {
+    for (const pos of [-3, 0, 1, 7, 1000, 200_000]) { // negative first: it must not poison the cached table
       const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
       ropeInPlace(x, 0, pos, rope);
       for (let i = 0; i < 4; i++) {

@@ -13,7 +13,7 @@ const tables = new WeakMap<RopeSpec, Table>();
 const MAX_CACHED_POSITIONS = 1 << 17;
 
 function tableFor(rope: RopeSpec, pos: number): Table | null {
-  if (pos >= MAX_CACHED_POSITIONS) return null;
+  if (!(pos >= 0 && pos < MAX_CACHED_POSITIONS)) return null; // negative or non-finite: computed directly
   let t = tables.get(rope);
   if (!t || pos >= t.positions) {
     const half = rope.headDim / 2;
