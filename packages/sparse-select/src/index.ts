@@ -6,4 +6,6 @@ export { chunkMinCosine, outlierChunks } from './outlier-chunks.js';
 export type { LandmarkSet } from './landmark-set.js';
 export { buildLandmarkSet, removeOutliers } from './landmark-set.js';
 export { landmarkChunkIds, selectChunks } from './select-chunks.js';
+export type { LowRankKeys } from './refine-chunks.js';
+export { refineChunks, topChunksByMass } from './refine-chunks.js';
 export { massCount, selectTokens, tokenScores } from './select-tokens.js';

@@ -1,9 +1,9 @@
 // One layer of ShadowKV's decode state: low-rank pre-RoPE keys, landmarks, exact local/outlier/generated K/V,
 // and the offloaded values with a cache of the last selection.
-import type { KernelBackend, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import { ShapeError, type KernelBackend, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
-import { buildLandmarkSet, landmarkChunkIds, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
+import { buildLandmarkSet, landmarkChunkIds, refineChunks, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { PrefillLayerData } from './prefill-cache.js';
 import type { ResolvedShadowKvParams, ShadowKvLayout } from './shadowkv-params.js';
@@ -33,8 +33,8 @@ export interface ShadowKvLayerSnapshot {
  */
 export class ShadowKvLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
-  private readonly a: Tensor; // [localStart, rank]
-  private readonly b: Tensor; // [nKvHeads, rank, headDim]
+  private a!: Tensor; // [localStart, rank], set by setRank
+  private b!: Tensor; // [nKvHeads, rank, headDim], set by setRank
   private readonly landmarks: Tensor; // [nKvHeads, nLandmarks, headDim]
   private readonly set: LandmarkSet;
   private readonly store: ValueStore;
@@ -47,7 +47,13 @@ export class ShadowKvLayer implements DecodeLayer {
   private readonly selected: Int32Array; // [nKvHeads, nSelect] chunk ids of the last step, ascending
   private generated = 0;
   private stepped = false;
-  private readonly rank: number;
+  private rank = 0;
+  /** Singular values of this layer's pre-RoPE keys, descending (as many as the SVD computed). */
+  readonly spectrum: Float64Array;
+  /** Squared Frobenius norm of the pre-RoPE keys (the energy every component's share is taken of). */
+  readonly keyEnergy: number;
+  /** U [promptLen, svdRank] and S·Vᵀ [svdRank, width] until setRank has uploaded the kept part. */
+  private factors: { a: Float32Array; b: Float32Array; rank: number } | undefined;
 
   constructor(
     private readonly ctx: KvCacheContext,
@@ -55,6 +61,7 @@ export class ShadowKvLayer implements DecodeLayer {
     private readonly layout: ShadowKvLayout,
     data: PrefillLayerData,
     promptLen: number,
+    svdRank = p.rank,
   ) {
     const { backend, model, maxSeqLen } = ctx;
     const { nKvHeads, headDim } = model;
@@ -63,22 +70,20 @@ export class ShadowKvLayer implements DecodeLayer {
     const width = nKvHeads * headDim;
 
     // Low-rank pre-RoPE keys: kPre [promptLen, nKvHeads*headDim] ≈ A·B, A = U [promptLen, rank], B = S·Vᵀ [rank, width].
+    // With rankAllocation 'energy' the SVD goes up to the largest rank a layer may get; the state picks this
+    // layer's rank once every layer's spectrum is known (setRank).
     const svd = randomizedSvd(data.kPre as Float32Array, promptLen, width, {
-      rank: p.rank,
+      rank: svdRank,
       oversample: p.svdOversample,
       powerIterations: p.svdPowerIterations,
       seed: p.svdSeed,
     });
-    const f = lowRankFactors(svd);
-    this.rank = svd.rank;
-    // Only chunks before the local window are ever rebuilt, so A keeps just their rows.
-    this.a = backend.upload(f.a.subarray(0, layout.localStart * svd.rank), [layout.localStart, svd.rank]);
-    // rebuildKeys wants B per head: bh[h, r, :] = b[r, h*headDim .. (h+1)*headDim].
-    const bh = new Float32Array(nKvHeads * svd.rank * headDim); // [nKvHeads, rank, headDim]
-    for (let h = 0; h < nKvHeads; h++) {
-      for (let r = 0; r < svd.rank; r++) bh.set(f.b.subarray(r * width + h * headDim, r * width + (h + 1) * headDim), (h * svd.rank + r) * headDim);
-    }
-    this.b = backend.upload(bh, [nKvHeads, svd.rank, headDim]);
+    this.spectrum = svd.s;
+    let energy = 0;
+    for (let i = 0; i < promptLen * width; i++) energy += (data.kPre as Float32Array)[i] ** 2;
+    this.keyEnergy = energy;
+    this.factors = { ...lowRankFactors(svd), rank: svd.rank };
+    if (p.rankAllocation === 'uniform') this.setRank(svd.rank);
 
     // Landmarks and outliers over the chunks before the local window (post-RoPE keys).
     const keys = { data: data.keys, nKvHeads, rowStride: maxSeqLen, headDim };
@@ -98,6 +103,32 @@ export class ShadowKvLayer implements DecodeLayer {
     this.cache = new ChunkCache(backend, this.store, this.vd, { slots: layout.nSelect });
     this.budgetIdx = backend.upload(new Int32Array(nKvHeads), [nKvHeads, 1]);
     this.selected = new Int32Array(nKvHeads * layout.nSelect);
+  }
+
+  /**
+   * Uploads the first `rank` components of the SVD as A [localStart, rank] and B [nKvHeads, rank, headDim] and
+   * drops the host factors. Called once, before the first decode step.
+   */
+  setRank(rank: number): void {
+    const f = this.factors;
+    if (!f) throw new ShapeError('ShadowKvLayer.setRank', 'the rank is already set');
+    if (!Number.isInteger(rank) || rank < 1 || rank > f.rank) throw new ShapeError('ShadowKvLayer.setRank', `rank ${rank} is outside [1, ${f.rank}] (the SVD's rank)`);
+    const { backend, model } = this.ctx;
+    const { nKvHeads, headDim } = model;
+    const width = nKvHeads * headDim;
+    const { localStart } = this.layout;
+    // Only chunks before the local window are ever rebuilt, so A keeps just their rows.
+    const a = new Float32Array(localStart * rank); // [localStart, rank]
+    for (let t = 0; t < localStart; t++) a.set(f.a.subarray(t * f.rank, t * f.rank + rank), t * rank);
+    // rebuildKeys wants B per head: bh[h, r, :] = b[r, h*headDim .. (h+1)*headDim].
+    const bh = new Float32Array(nKvHeads * rank * headDim); // [nKvHeads, rank, headDim]
+    for (let h = 0; h < nKvHeads; h++) {
+      for (let r = 0; r < rank; r++) bh.set(f.b.subarray(r * width + h * headDim, r * width + (h + 1) * headDim), (h * rank + r) * headDim);
+    }
+    this.a = backend.upload(a, [localStart, rank]);
+    this.b = backend.upload(bh, [nKvHeads, rank, headDim]);
+    this.rank = rank;
+    this.factors = undefined;
   }
 
   /** Local window then outlier chunks, token-major [nStatic, nKvHeads*headDim] (each head its own outliers), into the static rows. */
@@ -146,10 +177,16 @@ export class ShadowKvLayer implements DecodeLayer {
     // 2. Select budget/chunkSize chunks per KV head by landmark scores; only the ids come to the host. On a queued
     // backend (WebGPU) the read also waits for the work queued before it, which selectMs then includes.
     let t = performance.now();
-    const sel = selectChunks(backend, input.q, this.landmarks, nHeads, nSelect, scale); // i32 [nKvHeads, nSelect]
+    // With refine > 1 the landmarks only nominate candidates and their rebuilt keys choose among them.
+    const nCand = Math.min(nLandmarks, this.p.refine * nSelect);
+    const sel = selectChunks(backend, input.q, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
     const positions = (await backend.read(sel)) as Int32Array;
     backend.dispose(sel);
-    landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
+    if (nCand === nSelect) landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
+    else {
+      const candidates = landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks);
+      await refineChunks(backend, input.q, { a: this.a, b: this.b, rope }, candidates, nKvHeads, nHeads, chunkSize, nSelect, scale, this.selected);
+    }
     stats.selectMs += performance.now() - t;
 
     // 3. Values: the chunk cache copies the misses into the budget rows of Vd and reports the slot order.
@@ -211,6 +248,6 @@ export class ShadowKvLayer implements DecodeLayer {
   }
 
   dispose(): void {
-    for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd, this.budgetIdx]) this.backend.dispose(t);
+    for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd, this.budgetIdx]) if (t) this.backend.dispose(t); // a, b unset if setRank never ran
   }
 }

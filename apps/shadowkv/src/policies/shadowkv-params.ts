@@ -23,6 +23,19 @@ export interface ShadowKvParams {
   svdPowerIterations?: number;
   /** Seed of the randomized SVD's test matrix. Default 0. */
   svdSeed?: number;
+  /**
+   * Two-stage selection: landmarks nominate `refine` × budget/chunkSize chunks per KV head, then the softmax mass
+   * of their rebuilt rank-r keys picks budget/chunkSize of them (sparse-select's refineChunks). 1 is the authors'
+   * one-stage landmark selection. Costs a rebuild and a score of refine × budget keys per step; no fast memory is
+   * kept for it. Default 1.
+   */
+  refine?: number;
+  /**
+   * How the rank is spread over layers. 'uniform': every layer gets `rank` (the authors'). 'energy': `rank` is
+   * the mean; layers whose pre-RoPE key spectrum decays slowly get more, others less (allocateRanks, each layer
+   * between 1 and min(2·rank, nKvHeads*headDim)), so the low-rank keys cost the same fast memory. Default 'uniform'.
+   */
+  rankAllocation?: 'uniform' | 'energy';
   /** Keep the offloaded values as int8 with one scale per chunk and head (about 4x less slow memory). Default false. */
   quantizeValues?: boolean;
 }
@@ -39,6 +52,8 @@ export const SHADOWKV_DEFAULTS: ResolvedShadowKvParams = {
   svdPowerIterations: 2,
   svdSeed: 0,
   quantizeValues: false,
+  refine: 1,
+  rankAllocation: 'uniform',
 };
 
 /** Fills defaults for the fields not given; other keys of `p` (other policies' options) are ignored. */
@@ -61,10 +76,19 @@ export function checkShadowKvParams(p: ResolvedShadowKvParams): void {
   checkInt('svdPowerIterations', p.svdPowerIterations, 0);
   checkInt('svdSeed', p.svdSeed, 0);
   checkBool('quantizeValues', p.quantizeValues);
+  checkInt('refine', p.refine, 1, 'it is the number of candidate chunks per selected chunk, 1 for landmark selection only');
+  if (p.rankAllocation !== 'uniform' && p.rankAllocation !== 'energy') {
+    throw new InvalidOptionError('rankAllocation', `must be 'uniform' or 'energy', got ${String(p.rankAllocation)}`);
+  }
   if (p.budget % p.chunkSize !== 0) {
     const lo = p.budget - (p.budget % p.chunkSize);
     throw new InvalidOptionError('budget', `${p.budget} is not a multiple of chunkSize ${p.chunkSize}; use ${lo} or ${lo + p.chunkSize}`);
   }
+}
+
+/** The largest rank one layer may get under rankAllocation 'energy' (the rank its SVD is computed at). */
+export function energyMaxRank(rank: number, model: KvModelShape, promptLen: number): number {
+  return Math.min(2 * rank, model.nKvHeads * model.headDim, promptLen);
 }
 
 /** Where the prompt's tokens go: chunks scored by landmarks, and the exact local window after them. */

@@ -1,0 +1,129 @@
+// Research driver: runs named sets of ShadowKV variants on recorded niah prefills and prints accuracy with
+// per-layer diagnostics. Usage (from the repo root):
+//   npx tsx --conditions=@shadowkv/source apps/shadowkv/src/research/research-niah.ts \
+//     --model ../shared/models/needle-llama --data ../shared/bench/niah-dev.jsonl --set diag --limit 48 [--out f.jsonl]
+// Only prompts whose prefill is already recorded (bench niah --prefill-cache) are used; none is recorded here.
+import { existsSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createEngine } from '../engine.js';
+import { isCorrect, readNiah, type NiahRow } from '../bench/niah.js';
+import { PrefillRecordingCache } from '../bench/prefill-recording.js';
+import { shadowkv } from '../policies/shadowkv.js';
+import { replayPrefill } from '../bench/prefill-recording.js';
+import type { PolicyRun, ResearchConfig } from './research-config.js';
+import { PromptData, researchFastBytes, ResearchState } from './research-state.js';
+import { RESEARCH_SETS } from './research-sets.js';
+
+/** Positions of the answer's digits (answer ids without the leading space and trailing period) in the prompt. */
+export function needlePositions(row: NiahRow): number[] {
+  const want = row.answer_ids.slice(1, -1);
+  const out: number[] = [];
+  const p = row.prompt_ids;
+  for (let i = 0; i + want.length <= p.length; i++) {
+    if (want.every((id, j) => p[i + j] === id)) for (let j = 0; j < want.length; j++) out.push(i + j);
+  }
+  return out;
+}
+
+interface Tally {
+  correct: number;
+  total: number;
+  fastBytes: number;
+  /** Sums over steps and rows, per layer: massKept, outErr, oracleRecall, needleHit, and the count. */
+  layer: { mass: number; err: number; recall: number; needle: number; n: number }[];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: '../shared/models/needle-llama' },
+      data: { type: 'string', default: '../shared/bench/niah-dev.jsonl' },
+      set: { type: 'string', default: 'diag' },
+      limit: { type: 'string' },
+      from: { type: 'string', default: '0' },
+      out: { type: 'string' },
+      cache: { type: 'string', default: join(tmpdir(), 'shadowkv-prefill-cache') },
+    },
+  });
+  const sets = String(values.set).split(',');
+  const configs: (ResearchConfig | PolicyRun)[] = sets.flatMap((s) => {
+    const f = RESEARCH_SETS[s];
+    if (!f) throw new Error(`unknown set "${s}"; use one of ${Object.keys(RESEARCH_SETS).join(', ')}`);
+    return f();
+  });
+  const engine = await createEngine({ model: values.model as string, backend: 'cpu' });
+  const c = engine.model.config;
+  const rows = (await readNiah(values.data as string, values.limit ? Number(values.limit) : undefined)).slice(Number(values.from));
+  const recordings = await PrefillRecordingCache.open(values.cache as string, engine);
+  const tallies = new Map<string, Tally>(configs.map((cfg) => [cfg.name, { correct: 0, total: 0, fastBytes: 0, layer: Array.from({ length: c.nLayers }, () => ({ mass: 0, err: 0, recall: 0, needle: 0, n: 0 })) }]));
+  const t0 = performance.now();
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (!recorded(recordings, row.prompt_ids)) {
+      process.stderr.write(`row ${i}: no recording yet, stopping here\n`);
+      break;
+    }
+    const rec = await recordings.get(engine, row.prompt_ids);
+    const data = new PromptData(rec, c.nKvHeads, c.headDim, engine.model.rope);
+    const needle = needlePositions(row);
+    const line: Record<string, unknown> = { i: i + Number(values.from), task: row.task, length: row.length, needle: needle.length ? [needle[0], needle[needle.length - 1]] : [] };
+    for (const cfg of configs) {
+      if ('policy' in cfg) {
+        const st = await replayPrefill(engine, rec, shadowkv(cfg.policy), row.answer_ids.length);
+        const fast = st.memory().fastBytes;
+        const ok = isCorrect(await engine.greedy(st, rec.logits, row.answer_ids.length), row.answer_ids);
+        st.dispose();
+        const t = tallies.get(cfg.name) as Tally;
+        t.total++;
+        if (ok) t.correct++;
+        t.fastBytes += fast;
+        line[cfg.name] = { ok, fastBytes: fast };
+        continue;
+      }
+      const state = new ResearchState(engine, cfg, data, needle);
+      const tokens = await engine.greedy(state, rec.logits, row.answer_ids.length);
+      const ok = isCorrect(tokens, row.answer_ids);
+      const t = tallies.get(cfg.name) as Tally;
+      t.total++;
+      if (ok) t.correct++;
+      t.fastBytes += researchFastBytes(cfg, engine, rec.promptLen, state.ranks);
+      const perLayer = state.diags.map((steps, l) => {
+        const m = { mass: 0, err: 0, recall: 0, needle: 0 };
+        for (const d of steps) {
+          m.mass += d.massKept / steps.length;
+          m.err += d.outErr / steps.length;
+          m.recall += d.oracleRecall / steps.length;
+          m.needle += d.needleHit / steps.length;
+        }
+        const tl = t.layer[l];
+        tl.mass += m.mass;
+        tl.err += m.err;
+        tl.recall += m.recall;
+        tl.needle += Number.isNaN(m.needle) ? 0 : m.needle;
+        tl.n++;
+        return [m.mass, m.err, m.recall, m.needle].map((x) => Number(x.toFixed(4)));
+      });
+      line[cfg.name] = { ok, ranks: state.ranks, layers: perLayer };
+    }
+    if (values.out) await appendFile(values.out as string, `${JSON.stringify(line)}\n`);
+    const secs = ((performance.now() - t0) / 1000).toFixed(0);
+    process.stderr.write(`row ${i + 1}/${rows.length} ${row.task}/${row.length} ${secs}s: ${configs.map((cfg) => `${cfg.name}=${(line[cfg.name] as { ok: boolean }).ok ? 1 : 0}`).join(' ')}\n`);
+  }
+  for (const cfg of configs) {
+    const t = tallies.get(cfg.name) as Tally;
+    const lay = 'policy' in cfg ? '' : t.layer.map((l) => `${(l.mass / l.n).toFixed(3)}/${(l.err / l.n).toFixed(3)}/${(l.recall / l.n).toFixed(2)}/${(l.needle / l.n).toFixed(2)}`).join(' ');
+    process.stdout.write(`${cfg.name.padEnd(28)} ${((100 * t.correct) / t.total).toFixed(1).padStart(5)}% (${t.correct}/${t.total}) fast ${(t.fastBytes / t.total / 1024).toFixed(0)} KiB  layers mass/err/recall/needle: ${lay}\n`);
+  }
+}
+
+/** Whether the recording of `ids` is on disk (same file name as PrefillRecordingCache uses). */
+function recorded(cache: PrefillRecordingCache, ids: number[]): boolean {
+  const dir = (cache as unknown as { dir: string }).dir;
+  return existsSync(join(dir, `${createHash('sha256').update(Int32Array.from(ids)).digest('hex').slice(0, 24)}.safetensors`));
+}
+
+await main();

@@ -1,0 +1,51 @@
+// Named lists of research variants: the diagnosis experiments of docs/shadowkv-accuracy.md.
+import { policyRun, researchConfig, type PolicyRun, type ResearchConfig } from './research-config.js';
+
+const LAYERS = [0, 1, 2, 3, 4, 5];
+
+export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]> = {
+  /** Selection loss vs reconstruction loss at the two budgets. */
+  diag: () =>
+    [256, 128].flatMap((budget) => [
+      researchConfig(`ref B${budget}`, { budget }),
+      researchConfig(`exactkeys B${budget}`, { budget, keys: 'exact' }),
+      researchConfig(`oracle B${budget}`, { budget, selection: 'oracle' }),
+      researchConfig(`oracle+exact B${budget}`, { budget, selection: 'oracle', keys: 'exact' }),
+      researchConfig(`oraclelow B${budget}`, { budget, selection: 'oracle-lowrank' }),
+    ]),
+  /** Which layers lose: sparse in one layer only (reference method), dense elsewhere. */
+  layers: () =>
+    [256, 128].flatMap((budget) => LAYERS.map((l) => researchConfig(`only L${l} B${budget}`, { budget, sparseLayers: [l] }))),
+  /** Selection rules beyond the chunk mean, at the reference memory (refine, radius, sum) or above it (maxnorm). */
+  select: () =>
+    [256, 128].flatMap((budget) => [
+      researchConfig(`ref B${budget}`, { budget }),
+      researchConfig(`sum B${budget}`, { budget, selection: 'landmark-sum' }),
+      researchConfig(`radius1 B${budget}`, { budget, selection: 'radius' }),
+      researchConfig(`refine4 B${budget}`, { budget, selection: 'refine' }),
+      researchConfig(`refine2 B${budget}`, { budget, selection: 'refine', refineFactor: 2 }),
+      researchConfig(`maxnorm B${budget}`, { budget, selection: 'landmark+maxnorm' }),
+    ]),
+  /** Rank split over layers by key energy under the same total, with the authors' selection and with refine. */
+  alloc: () =>
+    [256, 128].flatMap((budget) => [
+      researchConfig(`energy B${budget}`, { budget, rankAllocation: 'energy' }),
+      researchConfig(`energy refine4 B${budget}`, { budget, rankAllocation: 'energy', selection: 'refine' }),
+      researchConfig(`refine8 B${budget}`, { budget, selection: 'refine', refineFactor: 8 }),
+      researchConfig(`oracle-alloc [24,8,32,8,64,56] B${budget}`, { budget, rank: [24, 8, 32, 8, 64, 56], selection: 'refine' }),
+    ]),
+  /** The real policy: the authors' settings, two-stage selection, energy ranks, both. */
+  policy: () =>
+    [256, 128].flatMap((budget) => [
+      policyRun(`policy B${budget}`, { budget, rank: 32, outliers: 4 }),
+      policyRun(`policy refine4 B${budget}`, { budget, rank: 32, outliers: 4, refine: 4 }),
+      policyRun(`policy energy B${budget}`, { budget, rank: 32, outliers: 4, rankAllocation: 'energy' }),
+      policyRun(`policy energy refine4 B${budget}`, { budget, rank: 32, outliers: 4, rankAllocation: 'energy', refine: 4 }),
+    ]),
+  /** Rank 16 in one layer only, rank 32 elsewhere, exact selection effects removed (oracle). */
+  rank16: () => [
+    researchConfig('r16 B128', { budget: 128, rank: 16 }),
+    researchConfig('r16 exactkeys B128', { budget: 128, rank: 16, keys: 'exact' }),
+    ...LAYERS.map((l) => researchConfig(`r16 only L${l} B128`, { budget: 128, rank: LAYERS.map((x) => (x === l ? 16 : 128)) })),
+  ],
+};
