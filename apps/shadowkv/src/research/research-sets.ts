@@ -34,6 +34,16 @@ export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]>
       researchConfig(`refine8 B${budget}`, { budget, selection: 'refine', refineFactor: 8 }),
       researchConfig(`oracle-alloc [24,8,32,8,64,56] B${budget}`, { budget, rank: [24, 8, 32, 8, 64, 56], selection: 'refine' }),
     ]),
+  /** Research reference next to the real policy (validates the research layer), and the loss split. */
+  core: () =>
+    [256, 128].flatMap((budget) => [
+      researchConfig(`ref B${budget}`, { budget }),
+      policyRun(`policy B${budget}`, { budget, rank: 32, outliers: 4 }),
+      researchConfig(`exactkeys B${budget}`, { budget, keys: 'exact' }),
+      researchConfig(`oracle B${budget}`, { budget, selection: 'oracle' }),
+      researchConfig(`oracle+exact B${budget}`, { budget, selection: 'oracle', keys: 'exact' }),
+      policyRun(`policy refine4 B${budget}`, { budget, rank: 32, outliers: 4, refine: 4 }),
+    ]),
   /** The real policy: the authors' settings, two-stage selection, energy ranks, both. */
   policy: () =>
     [256, 128].flatMap((budget) => [
