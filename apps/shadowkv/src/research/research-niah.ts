@@ -12,24 +12,14 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '../engine.js';
 import type { KvCacheState } from '@shadowkv/core';
 import type { Engine } from '../engine.js';
-import { readNiah, type NiahRow } from '../bench/niah.js';
+import { readNiah } from '../bench/niah.js';
+import { needlePositions } from './needle-positions.js';
 import { PrefillRecordingCache } from '../bench/prefill-recording.js';
 import { shadowkv } from '../policies/shadowkv.js';
 import { replayPrefill } from '../bench/prefill-recording.js';
 import type { PolicyRun, ResearchConfig } from './research-config.js';
 import { PromptData, researchFastBytes, ResearchState } from './research-state.js';
 import { RESEARCH_SETS } from './research-sets.js';
-
-/** Positions of the answer's digits (answer ids without the leading space and trailing period) in the prompt. */
-export function needlePositions(row: NiahRow): number[] {
-  const want = row.answer_ids.slice(1, -1);
-  const out: number[] = [];
-  const p = row.prompt_ids;
-  for (let i = 0; i + want.length <= p.length; i++) {
-    if (want.every((id, j) => p[i + j] === id)) for (let j = 0; j < want.length; j++) out.push(i + j);
-  }
-  return out;
-}
 
 /**
  * Decodes the answer with teacher forcing: step i feeds answer token i and scores token i+1. Every needed token
@@ -72,6 +62,7 @@ async function main(): Promise<void> {
       from: { type: 'string', default: '0' },
       out: { type: 'string' },
       cache: { type: 'string', default: join(tmpdir(), 'shadowkv-prefill-cache') },
+      wait: { type: 'boolean', default: false },
     },
   });
   const sets = String(values.set).split(',');
@@ -88,6 +79,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
+    // --wait: another process is recording the prompts in this order; poll instead of recording here.
+    while (values.wait && !recorded(recordings, row.prompt_ids)) await new Promise((r) => setTimeout(r, 20_000));
     if (!recorded(recordings, row.prompt_ids)) {
       process.stderr.write(`row ${i}: no recording yet, stopping here\n`);
       break;
@@ -101,13 +94,14 @@ async function main(): Promise<void> {
         const st = await replayPrefill(engine, rec, shadowkv(cfg.policy), row.answer_ids.length);
         const fast = st.memory().fastBytes;
         const { ok, minMargin } = await teacherForced(engine, st, rec.logits, row.answer_ids);
+        const { hits, misses, selectMs, rebuildMs } = st.stats();
         st.dispose();
         const t = tallies.get(cfg.name) as Tally;
         t.total++;
         if (ok) t.correct++;
         t.margin += Math.min(minMargin, 5);
         t.fastBytes += fast;
-        line[cfg.name] = { ok, margin: Number(minMargin.toFixed(3)), fastBytes: fast };
+        line[cfg.name] = { ok, margin: Number(minMargin.toFixed(3)), fastBytes: fast, hits, misses, selectMs: Math.round(selectMs), rebuildMs: Math.round(rebuildMs) };
         continue;
       }
       const state = new ResearchState(engine, cfg, data, needle);

@@ -52,6 +52,27 @@ export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]>
       policyRun(`policy energy B${budget}`, { budget, rank: 32, outliers: 4, rankAllocation: 'energy' }),
       policyRun(`policy energy refine4 B${budget}`, { budget, rank: 32, outliers: 4, rankAllocation: 'energy', refine: 4 }),
     ]),
+  /** Budget, rank and chunk size traded against each other at about the fast memory of B=256/r=32/o=4. */
+  trade: () => {
+    const better = { outliers: 4, refine: 4, rankAllocation: 'energy' as const };
+    return [
+      policyRun('policy B256 r32 refine4 energy', { ...better, budget: 256, rank: 32 }),
+      policyRun('policy B192 r36 refine4 energy', { ...better, budget: 192, rank: 36 }),
+      policyRun('policy B128 r40 refine4 energy', { ...better, budget: 128, rank: 40 }),
+      policyRun('policy c16 B256 r40 refine4 energy', { ...better, chunkSize: 16, localChunks: 2, outliers: 2, budget: 256, rank: 40 }),
+      policyRun('policy B256 r32 refine8 energy', { ...better, budget: 256, rank: 32, refine: 8 }),
+    ];
+  },
+  /** The reference's smaller settings with two-stage selection, with and without energy ranks. */
+  small: () => [
+    policyRun('policy B128 r16', { budget: 128, rank: 16, outliers: 4 }),
+    policyRun('policy B128 r16 refine8', { budget: 128, rank: 16, outliers: 4, refine: 8 }),
+    policyRun('policy B128 r16 refine8 energy', { budget: 128, rank: 16, outliers: 4, refine: 8, rankAllocation: 'energy' }),
+    policyRun('policy B128 r32 refine8', { budget: 128, rank: 32, outliers: 4, refine: 8 }),
+    policyRun('policy B128 r32 refine8 energy', { budget: 128, rank: 32, outliers: 4, refine: 8, rankAllocation: 'energy' }),
+    policyRun('policy B64 r32 o2 refine8', { budget: 64, rank: 32, outliers: 2, refine: 8 }),
+    policyRun('policy B256 r32 refine8', { budget: 256, rank: 32, outliers: 4, refine: 8 }),
+  ],
   /** Rank 16 in one layer only, rank 32 elsewhere, exact selection effects removed (oracle). */
   rank16: () => [
     researchConfig('r16 B128', { budget: 128, rank: 16 }),
