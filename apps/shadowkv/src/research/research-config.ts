@@ -42,6 +42,13 @@ export interface ResearchConfig {
   refineFactor: number;
   /** Weight of the radius term for 'radius'. */
   radiusAlpha: number;
+  /**
+   * Which chunks stay exact as outliers: 'mincos' (the authors': lowest landmark/key cosine) or 'query' (most
+   * attention from the last queryWindow prompt queries, mean over the window of the group max).
+   */
+  outlierRule: 'mincos' | 'query';
+  /** Prompt tokens whose queries rank chunks for outlierRule 'query'. */
+  queryWindow: number;
   /** Layers that attend densely over exact keys (everything else is sparse). */
   denseLayers: number[];
   /** When set, only these layers are sparse (overrides denseLayers). */
@@ -59,6 +66,8 @@ export const RESEARCH_DEFAULTS: Omit<ResearchConfig, 'name'> = {
   keys: 'lowrank',
   refineFactor: 4,
   radiusAlpha: 1,
+  outlierRule: 'mincos',
+  queryWindow: 16,
   denseLayers: [],
 };
 

@@ -1,6 +1,6 @@
 // One layer of a host-side ShadowKV variant for diagnosis: same layout as the policy, with switchable selection
 // and key rebuild, and per-step measurements against exact dense attention.
-import { buildLandmarkSet, type LandmarkSet } from '@shadowkv/sparse-select';
+import { buildLandmarkSet, chunkLandmarks, removeOutliers, type LandmarkSet } from '@shadowkv/sparse-select';
 import { isSparseLayer, type ResearchConfig } from './research-config.js';
 
 /** What one decode step of one layer looked like, next to exact dense attention with the same query. */
@@ -29,6 +29,8 @@ export interface ResearchLayerInputs {
   values: Float32Array;
   /** Prompt positions of the needle's answer tokens (for needleHit). */
   needle: number[];
+  /** Post-RoPE queries of the last prompt tokens [window, nHeads*headDim] (for outlierRule 'query'). */
+  windowQueries?: Float32Array;
 }
 
 export class ResearchLayer {
@@ -56,7 +58,10 @@ export class ResearchLayer {
     this.nSelect = budget / chunkSize;
     if (this.sparse) {
       const rows = { data: x.keys, nKvHeads: x.nKvHeads, rowStride: x.promptLen, headDim: x.headDim };
-      this.set = buildLandmarkSet(rows, chunkSize, this.nChunks, outliers);
+      if (cfg.outlierRule === 'query') {
+        const all = chunkLandmarks(rows, chunkSize, this.nChunks);
+        this.set = removeOutliers(all, this.queryOutliers(), x.nKvHeads, this.nChunks, x.headDim);
+      } else this.set = buildLandmarkSet(rows, chunkSize, this.nChunks, outliers);
       for (let h = 0; h < x.nKvHeads; h++) {
         const st: number[] = [];
         for (let t = this.localStart; t < x.promptLen; t++) st.push(t);
@@ -145,6 +150,39 @@ export class ResearchLayer {
     const { promptLen, headDim, values } = this.x;
     if (t < promptLen) return values.subarray((h * promptLen + t) * headDim, (h * promptLen + t + 1) * headDim);
     return this.genV[t - promptLen].slice(h * headDim, (h + 1) * headDim);
+  }
+
+  /** Per KV head the `outliers` chunks with the most attention from the window queries, ascending [nKvHeads, outliers]. */
+  private queryOutliers(): Int32Array {
+    const { nHeads, nKvHeads, headDim, promptLen, keys } = this.x;
+    const wq = this.x.windowQueries as Float32Array;
+    const window = wq.length / (nHeads * headDim);
+    const group = nHeads / nKvHeads;
+    const scale = 1 / Math.sqrt(headDim);
+    const c = this.cfg.chunkSize;
+    const out = new Int32Array(nKvHeads * this.cfg.outliers);
+    for (let h = 0; h < nKvHeads; h++) {
+      const score = new Float64Array(this.nChunks);
+      for (let w = 0; w < window; w++) {
+        const best = new Float64Array(this.nChunks);
+        for (let g = 0; g < group; g++) {
+          const qo = w * nHeads * headDim + (h * group + g) * headDim;
+          // Softmax over the prompt before this window token (the window is inside the local window).
+          const n = promptLen - window + w + 1;
+          const l = new Float32Array(n);
+          for (let t = 0; t < n; t++) l[t] = dot(wq, qo, keys, (h * promptLen + t) * headDim, headDim) * scale;
+          const p = softmax(l);
+          for (let ch = 0; ch < this.nChunks; ch++) {
+            let m = 0;
+            for (let j = 0; j < c; j++) m += p[ch * c + j];
+            best[ch] = Math.max(best[ch], m);
+          }
+        }
+        for (let ch = 0; ch < this.nChunks; ch++) score[ch] += best[ch] / window;
+      }
+      out.set(topIds(score, this.cfg.outliers), h * this.cfg.outliers);
+    }
+    return out;
   }
 
   /** Chunk ids selected for KV head h (outliers excluded: they are attended anyway). */

@@ -14,6 +14,7 @@ import type { KvCacheState } from '@shadowkv/core';
 import type { Engine } from '../engine.js';
 import { readNiah } from '../bench/niah.js';
 import { needlePositions } from './needle-positions.js';
+import { windowQueries } from './window-queries.js';
 import { PrefillRecordingCache } from '../bench/prefill-recording.js';
 import { shadowkv } from '../policies/shadowkv.js';
 import { replayPrefill } from '../bench/prefill-recording.js';
@@ -89,6 +90,8 @@ async function main(): Promise<void> {
     const data = new PromptData(rec, c.nKvHeads, c.headDim, engine.model.rope);
     const needle = needlePositions(row);
     const line: Record<string, unknown> = { i: i + Number(values.from), task: row.task, length: row.length, needle: needle.length ? [needle[0], needle[needle.length - 1]] : [] };
+    const window = Math.max(0, ...configs.map((cfg) => ('outlierRule' in cfg && cfg.outlierRule === 'query' ? cfg.queryWindow : 0)));
+    const wq = window ? await windowQueries(engine, rec, row.prompt_ids, window) : undefined;
     for (const cfg of configs) {
       if ('policy' in cfg) {
         const st = await replayPrefill(engine, rec, shadowkv(cfg.policy), row.answer_ids.length);
@@ -104,7 +107,9 @@ async function main(): Promise<void> {
         line[cfg.name] = { ok, margin: Number(minMargin.toFixed(3)), fastBytes: fast, hits, misses, selectMs: Math.round(selectMs), rebuildMs: Math.round(rebuildMs) };
         continue;
       }
-      const state = new ResearchState(engine, cfg, data, needle);
+      // Configs with a shorter window take the last rows of the longest one.
+      const q = wq && cfg.outlierRule === 'query' ? wq.map((x) => x.subarray(x.length - (cfg.queryWindow * x.length) / window)) : undefined;
+      const state = new ResearchState(engine, cfg, data, needle, q);
       const { ok, minMargin } = await teacherForced(engine, state, rec.logits, row.answer_ids);
       const t = tallies.get(cfg.name) as Tally;
       t.total++;

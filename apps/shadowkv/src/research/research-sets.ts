@@ -73,6 +73,25 @@ export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]>
     policyRun('policy B64 r32 o2 refine8', { budget: 64, rank: 32, outliers: 2, refine: 8 }),
     policyRun('policy B256 r32 refine8', { budget: 256, rank: 32, outliers: 4, refine: 8 }),
   ],
+  /** Candidate depth of two-stage selection (research form: group max of chunk sums), up to all chunks. */
+  depth: () => [
+    researchConfig('dense', { denseLayers: LAYERS }),
+    researchConfig('ref B256'),
+    researchConfig('refine4 B256', { selection: 'refine' }),
+    researchConfig('refine8 B256', { selection: 'refine', refineFactor: 8 }),
+    researchConfig('refine16 B256', { selection: 'refine', refineFactor: 16 }),
+    researchConfig('oraclelow B256', { selection: 'oracle-lowrank' }),
+    researchConfig('oracle B256', { selection: 'oracle' }),
+  ],
+  /** Outliers chosen by the attention of the last prompt queries (SnapKV-like) instead of the landmark cosine. */
+  outliers: () => [
+    researchConfig('ref B256'),
+    researchConfig('query-o4 B256', { outlierRule: 'query' }),
+    researchConfig('query-o16 B160', { outlierRule: 'query', outliers: 16, budget: 160 }),
+    researchConfig('query-o16 B160 refine4', { outlierRule: 'query', outliers: 16, budget: 160, selection: 'refine' }),
+    researchConfig('query-o4 B256 refine4', { outlierRule: 'query', selection: 'refine' }),
+    researchConfig('mincos-o16 B160', { outliers: 16, budget: 160 }),
+  ],
   /** Rank 16 in one layer only, rank 32 elsewhere, exact selection effects removed (oracle). */
   rank16: () => [
     researchConfig('r16 B128', { budget: 128, rank: 16 }),

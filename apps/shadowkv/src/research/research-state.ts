@@ -80,6 +80,7 @@ export class ResearchState implements KvCacheState {
     readonly cfg: ResearchConfig,
     data: PromptData,
     needle: number[],
+    windowQueries?: Float32Array[],
   ) {
     const c = engine.model.config;
     this.length = data.rec.promptLen;
@@ -98,6 +99,7 @@ export class ResearchState implements KvCacheState {
           lowKeys: needLow ? data.lowKeys(l, this.ranks[l]) : undefined,
           values: data.values[l],
           needle,
+          windowQueries: windowQueries?.[l],
         }),
       );
       this.diags.push([]);
