@@ -36,21 +36,26 @@ function addPolicyOptions(cmd: Command, multiple = false): Command {
     .option('--chunk-size <n>', 'shadowkv: tokens per chunk', int('--chunk-size'))
     .option('--local-chunks <n>', 'shadowkv: exact local-window chunks', int('--local-chunks'))
     .option('--outliers <n>', 'shadowkv: outlier chunks kept exact', int('--outliers'))
+    .option('--refine <n>', 'shadowkv: landmarks nominate n × budget/chunk-size chunks, their rebuilt keys pick the budget (1 = landmarks only)', int('--refine'))
+    .addOption(new Option('--rank-allocation <how>', 'shadowkv: rank per layer: uniform, or energy (the mean is --rank, split by key spectra)').choices(['uniform', 'energy']))
     .option('--top-n <n>', 'kcache: values fetched per step', int('--top-n'))
     .option('--mass <p>', 'kcache: smallest token set reaching this attention mass instead of a fixed top-n', num('--mass'));
 }
 
 function policyOptions(o: Record<string, unknown>): PolicyOptions {
   const p: PolicyOptions = {};
-  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'topN', 'mass'] as const;
+  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'refine', 'rankAllocation', 'topN', 'mass'] as const;
   for (const k of keys) if (o[k] !== undefined) (p as Record<string, unknown>)[k] = o[k];
   return p;
 }
 
 const PARAM_KEYS: Record<string, keyof PolicyOptions> = {
   rank: 'rank', budget: 'budget', 'chunk-size': 'chunkSize', chunkSize: 'chunkSize', 'local-chunks': 'localChunks',
-  localChunks: 'localChunks', outliers: 'outliers', 'top-n': 'topN', topN: 'topN', mass: 'mass',
+  localChunks: 'localChunks', outliers: 'outliers', refine: 'refine', 'rank-allocation': 'rankAllocation',
+  rankAllocation: 'rankAllocation', 'top-n': 'topN', topN: 'topN', mass: 'mass',
 };
+/** Inline keys whose values are words, not numbers. */
+const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation']);
 
 /**
  * Policies from --policy: a comma list of `name[:key=value...]`; inline values override the flags,
@@ -63,6 +68,10 @@ function policies(o: Record<string, unknown>): KvCachePolicy[] {
     for (const pair of pairs) {
       const [k, v] = pair.split('=');
       const key = PARAM_KEYS[k];
+      if (key && v !== undefined && WORD_KEYS.has(key)) {
+        opts[key] = v;
+        continue;
+      }
       if (!key || v === undefined || !Number.isFinite(Number(v))) {
         throw new InvalidArgumentError(`--policy "${spec}": "${pair}" must be key=number with key one of ${Object.keys(PARAM_KEYS).join(', ')}`);
       }
