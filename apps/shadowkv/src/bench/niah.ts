@@ -154,12 +154,24 @@ export function mergeNiah(parts: NiahResult[]): NiahResult {
   return out;
 }
 
-/** Rows i with i % count === index, for splitting a run across processes. */
-export function shardRows<T>(rows: T[], index: number, count: number): T[] {
+/**
+ * The rows of shard `index` of `count`, balanced by prompt length (prefill cost grows with it): rows are dealt
+ * longest first to the shard with the fewest tokens so far, then kept in their original order.
+ */
+export function shardRows<T extends { prompt_ids: number[] }>(rows: T[], index: number, count: number): T[] {
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
     throw new InvalidOptionError('shard', `"${index}/${count}" must be I/N with 0 <= I < N`);
   }
-  return rows.filter((_, i) => i % count === index);
+  const load = new Array<number>(count).fill(0);
+  const owner = new Int32Array(rows.length);
+  const byLength = rows.map((r, i) => i).sort((i, j) => rows[j].prompt_ids.length - rows[i].prompt_ids.length || i - j);
+  for (const i of byLength) {
+    let best = 0;
+    for (let s = 1; s < count; s++) if (load[s] < load[best]) best = s;
+    owner[i] = best;
+    load[best] += rows[i].prompt_ids.length;
+  }
+  return rows.filter((_, i) => owner[i] === index);
 }
 
 /** A task × length table of accuracies. */
