@@ -268,7 +268,7 @@ export function buildCli(): Command {
     .option('--new-tokens <m>', 'tokens to decode', int('--new-tokens'), 32)
     .addOption(backendOption(true))
     .option('--json', 'print JSON')
-    .option('--out <file>', 'also write the table to this markdown file')
+    .option('--out <file>', 'also write the table and JSON to this markdown file, updated after each context')
     .option('--max-context <n>', 'allow contexts past max_position_embeddings (speed runs only: RoPE extrapolates, quality untested)', int('--max-context'))
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(speed, true).action(async (o) => {
@@ -289,11 +289,12 @@ export function buildCli(): Command {
         });
         bar?.stop();
         results.push(...rs);
+        // Written after every context so that a long run interrupted later keeps what it measured.
+        if (o.out) await writeFile(o.out, `${formatSpeedTable(results)}\n\n\`\`\`json\n${JSON.stringify(results)}\n\`\`\`\n`);
         for (const r of rs) if (!o.quiet) process.stderr.write(`${backend} ${r.policy.name} ${context}: decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s\n`);
       }
     }
     const table = formatSpeedTable(results);
-    if (o.out) await writeFile(o.out, `${table}\n`);
     if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
     else process.stdout.write(`${table}\n`);
   });
