@@ -53,6 +53,8 @@ const PARAM_KEYS: Record<string, keyof PolicyOptions> = {
   rank: 'rank', budget: 'budget', 'chunk-size': 'chunkSize', chunkSize: 'chunkSize', 'local-chunks': 'localChunks',
   localChunks: 'localChunks', outliers: 'outliers', refine: 'refine', 'rank-allocation': 'rankAllocation',
   rankAllocation: 'rankAllocation', 'top-n': 'topN', topN: 'topN', mass: 'mass',
+  'svd-oversample': 'svdOversample', svdOversample: 'svdOversample', 'svd-power-iterations': 'svdPowerIterations',
+  svdPowerIterations: 'svdPowerIterations',
 };
 /** Inline keys whose values are words, not numbers. */
 const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation']);
