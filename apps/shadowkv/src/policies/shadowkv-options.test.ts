@@ -5,6 +5,7 @@ import { dense } from '@shadowkv/model-llama';
 import { describe, expect, it } from 'vitest';
 import { backend } from './policy-harness.test-support.js';
 import { shadowkv } from './shadowkv.js';
+import { SHADOWKV_ACCURATE } from './shadowkv-presets.js';
 import type { ShadowKvState } from './shadowkv-state.js';
 
 /** Seeded values in [-scale, scale). */
@@ -158,5 +159,14 @@ describe('shadowkv rankAllocation energy', () => {
 
   it('validates rankAllocation', () => {
     expect(() => shadowkv({ rankAllocation: 'layers' as 'energy' })).toThrow(/rankAllocation/);
+  });
+});
+
+describe('SHADOWKV_ACCURATE', () => {
+  it('sets only the accuracy options, so budget and rank stay the caller\'s', () => {
+    const p = shadowkv({ ...SHADOWKV_ACCURATE, budget: 256, rank: 32, outliers: 4 }).params;
+    expect(p).toMatchObject({ refine: 8, rankAllocation: 'energy', budget: 256, rank: 32, outliers: 4 });
+    expect(Object.keys(SHADOWKV_ACCURATE).sort()).toEqual(['rankAllocation', 'refine']);
+    expect(Object.isFrozen(SHADOWKV_ACCURATE)).toBe(true);
   });
 });

@@ -92,6 +92,29 @@ export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]>
     researchConfig('query-o4 B256 refine4', { outlierRule: 'query', selection: 'refine' }),
     researchConfig('mincos-o16 B160', { outliers: 16, budget: 160 }),
   ],
+  /** Two-stage selection with energy ranks at decreasing fast memory. */
+  frontier: () => {
+    const e = { rankAllocation: 'energy' as const };
+    return [
+      policyRun('policy B256 r32 refine8 energy', { ...e, budget: 256, rank: 32, outliers: 4, refine: 8 }),
+      policyRun('policy B256 r16 refine8 energy', { ...e, budget: 256, rank: 16, outliers: 4, refine: 8 }),
+      policyRun('policy B128 r16 refine4 energy', { ...e, budget: 128, rank: 16, outliers: 4, refine: 4 }),
+      policyRun('policy B128 r8 refine8 energy', { ...e, budget: 128, rank: 8, outliers: 4, refine: 8 }),
+      policyRun('policy B64 r16 o2 refine8 energy', { ...e, budget: 64, rank: 16, outliers: 2, refine: 8 }),
+      policyRun('policy B64 r16 o2 refine16 energy', { ...e, budget: 64, rank: 16, outliers: 2, refine: 16 }),
+    ];
+  },
+  /** Dense (exact) decoding and the deepest two-stage selection, for the final table. */
+  final: () => {
+    const e = { rankAllocation: 'energy' as const, outliers: 4 };
+    return [
+      researchConfig('dense', { denseLayers: LAYERS }),
+      policyRun('policy B256 r32 refine16 energy', { ...e, budget: 256, rank: 32, refine: 16 }),
+      policyRun('policy B256 r16 refine16 energy', { ...e, budget: 256, rank: 16, refine: 16 }),
+    ];
+  },
+  /** The selection rules at B=256 only (the 'select' set's first half). */
+  select256: () => RESEARCH_SETS.select().slice(0, 6),
   /** Rank 16 in one layer only, rank 32 elsewhere, exact selection effects removed (oracle). */
   rank16: () => [
     researchConfig('r16 B128', { budget: 128, rank: 16 }),
