@@ -115,6 +115,11 @@ export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]>
   },
   /** The selection rules at B=256 only (the 'select' set's first half). */
   select256: () => RESEARCH_SETS.select().slice(0, 6),
+  /** Energy ranks without two-stage selection (separates the two effects). */
+  energyOnly: () => [
+    policyRun('policy B256 r32 energy', { budget: 256, rank: 32, outliers: 4, rankAllocation: 'energy' }),
+    policyRun('policy B128 r16 energy', { budget: 128, rank: 16, outliers: 4, rankAllocation: 'energy' }),
+  ],
   /** Rank 16 in one layer only, rank 32 elsewhere, exact selection effects removed (oracle). */
   rank16: () => [
     researchConfig('r16 B128', { budget: 128, rank: 16 }),
