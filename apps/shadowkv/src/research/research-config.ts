@@ -13,7 +13,10 @@ export type ResearchSelection =
   | 'landmark-sum'
   /** Landmark logit plus radiusAlpha·|q|·(largest distance of a chunk key from its landmark). */
   | 'radius'
-  /** Landmarks pick refineFactor·budget/chunkSize candidates; their rank-r keys' softmax mass picks the final chunks. */
+  /**
+   * Landmarks pick refineFactor·budget/chunkSize candidates; their rank-r keys' softmax mass picks the final chunks
+   * (max over the group of each chunk's mass; the policy's refineChunks sums each token's group max instead).
+   */
   | 'refine'
   /** Two vectors per chunk, the landmark and the chunk's largest-norm key; a chunk scores its better one. */
   | 'landmark+maxnorm';
