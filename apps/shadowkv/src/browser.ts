@@ -6,7 +6,7 @@ export { generate, generateText } from './generate.js';
 export type { OneShotOptions } from './generate.js';
 export { createPolicy, POLICY_NAMES } from './policy-options.js';
 export type { PolicyName, PolicyOptions } from './policy-options.js';
-export { kcache, shadowkv } from './policies/index.js';
+export { kcache, shadowkv, SHADOWKV_ACCURATE } from './policies/index.js';
 export type { KcacheParams, ShadowKvParams } from './policies/index.js';
 export { dense } from '@shadowkv/model-llama';
 export { BACKEND_NAMES, resolveBackend } from './backends.js';

@@ -37,6 +37,7 @@ function addPolicyOptions(cmd: Command, multiple = false): Command {
     .option('--local-chunks <n>', 'shadowkv: exact local-window chunks', int('--local-chunks'))
     .option('--outliers <n>', 'shadowkv: outlier chunks kept exact', int('--outliers'))
     .option('--refine <n>', 'shadowkv: landmarks nominate n × budget/chunk-size chunks, their rebuilt keys pick the budget (1 = landmarks only)', int('--refine'))
+    .addOption(new Option('--svd <method>', 'shadowkv: SVD of the keys: exact, randomized, or auto (exact up to 512 key columns)').choices(['auto', 'exact', 'randomized']))
     .addOption(new Option('--rank-allocation <how>', 'shadowkv: rank per layer: uniform, or energy (the mean is --rank, split by key spectra)').choices(['uniform', 'energy']))
     .option('--top-n <n>', 'kcache: values fetched per step', int('--top-n'))
     .option('--mass <p>', 'kcache: smallest token set reaching this attention mass instead of a fixed top-n', num('--mass'));
@@ -44,7 +45,7 @@ function addPolicyOptions(cmd: Command, multiple = false): Command {
 
 function policyOptions(o: Record<string, unknown>): PolicyOptions {
   const p: PolicyOptions = {};
-  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'refine', 'rankAllocation', 'topN', 'mass'] as const;
+  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'refine', 'rankAllocation', 'svd', 'topN', 'mass'] as const;
   for (const k of keys) if (o[k] !== undefined) (p as Record<string, unknown>)[k] = o[k];
   return p;
 }
@@ -54,10 +55,10 @@ const PARAM_KEYS: Record<string, keyof PolicyOptions> = {
   localChunks: 'localChunks', outliers: 'outliers', refine: 'refine', 'rank-allocation': 'rankAllocation',
   rankAllocation: 'rankAllocation', 'top-n': 'topN', topN: 'topN', mass: 'mass',
   'svd-oversample': 'svdOversample', svdOversample: 'svdOversample', 'svd-power-iterations': 'svdPowerIterations',
-  svdPowerIterations: 'svdPowerIterations',
+  svdPowerIterations: 'svdPowerIterations', svd: 'svd',
 };
 /** Inline keys whose values are words, not numbers. */
-const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation']);
+const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation', 'svd']);
 
 /**
  * Policies from --policy: a comma list of `name[:key=value...]`; inline values override the flags,

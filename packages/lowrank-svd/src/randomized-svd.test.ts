@@ -142,8 +142,10 @@ describe('randomizedSvd options', () => {
     const small = Float32Array.from(gaussianMatrix(50, 12, 9));
     const svd = randomizedSvd(small, 50, 12, { rank: 4 });
     const exact = exactSvd(small, 50, 12);
-    expect(Array.from(svd.s)).toEqual(Array.from(exact.s.slice(0, 4)));
-    expect(Array.from(svd.vt)).toEqual(Array.from(exact.vt.slice(0, 4 * 12)));
+    // Computed through AᵀA (gram-svd.ts): equal to the QR + Jacobi SVD to float64 rounding of a
+    // well-conditioned Gaussian matrix (σ), and to float32 rounding of the stored vectors.
+    for (let k = 0; k < 4; k++) expect(Math.abs(svd.s[k] - exact.s[k])).toBeLessThan(1e-12 * exact.s[0]);
+    for (let i = 0; i < 4 * 12; i++) expect(Math.abs(svd.vt[i] - exact.vt[i])).toBeLessThan(1e-6);
   });
 
   it('follows the sign convention of exactSvd, so well-separated vectors agree', () => {

@@ -2,6 +2,7 @@
 // validation and the choice between the randomized core (range-finder.ts) and exactSvd for small problems.
 import { rankForEnergy, assertEnergy } from './choose-rank.js';
 import { exactSvd } from './exact-svd.js';
+import { gramSvd } from './gram-svd.js';
 import { GaussianRandom } from './gaussian-random.js';
 import { pickRoute, rangeFinderSvd, type Route } from './range-finder.js';
 import { SvdOptionError } from './svd-option-error.js';
@@ -42,7 +43,9 @@ const DEFAULT_POWER_ITERATIONS = 2;
  * Cost, with l = rank + oversample and q = powerIterations: the smaller of (2q + 2)·rows·cols·l multiply-adds
  * (passes over A) and rows·cols²/2 (forming AᵀA once), plus about rows·cols·rank for U. Memory: at most one
  * float64 [rows, l] buffer or one [cols, cols] one, never [rows, rows].
- * When l reaches min(rows, cols) the sketch would be the whole space, so exactSvd is used.
+ * When l reaches min(rows, cols) the sketch would be the whole space, so the SVD is computed exactly: from the
+ * eigen-decomposition of AᵀA for tall A (rows·cols²/2 + rows·cols·rank multiply-adds and a cols×cols Jacobi,
+ * when the kept σ are at least 1e-4·σ1), else by exactSvd.
  * @throws SvdOptionError on bad sizes, non-finite values or inconsistent options.
  */
 export function randomizedSvd(a: Float32Array, rows: number, cols: number, opts: RandomizedSvdOptions): SvdResult {
@@ -71,6 +74,10 @@ export function randomizedSvd(a: Float32Array, rows: number, cols: number, opts:
   const l = Math.min(target + (opts.oversample ?? DEFAULT_OVERSAMPLE), full);
   const pick = (s: Float64Array): number => rank ?? Math.min(rankForEnergy(s, energy as number, frobenius2), target);
   if (l >= full) {
+    // The sketch would be the whole space: compute the exact SVD instead, through AᵀA when A is tall
+    // (cheap, and accurate for the leading components; see gram-svd.ts), else by QR + Jacobi.
+    const viaGram = rows >= cols ? gramSvd(a, rows, cols, pick) : undefined;
+    if (viaGram) return viaGram;
     const svd = exactSvd(a, rows, cols);
     return truncateSvd(svd, pick(svd.s));
   }

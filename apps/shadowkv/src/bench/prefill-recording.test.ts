@@ -1,5 +1,5 @@
 // A recorded-and-replayed prefill must give every policy exactly the tokens of a live prefill.
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { dense } from '@shadowkv/model-llama';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine.js';
 import { kcache, shadowkv } from '../policies/index.js';
-import { PrefillRecordingCache, recordPrefill, replayPrefill } from './prefill-recording.js';
+import { modelFingerprint, PrefillRecordingCache, recordPrefill, replayPrefill } from './prefill-recording.js';
 
 const fixtureDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'fixtures', 'hf-llama-gqa');
 
@@ -34,10 +34,27 @@ describe('prefill recording and replay', () => {
 
   it('the on-disk cache returns the recording it saved', async () => {
     const cache = await PrefillRecordingCache.open(mkdtempSync(join(tmpdir(), 'skv-rec-')), engine);
+    expect(cache.has(ids.slice(0, 40))).toBe(false);
     const a = await cache.get(engine, ids.slice(0, 40));
+    expect(cache.has(ids.slice(0, 40))).toBe(true);
+    expect(cache.has(ids.slice(0, 41))).toBe(false);
     const b = await cache.get(engine, ids.slice(0, 40));
     expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
     expect(Array.from(b.kPre[3])).toEqual(Array.from(a.kPre[3]));
     expect(b.v[0].length).toBe(40 * 64);
+  });
+
+  it('keys recordings by the model files\' contents: a copy with new mtimes matches, changed weights do not', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'skv-model-'));
+    for (const f of readdirSync(fixtureDir)) copyFileSync(join(fixtureDir, f), join(copy, f));
+    utimesSync(join(copy, 'model.safetensors'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const original = await modelFingerprint(fixtureDir);
+    expect(await modelFingerprint(copy)).toBe(original);
+    // Flip the last byte of the weights (same size, same header; the last sampled block covers it). Retrained
+    // weights differ everywhere, so they change every sampled block.
+    const w = readFileSync(join(copy, 'model.safetensors'));
+    w[w.length - 1] ^= 0xff;
+    writeFileSync(join(copy, 'model.safetensors'), w);
+    expect(await modelFingerprint(copy)).not.toBe(original);
   });
 });

@@ -4,7 +4,7 @@
 // one prefill, and can keep recordings on disk across runs.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { KvAppendInput, KvCachePolicy, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
 import { emptyStepStats } from '@shadowkv/core';
@@ -132,23 +132,50 @@ export async function replayPrefill(engine: Engine, rec: PrefillRecording, polic
   }
 }
 
-/** On-disk recordings keyed by the model (directory, config and weights' size/mtime) and the prompt ids. */
+/** Bytes read from each weight file for its fingerprint: SAMPLES blocks of SAMPLE_BYTES, evenly spaced. */
+const SAMPLES = 16;
+const SAMPLE_BYTES = 64 * 1024;
+
+/**
+ * A fingerprint of the model's contents: config.json's bytes, and per `*.safetensors` file its name, size and
+ * SAMPLES blocks spread over it (the first holds the header). Reads at most 1 MiB a file, and unlike a path or
+ * mtime key it survives copies and re-mounts of the same files while catching retrained weights.
+ */
+export async function modelFingerprint(modelDir: string): Promise<string> {
+  const h = createHash('sha256');
+  h.update(await readFile(join(modelDir, 'config.json')));
+  const files = (await readdir(modelDir)).filter((f) => f.endsWith('.safetensors')).sort();
+  for (const f of files) {
+    const fh = await open(join(modelDir, f), 'r');
+    try {
+      const { size } = await fh.stat();
+      h.update(`${f}:${size}`);
+      const block = Buffer.alloc(Math.min(SAMPLE_BYTES, size));
+      for (let i = 0; i < SAMPLES && size > 0; i++) {
+        const at = Math.floor(((size - block.length) * i) / Math.max(SAMPLES - 1, 1));
+        const { bytesRead } = await fh.read(block, 0, block.length, at);
+        h.update(block.subarray(0, bytesRead));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** On-disk recordings keyed by the model's contents (modelFingerprint) and the prompt ids. */
 export class PrefillRecordingCache {
   private constructor(private readonly dir: string) {}
 
   static async open(root: string, engine: Engine): Promise<PrefillRecordingCache> {
-    const modelDir = resolve(engine.model.dir);
-    const h = createHash('sha256').update(modelDir).update(JSON.stringify(engine.model.config));
-    for (const f of ['model.safetensors', 'model.safetensors.index.json']) {
-      const p = join(modelDir, f);
-      if (existsSync(p)) {
-        const s = await stat(p);
-        h.update(`${f}:${s.size}:${s.mtimeMs}`);
-      }
-    }
-    const dir = join(root, h.digest('hex').slice(0, 16));
+    const dir = join(root, await modelFingerprint(resolve(engine.model.dir)));
     await mkdir(dir, { recursive: true });
     return new PrefillRecordingCache(dir);
+  }
+
+  /** Whether `ids` has a recording on disk (get() would not run a prefill). */
+  has(ids: number[]): boolean {
+    return existsSync(this.fileFor(ids));
   }
 
   private fileFor(ids: number[]): string {

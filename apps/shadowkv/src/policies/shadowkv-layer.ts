@@ -6,7 +6,7 @@ import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { buildLandmarkSet, landmarkChunkIds, refineChunks, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { PrefillLayerData } from './prefill-cache.js';
-import type { ResolvedShadowKvParams, ShadowKvLayout } from './shadowkv-params.js';
+import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
 
 /** Host copies of a layer's shadow state, for tests and diagnostics. */
 export interface ShadowKvLayerSnapshot {
@@ -74,7 +74,7 @@ export class ShadowKvLayer implements DecodeLayer {
     // layer's rank once every layer's spectrum is known (setRank).
     const svd = randomizedSvd(data.kPre as Float32Array, promptLen, width, {
       rank: svdRank,
-      oversample: p.svdOversample,
+      oversample: svdOversampleFor(p, width),
       powerIterations: p.svdPowerIterations,
       seed: p.svdSeed,
     });
