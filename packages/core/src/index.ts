@@ -9,6 +9,8 @@ export type {
   RopeSpec,
 } from './backend.js';
 export { assertShape, assertSameShape } from './validate.js';
+export { validateOpArgs } from './validate-op-args.js';
+export { mulberry32 } from './seeded-random.js';
 export type {
   KvAppendInput,
   KvCacheContext,

@@ -1,0 +1,200 @@
+// The argument contract of every KernelBackend op, checked on the host before any work is queued, so that
+// every backend rejects the same bad calls with the same ShapeError. A backend first checks that the
+// tensors are its own (and alive), then calls the op's check here, then checks its own limits (binding
+// sizes, loop lengths), which differ per backend.
+import type { AttentionParams, KernelBackend, RopeSpec } from './backend.js';
+import { ShapeError } from './errors.js';
+import { numel, shapeToString, type DType, type Shape, type Tensor } from './tensor.js';
+import { assertSameShape, assertShape } from './validate.js';
+
+function assertDType(op: string, name: string, t: Tensor, dtype: DType): void {
+  if (t.dtype !== dtype) throw new ShapeError(op, `${name} has dtype ${t.dtype}, expected ${dtype}`);
+}
+
+function assertChunkSize(op: string, chunkSize: number): void {
+  if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw new ShapeError(op, `chunkSize ${chunkSize} must be a positive integer`);
+}
+
+function assertKvHeads(op: string, nHeads: number, nKvHeads: number, source: string): void {
+  if (!Number.isInteger(nKvHeads) || nKvHeads <= 0) throw new ShapeError(op, `nKvHeads ${nKvHeads} (${source}) must be a positive integer`);
+  if (nHeads % nKvHeads !== 0) throw new ShapeError(op, `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+}
+
+/**
+ * Per-op argument checks of the KernelBackend contract, keyed by op name. Each throws a ShapeError naming
+ * the op, the argument and the offending value, and returns the sizes the arguments imply. Float inputs
+ * must be f32 (no backend computes in f16 yet); ids, positions and chunk indices i32.
+ * `tokenIds` and `chunkIds` check values, for backends that hold the ids on the host.
+ */
+export const validateOpArgs = {
+  /** A dtype the backend stores (its `capabilities.dtypes`); `op` is 'upload' or 'zeros'. */
+  dtype(op: string, backend: Pick<KernelBackend, 'name' | 'capabilities'>, dtype: DType): void {
+    const { dtypes } = backend.capabilities;
+    if (dtypes.includes(dtype)) return;
+    const instead = dtype !== 'i32' && dtypes.includes('f32') ? '; use f32' : '';
+    throw new ShapeError(op, `the ${backend.name} backend stores ${dtypes.join(' and ')} tensors only, not ${dtype}${instead}`);
+  },
+
+  /** upload: the data fills the shape exactly and its array type matches a dtype the backend stores. */
+  upload(backend: Pick<KernelBackend, 'name' | 'capabilities'>, data: Float32Array | Int32Array, shape: Shape, dtype: DType): void {
+    const n = numel(shape);
+    if (data.length !== n) throw new ShapeError('upload', `data has ${data.length} elements, shape ${shapeToString(shape)} needs ${n}`);
+    validateOpArgs.dtype('upload', backend, dtype);
+    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+  },
+
+  /** table [vocab, hidden], ids i32 [m]. */
+  embedding(table: Tensor, ids: Tensor): { vocab: number; hidden: number; m: number } {
+    assertShape('embedding', 'table', table, [-1, -1], 'f32');
+    assertShape('embedding', 'ids', ids, [-1], 'i32');
+    return { vocab: table.shape[0], hidden: table.shape[1], m: ids.shape[0] };
+  },
+
+  /** embedding's values: every id in [0, vocab). */
+  tokenIds(ids: ArrayLike<number>, vocab: number): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < vocab)) throw new ShapeError('embedding', `token id ${id} at index ${i} is outside the vocabulary [0, ${vocab})`);
+    }
+  },
+
+  /** x [m, k], w [n, k]. */
+  matmul(x: Tensor, w: Tensor): { m: number; k: number; n: number } {
+    assertShape('matmul', 'x', x, [-1, -1], 'f32');
+    assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
+    return { m: x.shape[0], k: x.shape[1], n: w.shape[0] };
+  },
+
+  /** x [m, d], w [d]. */
+  rmsNorm(x: Tensor, w: Tensor): { m: number; d: number } {
+    assertShape('rmsNorm', 'x', x, [-1, -1], 'f32');
+    const [m, d] = x.shape;
+    assertShape('rmsNorm', 'w', w, [d], 'f32');
+    return { m, d };
+  },
+
+  /** add and swiglu: two f32 tensors of one shape. */
+  elementwise(op: 'add' | 'swiglu', a: Tensor, b: Tensor): void {
+    assertSameShape(op, a, b);
+    assertDType(op, 'a', a, 'f32');
+    assertDType(op, 'b', b, 'f32');
+  },
+
+  /** x [m, nHeads*headDim], positions i32 [m]. */
+  rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): { m: number; headDim: number } {
+    const headDim = rope.headDim;
+    assertShape('rope', 'x', x, [-1, nHeads * headDim], 'f32');
+    const m = x.shape[0];
+    assertShape('rope', 'positions', positions, [m], 'i32');
+    return { m, headDim };
+  },
+
+  /** x [..., n] f32: `rows` rows of n (a scalar is one row of one). */
+  softmax(x: Tensor): { rows: number; n: number } {
+    assertDType('softmax', 'x', x, 'f32');
+    if (x.shape.length === 0) return { rows: 1, n: 1 };
+    return { rows: numel(x.shape.slice(0, -1)), n: x.shape[x.shape.length - 1] };
+  },
+
+  /** cache [nKvHeads, capacity, headDim], x [m, nKvHeads*headDim], rows start..start+m inside the capacity. */
+  writeKv(cache: Tensor, x: Tensor, start: number): { nKvHeads: number; capacity: number; headDim: number; m: number } {
+    assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
+    const [nKvHeads, capacity, headDim] = cache.shape;
+    assertShape('writeKv', 'x', x, [-1, nKvHeads * headDim], 'f32');
+    const m = x.shape[0];
+    if (!Number.isInteger(start) || start < 0) throw new ShapeError('writeKv', `start ${start} must be an integer >= 0`);
+    if (start + m > capacity) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${capacity}`);
+    return { nKvHeads, capacity, headDim, m };
+  },
+
+  /** q [m, nHeads*headDim], k and v [nKvHeads, capacity, headDim] with kvLen <= capacity. */
+  attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): { m: number; capacity: number; group: number } {
+    const { nHeads, nKvHeads, headDim, kvLen } = p;
+    assertKvHeads('attention', nHeads, nKvHeads, 'AttentionParams');
+    assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
+    assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
+    assertSameShape('attention', k, v);
+    assertDType('attention', 'v', v, 'f32');
+    const capacity = k.shape[1];
+    if (kvLen > capacity) throw new ShapeError('attention', `kvLen ${kvLen} exceeds the ${capacity} rows of k`);
+    if (!Number.isInteger(kvLen) || kvLen < 0) throw new ShapeError('attention', `kvLen ${kvLen} must be a non-negative integer`);
+    if (p.causal && !Number.isInteger(p.queryOffset)) throw new ShapeError('attention', `queryOffset ${p.queryOffset} must be an integer`);
+    return { m: q.shape[0], capacity, group: nHeads / nKvHeads };
+  },
+
+  /** src [nKvHeads, rows, headDim], idx i32 [nKvHeads, nSel]. */
+  gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): { nKvHeads: number; rows: number; headDim: number; nSel: number } {
+    assertShape('gatherChunks', 'src', src, [-1, -1, -1], 'f32');
+    const [nKvHeads, rows, headDim] = src.shape;
+    assertShape('gatherChunks', 'idx', idx, [nKvHeads, -1], 'i32');
+    assertChunkSize('gatherChunks', chunkSize);
+    return { nKvHeads, rows, headDim, nSel: idx.shape[1] };
+  },
+
+  /** dst [nKvHeads, rows, headDim], src [nKvHeads, nSel*chunkSize, headDim], idx i32 [nKvHeads, nSel]. */
+  scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): { nKvHeads: number; rows: number; headDim: number; nSel: number } {
+    assertShape('scatterChunks', 'dst', dst, [-1, -1, -1], 'f32');
+    const [nKvHeads, rows, headDim] = dst.shape;
+    assertShape('scatterChunks', 'idx', idx, [nKvHeads, -1], 'i32');
+    assertChunkSize('scatterChunks', chunkSize);
+    const nSel = idx.shape[1];
+    assertShape('scatterChunks', 'src', src, [nKvHeads, nSel * chunkSize, headDim], 'f32');
+    return { nKvHeads, rows, headDim, nSel };
+  },
+
+  /** a [seqLen, rank], b [nKvHeads, rank, headDim], idx i32 [nKvHeads, nSel], an integer positionOffset. */
+  rebuildKeys(
+    a: Tensor,
+    b: Tensor,
+    idx: Tensor,
+    chunkSize: number,
+    positionOffset: number,
+    rope: RopeSpec,
+  ): { seqLen: number; rank: number; nKvHeads: number; headDim: number; nSel: number } {
+    assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');
+    const [seqLen, rank] = a.shape;
+    const headDim = rope.headDim;
+    assertShape('rebuildKeys', 'b', b, [-1, rank, headDim], 'f32');
+    const nKvHeads = b.shape[0];
+    assertShape('rebuildKeys', 'idx', idx, [nKvHeads, -1], 'i32');
+    assertChunkSize('rebuildKeys', chunkSize);
+    if (!Number.isInteger(positionOffset)) throw new ShapeError('rebuildKeys', `positionOffset ${positionOffset} must be an integer`);
+    return { seqLen, rank, nKvHeads, headDim, nSel: idx.shape[1] };
+  },
+
+  /**
+   * The values of a chunk-id tensor of gatherChunks, scatterChunks or rebuildKeys: every id picks a whole
+   * chunk of the `rows` rows per KV head of `name` (src, dst or a). ids [nKvHeads, nSel] row-major.
+   */
+  chunkIds(op: string, ids: ArrayLike<number>, nSel: number, chunkSize: number, rows: number, name: string): void {
+    const nChunks = Math.floor(rows / chunkSize);
+    for (let i = 0; i < ids.length; i++) {
+      const c = ids[i];
+      if (c >= 0 && c < nChunks) continue;
+      throw new ShapeError(
+        op,
+        `chunk id ${c} at idx[${Math.floor(i / nSel)}, ${i % nSel}] (rows ${c * chunkSize}..${(c + 1) * chunkSize}) is outside [0, ${nChunks}): ${name} holds ${rows} rows, ${nChunks} whole chunks of ${chunkSize}`,
+      );
+    }
+  },
+
+  /** q [nHeads*headDim] (any shape of that size), landmarks [nKvHeads, nChunks, headDim]. */
+  landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number): { nKvHeads: number; nChunks: number; headDim: number; group: number } {
+    assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
+    const [nKvHeads, nChunks, headDim] = landmarks.shape;
+    if (numel(q.shape) !== nHeads * headDim) {
+      throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * headDim}`);
+    }
+    assertDType('landmarkScores', 'q', q, 'f32');
+    assertKvHeads('landmarkScores', nHeads, nKvHeads, 'dim 0 of landmarks');
+    return { nKvHeads, nChunks, headDim, group: nHeads / nKvHeads };
+  },
+
+  /** x [rows, n], k an integer in [0, n]. */
+  topK(x: Tensor, k: number): { rows: number; n: number } {
+    assertShape('topK', 'x', x, [-1, -1], 'f32');
+    const [rows, n] = x.shape;
+    if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
+    return { rows, n };
+  },
+};
