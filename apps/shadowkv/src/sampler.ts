@@ -1,5 +1,5 @@
 // Token sampling on the host: greedy, temperature, top-k and top-p (nucleus), with a seeded PRNG.
-import { InvalidOptionError } from '@shadowkv/core';
+import { InvalidOptionError, mulberry32 } from '@shadowkv/core';
 
 export interface SamplingOptions {
   /** 0 (default) means greedy argmax. */
@@ -12,17 +12,8 @@ export interface SamplingOptions {
   seed?: number;
 }
 
-/** mulberry32: small, fast, good enough for sampling; deterministic across platforms. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Uniforms in [0, 1) from a seed: core's mulberry32, under the name this package has always exported. */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 export function validateSampling(o: SamplingOptions): void {
   const t = o.temperature ?? 0;

@@ -1,11 +1,12 @@
-// Deterministic pseudo-random numbers (mulberry32) so that every conformance case is reproducible by name.
+// Deterministic pseudo-random numbers (core's mulberry32) so that every conformance case is reproducible by name.
+import { mulberry32 } from '@shadowkv/core';
 
 /** A seeded generator of uniform floats, integers, normals and filled arrays. */
 export class SeededRng {
-  private state: number;
+  private readonly uniform: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.uniform = mulberry32(seed);
   }
 
   /** Seeds from a string (FNV-1a), so a case's data depends only on its name and the suite seed. */
@@ -20,11 +21,7 @@ export class SeededRng {
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.uniform();
   }
 
   /** Integer in [lo, hi] (both inclusive). */

@@ -1,7 +1,7 @@
 // Writes a seeded random Llama in the Hugging Face layout, for demos and tests that need a model on disk.
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidOptionError, ShadowKvError } from '@shadowkv/core';
+import { InvalidOptionError, mulberry32, ShadowKvError } from '@shadowkv/core';
 import { parseLlamaConfig, type HfLlamaConfigJson } from './config.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from './safetensors-writer.js';
 import { llamaWeightSpecs } from './weight-source-validate.js';
@@ -123,14 +123,7 @@ function mixSeed(seed: number, name: string): number {
 
 /** n draws from N(0, std²): mulberry32 uniforms through Box-Muller. */
 function gaussian(n: number, std: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - uniform())) * std; // 1 - u in (0, 1]: log never sees 0

@@ -1,16 +1,13 @@
 // Test matrices with a prescribed spectrum, built independently of the code under test
 // (random Householder reflections, a seeded PRNG of their own) so exact singular values are known.
+import { mulberry32 } from '@shadowkv/core';
 
-/** mulberry32: a tiny seeded PRNG, deliberately not the package's GaussianRandom. */
+/** Normals from core's mulberry32 (a dev dependency), deliberately not the package's GaussianRandom. */
 export function seededNormal(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  // (k + 0.5) / 2^32 for mulberry32's k / 2^32, exactly (2k + 1 fits a float64 mantissa): strictly inside
+  // (0, 1), so log never sees 0.
+  const uniform = (): number => next() + 2 ** -33;
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
