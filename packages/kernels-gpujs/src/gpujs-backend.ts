@@ -1,10 +1,9 @@
 // The gpu.js backend: every op of KernelBackend as gpu.js kernels over flat float outputs (textures in the
 // GL modes). Each op validates its arguments like the CPU reference, picks a cached kernel and dispatches.
 import {
-  assertSameShape,
-  assertShape,
   numel,
   ShapeError,
+  validateOpArgs,
   type AttentionParams,
   type BackendCapabilities,
   type DType,
@@ -121,9 +120,7 @@ export class GpujsBackend implements KernelBackend {
 
   upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
     const n = this.checkSize('upload', shape);
-    if (data.length !== n) throw new ShapeError('upload', `data has ${data.length} elements, shape [${shape.join(', ')}] needs ${n}`);
-    if (dtype === 'f16') throw new ShapeError('upload', 'the gpujs backend stores f32 and i32 only');
-    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    validateOpArgs.upload(this, data, shape, dtype);
     // i32 values are stored as floats: exact for |v| <= 2^24, which covers ids, positions and indices.
     const host = data instanceof Int32Array ? Float32Array.from(data) : data.slice();
     return this.make(shape, dtype, this.runner.run('copy', n, {}, [host]));
@@ -131,6 +128,7 @@ export class GpujsBackend implements KernelBackend {
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     const n = this.checkSize('zeros', shape);
+    validateOpArgs.dtype('zeros', this, dtype);
     return this.make(shape, dtype, this.runner.run('fillZero', n, {}, []));
   }
 
@@ -160,28 +158,23 @@ export class GpujsBackend implements KernelBackend {
 
   embedding(table: Tensor, ids: Tensor): Tensor {
     const [tt, it] = this.own('embedding', table, ids);
-    assertShape('embedding', 'table', table, [-1, -1], 'f32');
-    assertShape('embedding', 'ids', ids, [-1], 'i32');
-    const hidden = table.shape[1];
-    const shape = [ids.shape[0], hidden];
+    const { hidden, m } = validateOpArgs.embedding(table, ids);
+    const shape = [m, hidden];
     const n = this.checkSize('embedding', shape);
     return this.make(shape, 'f32', this.runner.run('embedding', n, {}, [this.arg(tt), this.arg(it), hidden]));
   }
 
   matmul(x: Tensor, w: Tensor): Tensor {
     const [xt, wt] = this.own('matmul', x, w);
-    assertShape('matmul', 'x', x, [-1, -1], 'f32');
-    assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
-    const shape = [x.shape[0], w.shape[0]];
-    const n = this.checkSize('matmul', shape);
-    return this.make(shape, 'f32', this.runner.run('matmul', n, { kMax: x.shape[1] }, [this.arg(xt), this.arg(wt), w.shape[0], x.shape[1]]));
+    const { m, k, n } = validateOpArgs.matmul(x, w);
+    const shape = [m, n];
+    const size = this.checkSize('matmul', shape);
+    return this.make(shape, 'f32', this.runner.run('matmul', size, { kMax: k }, [this.arg(xt), this.arg(wt), n, k]));
   }
 
   rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
     const [xt, wt] = this.own('rmsNorm', x, w);
-    assertShape('rmsNorm', 'x', x, [-1, -1], 'f32');
-    const [m, d] = x.shape;
-    assertShape('rmsNorm', 'w', w, [d], 'f32');
+    const { m, d } = validateOpArgs.rmsNorm(x, w);
     const r = this.runner.run('rmsStats', m, { dMax: d }, [this.arg(xt), eps, d]);
     const out = this.runner.run('rmsApply', m * d, {}, [this.arg(xt), this.arg(wt), { data: r, length: m }, d]);
     this.release(r);
@@ -190,21 +183,19 @@ export class GpujsBackend implements KernelBackend {
 
   add(a: Tensor, b: Tensor): Tensor {
     const [at, bt] = this.own('add', a, b);
-    assertSameShape('add', a, b);
+    validateOpArgs.elementwise('add', a, b);
     return this.make(a.shape, 'f32', this.runner.run('add', numel(a.shape), {}, [this.arg(at), this.arg(bt)]));
   }
 
   swiglu(gate: Tensor, up: Tensor): Tensor {
     const [gt, ut] = this.own('swiglu', gate, up);
-    assertSameShape('swiglu', gate, up);
+    validateOpArgs.elementwise('swiglu', gate, up);
     return this.make(gate.shape, 'f32', this.runner.run('swiglu', numel(gate.shape), {}, [this.arg(gt), this.arg(ut)]));
   }
 
   rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor {
     const [xt, pt] = this.own('rope', x, positions);
-    const d = rope.headDim;
-    assertShape('rope', 'x', x, [-1, nHeads * d], 'f32');
-    assertShape('rope', 'positions', positions, [x.shape[0]], 'i32');
+    const { headDim: d } = validateOpArgs.rope(x, positions, nHeads, rope);
     const args = [this.arg(xt), this.arg(pt), rope.invFreq, rope.attentionScaling, nHeads * d, d];
     const out = this.runner.run('rope', numel(x.shape), {}, args);
     return this.make(x.shape, 'f32', out);
@@ -212,9 +203,7 @@ export class GpujsBackend implements KernelBackend {
 
   softmax(x: Tensor): Tensor {
     const [xt] = this.own('softmax', x);
-    if (x.dtype !== 'f32') throw new ShapeError('softmax', `x has dtype ${x.dtype}, expected f32`);
-    const n = x.shape[x.shape.length - 1];
-    const rows = numel(x.shape) / n;
+    const { rows, n } = validateOpArgs.softmax(x);
     const stats = rowStats(this.runner, this.arg(xt), rows, n);
     const out = this.runner.run('softmaxApply', rows * n, {}, [this.arg(xt), { data: stats, length: rows * 2 }, n]);
     this.release(stats);
@@ -225,11 +214,7 @@ export class GpujsBackend implements KernelBackend {
 
   writeKv(cache: Tensor, x: Tensor, start: number): void {
     const [ct, xt] = this.own('writeKv', cache, x);
-    assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
-    const [nKv, cap, d] = cache.shape;
-    assertShape('writeKv', 'x', x, [-1, nKv * d], 'f32');
-    const m = x.shape[0];
-    if (start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
+    const { nKvHeads: nKv, capacity: cap, headDim: d, m } = validateOpArgs.writeKv(cache, x, start);
     // Textures are immutable outputs: "in place" is a copy of the cache with the new rows, swapped in.
     const next = this.runner.run('writeKv', numel(cache.shape), {}, [this.arg(ct), this.arg(xt), start, cap, d, nKv, m]);
     this.release(ct.data);
@@ -238,13 +223,8 @@ export class GpujsBackend implements KernelBackend {
 
   attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
     const [qt, kt, vt] = this.own('attention', q, k, v);
-    const { nHeads, nKvHeads, headDim } = p;
-    if (nHeads % nKvHeads !== 0) throw new ShapeError('attention', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
-    assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
-    assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
-    assertSameShape('attention', k, v);
-    if (p.kvLen > k.shape[1]) throw new ShapeError('attention', `kvLen ${p.kvLen} exceeds the ${k.shape[1]} rows of k`);
-    const out = attentionBlocks(this.runner, this.arg(qt), this.arg(kt), this.arg(vt), q.shape[0], k.shape[1], p, this.scoreBudget);
+    const { m, capacity } = validateOpArgs.attention(q, k, v, p);
+    const out = attentionBlocks(this.runner, this.arg(qt), this.arg(kt), this.arg(vt), m, capacity, p, this.scoreBudget);
     return this.make(q.shape, 'f32', out);
   }
 
@@ -252,10 +232,7 @@ export class GpujsBackend implements KernelBackend {
 
   gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
     const [st, it] = this.own('gatherChunks', src, idx);
-    assertShape('gatherChunks', 'src', src, [-1, -1, -1], 'f32');
-    const [nKv, rows, d] = src.shape;
-    assertShape('gatherChunks', 'idx', idx, [nKv, -1], 'i32');
-    const nSel = idx.shape[1];
+    const { nKvHeads: nKv, rows, headDim: d, nSel } = validateOpArgs.gatherChunks(src, idx, chunkSize);
     const shape = [nKv, nSel * chunkSize, d];
     const n = this.checkSize('gatherChunks', shape);
     const out = this.runner.run('gatherChunks', n, {}, [this.arg(st), this.arg(it), nSel, chunkSize, d, rows]);
@@ -264,11 +241,7 @@ export class GpujsBackend implements KernelBackend {
 
   scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
     const [dt, st, it] = this.own('scatterChunks', dst, src, idx);
-    assertShape('scatterChunks', 'dst', dst, [-1, -1, -1], 'f32');
-    const [nKv, rows, d] = dst.shape;
-    assertShape('scatterChunks', 'idx', idx, [nKv, -1], 'i32');
-    const nSel = idx.shape[1];
-    assertShape('scatterChunks', 'src', src, [nKv, nSel * chunkSize, d], 'f32');
+    const { nKvHeads: nKv, rows, headDim: d, nSel } = validateOpArgs.scatterChunks(dst, src, idx, chunkSize);
     // Textures cannot be written at scattered places: invert the ids per head, then rebuild dst as a gather.
     const nChunks = Math.floor(rows / chunkSize);
     if (nChunks === 0 || nSel === 0) return;
@@ -282,13 +255,7 @@ export class GpujsBackend implements KernelBackend {
 
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
     const [at, bt, it] = this.own('rebuildKeys', a, b, idx);
-    assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');
-    const rank = a.shape[1];
-    const d = rope.headDim;
-    assertShape('rebuildKeys', 'b', b, [-1, rank, d], 'f32');
-    const nKv = b.shape[0];
-    assertShape('rebuildKeys', 'idx', idx, [nKv, -1], 'i32');
-    const nSel = idx.shape[1];
+    const { rank, nKvHeads: nKv, headDim: d, nSel } = validateOpArgs.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope);
     const shape = [nKv, nSel * chunkSize, d];
     const n = this.checkSize('rebuildKeys', shape);
     const args = [this.arg(at), this.arg(bt), this.arg(it), rope.invFreq, positionOffset, rope.attentionScaling, nSel, chunkSize, rank, d];
@@ -297,11 +264,7 @@ export class GpujsBackend implements KernelBackend {
 
   landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
     const [qt, lt] = this.own('landmarkScores', q, landmarks);
-    assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
-    const [nKv, nChunks, d] = landmarks.shape;
-    if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
-    if (nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
-    const group = nHeads / nKv;
+    const { nKvHeads: nKv, nChunks, headDim: d, group } = validateOpArgs.landmarkScores(q, landmarks, nHeads);
     const logits = this.runner.run('landmarkLogits', nHeads * nChunks, { dMax: d }, [this.arg(qt), this.arg(lt), scale, nChunks, d, group]);
     const logitsArg = { data: logits, length: nHeads * nChunks };
     const stats = rowStats(this.runner, logitsArg, nHeads, nChunks);
@@ -313,9 +276,7 @@ export class GpujsBackend implements KernelBackend {
 
   topK(x: Tensor, k: number): Tensor {
     const [xt] = this.own('topK', x);
-    assertShape('topK', 'x', x, [-1, -1], 'f32');
-    const [rows, n] = x.shape;
-    if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
+    const { rows, n } = validateOpArgs.topK(x, k);
     const out = topKIndices(this.runner, this.arg(xt), rows, n, k, this.topKCountingMaxN);
     return this.make([rows, k], 'i32', out);
   }

@@ -27,15 +27,17 @@ describe.skipIf(!probe.backend)('webgpu backend behaviour', () => {
     const table = gpu.upload(new Float32Array(12), [4, 3]);
     expect(() => gpu.embedding(table, gpu.upload(Int32Array.from([1, 4]), [2]))).toThrow(/embedding: token id 4 at index 1 is outside the vocabulary \[0, 4\)/);
     const src = gpu.zeros([2, 16, 8]);
-    expect(() => gpu.gatherChunks(src, gpu.upload(Int32Array.from([0, 2]), [2, 1]), 8)).toThrow(/chunk id 2 is outside \[0, 2\)/);
+    expect(() => gpu.gatherChunks(src, gpu.upload(Int32Array.from([0, 2]), [2, 1]), 8)).toThrow(/gatherChunks: chunk id 2 at idx\[1, 0\] \(rows 16..24\) is outside \[0, 2\): src holds 16 rows/);
     const a = gpu.zeros([10, 4]);
     const b = gpu.zeros([1, 4, 64]);
-    expect(() => gpu.rebuildKeys(a, b, gpu.upload(Int32Array.from([1]), [1, 1]), 8, 0, rope)).toThrow(/token 10 \(chunk 1\) is outside \[0, 10\)/);
+    expect(() => gpu.rebuildKeys(a, b, gpu.upload(Int32Array.from([1]), [1, 1]), 8, 0, rope)).toThrow(/rebuildKeys: chunk id 1 at idx\[0, 0\] \(rows 8..16\) is outside \[0, 1\): a holds 10 rows/);
     expect(() => gpu.matmul(gpu.zeros([2, 3]), gpu.zeros([4, 5]))).toThrow(ShapeError);
     expect(() => gpu.topK(gpu.zeros([2, 3]), 4)).toThrow(/k = 4 must be an integer in \[0, 3\]/);
     expect(() => gpu.writeKv(gpu.zeros([2, 5, 8]), gpu.zeros([2, 16]), 4)).toThrow(/rows 4..6 exceed the cache capacity 5/);
     expect(() => gpu.upload(new Float32Array(3), [2, 2])).toThrow(/data has 3 elements/);
-    expect(() => gpu.upload(new Float32Array(4), [4], 'f16')).toThrow(ShapeError);
+    expect(() => gpu.upload(new Float32Array(4), [4], 'f16')).toThrow(/upload: the webgpu backend stores f32 and i32 tensors only, not f16; use f32/);
+    expect(() => gpu.zeros([4], 'f16')).toThrow(/zeros: .* not f16/);
+    expect(() => gpu.rebuildKeys(a, b, gpu.upload(Int32Array.from([0]), [1, 1]), 8, 2 ** 30, rope)).toThrow(/rebuildKeys: positionOffset 1073741824 is too far out/);
   });
 
   it('refuses tensors of another backend and disposed tensors', () => {

@@ -1,8 +1,7 @@
 // The WebGPU backend: KernelBackend over GPU buffers. Ops validate on the host, record dispatches and
 // return at once; only read() and sync() wait for the GPU. Semantics follow @shadowkv/kernels-cpu.
 import {
-  numel,
-  ShapeError,
+  validateOpArgs,
   type AttentionParams,
   type BackendCapabilities,
   type DType,
@@ -66,17 +65,13 @@ export class WebGpuBackend implements KernelBackend {
 
   upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
     this.ctx.checkAlive('upload');
-    if (data.length !== numel(shape)) {
-      throw new ShapeError('upload', `data has ${data.length} elements, shape [${shape.join(', ')}] needs ${numel(shape)}`);
-    }
-    if (dtype === 'f16') throw new ShapeError('upload', 'the webgpu backend stores f32 and i32 tensors (f16 kernels are not implemented yet)');
-    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    validateOpArgs.upload(this, data, shape, dtype);
     return this.ctx.upload('upload', data, shape, dtype);
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     this.ctx.checkAlive('zeros');
-    if (dtype === 'f16') throw new ShapeError('zeros', 'the webgpu backend stores f32 and i32 tensors (f16 kernels are not implemented yet)');
+    validateOpArgs.dtype('zeros', this, dtype);
     return this.ctx.alloc('zeros', shape, dtype);
   }
 

@@ -2,7 +2,7 @@
 // head floor(h / (nHeads/nKvHeads))). Decode-sized m splits the keys across workgroups and merges the
 // splits in a second pass; larger m runs the tiled online-softmax kernel. k and v are bound per range of
 // KV heads, so caches larger than one binding work.
-import { assertSameShape, assertShape, ShapeError, type AttentionParams, type Tensor } from '@shadowkv/core';
+import { ShapeError, validateOpArgs, type AttentionParams, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
@@ -19,21 +19,13 @@ export const ATTENTION_SPLIT = 256;
 export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor, p: AttentionParams): GpuTensor {
   // validate
   const { nHeads, nKvHeads, headDim, kvLen, queryOffset } = p;
-  if (!(nKvHeads > 0) || nHeads % nKvHeads !== 0) throw new ShapeError('attention', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
-  const q = ctx.bindable('attention', 'q', ctx.own('attention', 'q', qIn, 'f32'));
-  const k = ctx.own('attention', 'k', kIn, 'f32');
-  const v = ctx.own('attention', 'v', vIn, 'f32');
-  assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
-  assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
-  assertSameShape('attention', k, v);
-  const cap = k.shape[1];
-  if (kvLen > cap) throw new ShapeError('attention', `kvLen ${kvLen} exceeds the ${cap} rows of k`);
-  if (!Number.isInteger(kvLen) || kvLen < 0) throw new ShapeError('attention', `kvLen ${kvLen} must be a non-negative integer`);
-  if (p.causal && !Number.isInteger(queryOffset)) throw new ShapeError('attention', `queryOffset ${queryOffset} must be an integer`);
-  const m = q.shape[0];
+  const q = ctx.own('attention', 'q', qIn);
+  const k = ctx.own('attention', 'k', kIn);
+  const v = ctx.own('attention', 'v', vIn);
+  const { m, capacity: cap, group } = validateOpArgs.attention(q, k, v, p);
+  ctx.bindable('attention', 'q', q);
   const out = ctx.bindable('attention', 'out', ctx.alloc('attention', [m, nHeads * headDim], 'f32'));
   if (m === 0 || kvLen === 0 || headDim === 0) return out; // no visible keys: zeros, as in the reference
-  const group = nHeads / nKvHeads;
   const causal = p.causal ? 1 : 0;
   const offset = p.causal ? queryOffset : 0;
   const headBytes = cap * headDim * 4;

@@ -1,5 +1,5 @@
 // add and swiglu: same-shape elementwise ops, split into flat parts when a tensor exceeds one binding.
-import { assertSameShape, type Tensor } from '@shadowkv/core';
+import { validateOpArgs, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
@@ -8,9 +8,9 @@ import { elementwiseKernel, type ElementwiseSpec } from './elementwise.wgsl.js';
 
 export function elementwise(ctx: GpuContext, op: ElementwiseSpec['op'], aIn: Tensor, bIn: Tensor): GpuTensor {
   // validate
-  const a = ctx.own(op, 'a', aIn, 'f32');
-  const b = ctx.own(op, 'b', bIn, 'f32');
-  assertSameShape(op, a, b);
+  const a = ctx.own(op, 'a', aIn);
+  const b = ctx.own(op, 'b', bIn);
+  validateOpArgs.elementwise(op, a, b);
   const out = ctx.alloc(op, a.shape, 'f32');
   const n = a.byteLength / 4;
   // cache key + render (inside ctx.dispatch, keyed by the spec) → dispatch, one per bindable part

@@ -1,6 +1,6 @@
 // landmarkScores: per query head softmax(q · landmarksᵀ · scale) over chunks, then the max over the
 // query heads of each KV head → [nKvHeads, nChunks]. Three passes: dots, row softmax, group max.
-import { assertShape, numel, ShapeError, type Tensor } from '@shadowkv/core';
+import { ShapeError, validateOpArgs, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
@@ -11,13 +11,10 @@ import { softmaxRows } from './softmax.js';
 
 export function landmarkScores(ctx: GpuContext, qIn: Tensor, landmarksIn: Tensor, nHeads: number, scale: number): GpuTensor {
   // validate
-  const landmarks = ctx.own('landmarkScores', 'landmarks', landmarksIn, 'f32');
-  assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
-  const [nKv, nChunks, d] = landmarks.shape;
-  const q = ctx.bindable('landmarkScores', 'q', ctx.own('landmarkScores', 'q', qIn, 'f32'));
-  if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
-  if (nKv === 0 || nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
-  const group = nHeads / nKv;
+  const q = ctx.own('landmarkScores', 'q', qIn);
+  const landmarks = ctx.own('landmarkScores', 'landmarks', landmarksIn);
+  const { nKvHeads: nKv, nChunks, headDim: d, group } = validateOpArgs.landmarkScores(q, landmarks, nHeads);
+  ctx.bindable('landmarkScores', 'q', q);
   const out = ctx.alloc('landmarkScores', [nKv, nChunks], 'f32');
   if (nChunks === 0 || nHeads === 0) return out;
   if (nHeads * nChunks * 4 > ctx.limits.maxBindingBytes) {

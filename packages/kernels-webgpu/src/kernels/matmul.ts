@@ -1,6 +1,6 @@
 // matmul: out[m, n] = x[m, k] · w[n, k]ᵀ. GEMV for decode-sized m, tiled otherwise; w is bound in row
 // ranges (output-column parts) and x/out in row parts, so a 1 GB lm-head weight works under a 128 MiB binding limit.
-import { assertShape, type Tensor } from '@shadowkv/core';
+import { validateOpArgs, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
@@ -12,12 +12,9 @@ export const GEMV_MAX_ROWS = 4;
 
 export function matmul(ctx: GpuContext, xIn: Tensor, wIn: Tensor): GpuTensor {
   // validate
-  const x = ctx.own('matmul', 'x', xIn, 'f32');
-  const w = ctx.own('matmul', 'w', wIn, 'f32');
-  assertShape('matmul', 'x', x, [-1, -1], 'f32');
-  assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
-  const [m, k] = x.shape;
-  const n = w.shape[0];
+  const x = ctx.own('matmul', 'x', xIn);
+  const w = ctx.own('matmul', 'w', wIn);
+  const { m, k, n } = validateOpArgs.matmul(x, w);
   const out = ctx.alloc('matmul', [m, n], 'f32');
   if (k === 0) return out; // empty sums: the zero-filled buffer is the answer
   const gemv = m <= GEMV_MAX_ROWS;

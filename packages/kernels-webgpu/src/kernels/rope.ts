@@ -1,5 +1,5 @@
 // rope: rotary embedding of x [m, nHeads*headDim] at positions (i32 [m]), rotate-half convention.
-import { assertShape, ShapeError, type RopeSpec, type Tensor } from '@shadowkv/core';
+import { ShapeError, validateOpArgs, type RopeSpec, type Tensor } from '@shadowkv/core';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
@@ -13,12 +13,10 @@ export type RopeTableOf = (op: string, rope: RopeSpec) => GpuTensor;
 export function rope(ctx: GpuContext, tableOf: RopeTableOf, xIn: Tensor, positionsIn: Tensor, nHeads: number, spec: RopeSpec): GpuTensor {
   // validate
   const table = tableOf('rope', spec);
-  const d = spec.headDim;
-  const x = ctx.bindable('rope', 'x', ctx.own('rope', 'x', xIn, 'f32'));
-  assertShape('rope', 'x', x, [-1, nHeads * d], 'f32');
-  const m = x.shape[0];
-  const positions = ctx.own('rope', 'positions', positionsIn, 'i32');
-  assertShape('rope', 'positions', positions, [m], 'i32');
+  const x = ctx.own('rope', 'x', xIn);
+  const positions = ctx.own('rope', 'positions', positionsIn);
+  const { m, headDim: d } = validateOpArgs.rope(x, positions, nHeads, spec);
+  ctx.bindable('rope', 'x', x);
   checkPositions('rope', positions, 0);
   const out = ctx.alloc('rope', x.shape, 'f32');
   const total = (m * nHeads * d) / 2;

@@ -1,16 +1,17 @@
 // softmax over the last dimension of x [..., n].
-import { numel, type Tensor } from '@shadowkv/core';
+import { validateOpArgs, type Tensor } from '@shadowkv/core';
 import type { GpuContext, StorageBinding } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
 import { softmaxKernel } from './softmax.wgsl.js';
 
 export function softmax(ctx: GpuContext, xIn: Tensor): GpuTensor {
   // validate
-  const x = ctx.bindable('softmax', 'x', ctx.own('softmax', 'x', xIn, 'f32'));
-  const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
+  const x = ctx.own('softmax', 'x', xIn);
+  const { rows, n } = validateOpArgs.softmax(x);
+  ctx.bindable('softmax', 'x', x);
   const out = ctx.alloc('softmax', x.shape, 'f32');
   if (n === 0) return out;
-  softmaxRows(ctx, x, out, numel(x.shape) / n, n);
+  softmaxRows(ctx, x, out, rows, n);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // writeKv (in place): rows x [m, nKvHeads*headDim] → cache [nKvHeads, capacity, headDim] rows start..start+m.
 // The cache is bound in ranges of token rows (8 heads x 128K tokens x 128 dims is 512 MiB); only the
 // ranges that hold some of the written rows get a dispatch.
-import { assertShape, ShapeError, type Tensor } from '@shadowkv/core';
+import { validateOpArgs, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
@@ -9,13 +9,10 @@ import { writeKvKernel } from './write-kv.wgsl.js';
 
 export function writeKv(ctx: GpuContext, cacheIn: Tensor, xIn: Tensor, start: number): void {
   // validate
-  const cache = ctx.own('writeKv', 'cache', cacheIn, 'f32');
-  assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
-  const [nKv, cap, d] = cache.shape;
-  const x = ctx.bindable('writeKv', 'x', ctx.own('writeKv', 'x', xIn, 'f32'));
-  assertShape('writeKv', 'x', x, [-1, nKv * d], 'f32');
-  const m = x.shape[0];
-  if (!Number.isInteger(start) || start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
+  const cache = ctx.own('writeKv', 'cache', cacheIn);
+  const x = ctx.own('writeKv', 'x', xIn);
+  const { nKvHeads: nKv, capacity: cap, headDim: d, m } = validateOpArgs.writeKv(cache, x, start);
+  ctx.bindable('writeKv', 'x', x);
   if (m === 0 || d === 0) return;
   // cache key + render (in ctx.dispatch) → dispatch per bindable range of cache token rows
   const total = m * nKv * d;
