@@ -1,10 +1,9 @@
 // The reference backend: every op of KernelBackend in plain TypeScript over Float32Array.
 // Other backends are tested against this file, so clarity of semantics beats cleverness here.
 import {
-  assertSameShape,
-  assertShape,
   numel,
   ShapeError,
+  validateOpArgs,
   type AttentionParams,
   type DType,
   type KernelBackend,
@@ -33,15 +32,12 @@ export class CpuBackend implements KernelBackend {
   readonly capabilities = { dtypes: ['f32', 'i32'] as const, maxTensorBytes: 2 ** 31 - 1 };
 
   upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
-    if (data.length !== numel(shape)) {
-      throw new ShapeError('upload', `data has ${data.length} elements, shape [${shape.join(', ')}] needs ${numel(shape)}`);
-    }
-    if (dtype === 'f16') throw new ShapeError('upload', 'the cpu backend stores f32 and i32 only');
-    if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    validateOpArgs.upload(this, data, shape, dtype);
     return new CpuTensor([...shape], dtype, data.slice());
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    validateOpArgs.dtype('zeros', this, dtype);
     return new CpuTensor([...shape], dtype, dtype === 'i32' ? new Int32Array(numel(shape)) : new Float32Array(numel(shape)));
   }
 
@@ -63,15 +59,13 @@ export class CpuBackend implements KernelBackend {
 
   embedding(table: Tensor, ids: Tensor): Tensor {
     checkCpu('embedding', table, ids);
-    assertShape('embedding', 'table', table, [-1, -1], 'f32');
-    assertShape('embedding', 'ids', ids, [-1], 'i32');
-    const [vocab, hidden] = table.shape;
+    const { vocab, hidden, m } = validateOpArgs.embedding(table, ids);
     const tab = f32(table);
     const idv = i32(ids);
-    const out = newF32([idv.length, hidden]);
-    for (let i = 0; i < idv.length; i++) {
+    validateOpArgs.tokenIds(idv, vocab);
+    const out = newF32([m, hidden]);
+    for (let i = 0; i < m; i++) {
       const id = idv[i];
-      if (id < 0 || id >= vocab) throw new ShapeError('embedding', `token id ${id} at index ${i} is outside the vocabulary [0, ${vocab})`);
       out.data.set(tab.subarray(id * hidden, (id + 1) * hidden), i * hidden);
     }
     return out;
@@ -79,10 +73,7 @@ export class CpuBackend implements KernelBackend {
 
   matmul(x: Tensor, w: Tensor): Tensor {
     checkCpu('matmul', x, w);
-    assertShape('matmul', 'x', x, [-1, -1], 'f32');
-    assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
-    const [m, k] = x.shape;
-    const n = w.shape[0];
+    const { m, k, n } = validateOpArgs.matmul(x, w);
     const out = newF32([m, n]);
     matmulInto(out.data as Float32Array, f32(x), f32(w), m, n, k);
     return out;
@@ -90,9 +81,7 @@ export class CpuBackend implements KernelBackend {
 
   rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
     checkCpu('rmsNorm', x, w);
-    assertShape('rmsNorm', 'x', x, [-1, -1], 'f32');
-    const [m, d] = x.shape;
-    assertShape('rmsNorm', 'w', w, [d], 'f32');
+    const { m, d } = validateOpArgs.rmsNorm(x, w);
     const xv = f32(x);
     const wv = f32(w);
     const out = newF32([m, d]);
@@ -109,7 +98,7 @@ export class CpuBackend implements KernelBackend {
 
   add(a: Tensor, b: Tensor): Tensor {
     checkCpu('add', a, b);
-    assertSameShape('add', a, b);
+    validateOpArgs.elementwise('add', a, b);
     const av = f32(a);
     const bv = f32(b);
     const out = newF32(a.shape);
@@ -120,7 +109,7 @@ export class CpuBackend implements KernelBackend {
 
   swiglu(gate: Tensor, up: Tensor): Tensor {
     checkCpu('swiglu', gate, up);
-    assertSameShape('swiglu', gate, up);
+    validateOpArgs.elementwise('swiglu', gate, up);
     const g = f32(gate);
     const u = f32(up);
     const out = newF32(gate.shape);
@@ -134,10 +123,7 @@ export class CpuBackend implements KernelBackend {
 
   rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor {
     checkCpu('rope', x, positions);
-    const d = rope.headDim;
-    assertShape('rope', 'x', x, [-1, nHeads * d], 'f32');
-    const m = x.shape[0];
-    assertShape('rope', 'positions', positions, [m], 'i32');
+    const { m, headDim: d } = validateOpArgs.rope(x, positions, nHeads, rope);
     const pos = i32(positions);
     const out = new CpuTensor([...x.shape], 'f32', f32(x).slice());
     const o = out.data as Float32Array;
@@ -149,8 +135,7 @@ export class CpuBackend implements KernelBackend {
 
   softmax(x: Tensor): Tensor {
     checkCpu('softmax', x);
-    const n = x.shape[x.shape.length - 1];
-    const rows = numel(x.shape) / n;
+    const { rows, n } = validateOpArgs.softmax(x);
     const xv = f32(x);
     const out = newF32(x.shape);
     const o = out.data as Float32Array;
@@ -160,11 +145,7 @@ export class CpuBackend implements KernelBackend {
 
   writeKv(cache: Tensor, x: Tensor, start: number): void {
     checkCpu('writeKv', cache, x);
-    assertShape('writeKv', 'cache', cache, [-1, -1, -1], 'f32');
-    const [nKv, cap, d] = cache.shape;
-    assertShape('writeKv', 'x', x, [-1, nKv * d], 'f32');
-    const m = x.shape[0];
-    if (start < 0 || start + m > cap) throw new ShapeError('writeKv', `rows ${start}..${start + m} exceed the cache capacity ${cap}`);
+    const { nKvHeads: nKv, capacity: cap, headDim: d, m } = validateOpArgs.writeKv(cache, x, start);
     const c = f32(cache);
     const xv = f32(x);
     for (let i = 0; i < m; i++) {
@@ -176,20 +157,17 @@ export class CpuBackend implements KernelBackend {
 
   attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
     checkCpu('attention', q, k, v);
-    validateAttention(q, k, v, p);
-    const m = q.shape[0];
+    const { m, capacity } = validateOpArgs.attention(q, k, v, p);
     const out = newF32([m, p.nHeads * p.headDim]);
-    attentionInto(out.data as Float32Array, f32(q), f32(k), f32(v), m, k.shape[1], p);
+    attentionInto(out.data as Float32Array, f32(q), f32(k), f32(v), m, capacity, p);
     return out;
   }
 
   gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
     checkCpu('gatherChunks', src, idx);
-    assertShape('gatherChunks', 'src', src, [-1, -1, -1], 'f32');
-    const [nKv, rows, d] = src.shape;
-    assertShape('gatherChunks', 'idx', idx, [nKv, -1], 'i32');
-    const nSel = idx.shape[1];
+    const { nKvHeads: nKv, rows, headDim: d, nSel } = validateOpArgs.gatherChunks(src, idx, chunkSize);
     const iv = i32(idx);
+    validateOpArgs.chunkIds('gatherChunks', iv, nSel, chunkSize, rows, 'src');
     const sv = f32(src);
     const out = newF32([nKv, nSel * chunkSize, d]);
     const o = out.data as Float32Array;
@@ -197,7 +175,6 @@ export class CpuBackend implements KernelBackend {
     for (let g = 0; g < nKv; g++) {
       for (let s = 0; s < nSel; s++) {
         const c = iv[g * nSel + s];
-        if (c < 0 || (c + 1) * chunkSize > rows) throw new ShapeError('gatherChunks', `chunk id ${c} is outside [0, ${Math.floor(rows / chunkSize)})`);
         const from = (g * rows + c * chunkSize) * d;
         o.set(sv.subarray(from, from + chunkFloats), (g * nSel + s) * chunkFloats);
       }
@@ -207,19 +184,15 @@ export class CpuBackend implements KernelBackend {
 
   scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
     checkCpu('scatterChunks', dst, src, idx);
-    assertShape('scatterChunks', 'dst', dst, [-1, -1, -1], 'f32');
-    const [nKv, rows, d] = dst.shape;
-    assertShape('scatterChunks', 'idx', idx, [nKv, -1], 'i32');
-    const nSel = idx.shape[1];
-    assertShape('scatterChunks', 'src', src, [nKv, nSel * chunkSize, d], 'f32');
+    const { nKvHeads: nKv, rows, headDim: d, nSel } = validateOpArgs.scatterChunks(dst, src, idx, chunkSize);
     const iv = i32(idx);
+    validateOpArgs.chunkIds('scatterChunks', iv, nSel, chunkSize, rows, 'dst');
     const sv = f32(src);
     const dv = f32(dst);
     const chunkFloats = chunkSize * d;
     for (let g = 0; g < nKv; g++) {
       for (let s = 0; s < nSel; s++) {
         const c = iv[g * nSel + s];
-        if (c < 0 || (c + 1) * chunkSize > rows) throw new ShapeError('scatterChunks', `chunk id ${c} is outside [0, ${Math.floor(rows / chunkSize)})`);
         const from = (g * nSel + s) * chunkFloats;
         dv.set(sv.subarray(from, from + chunkFloats), (g * rows + c * chunkSize) * d);
       }
@@ -228,15 +201,10 @@ export class CpuBackend implements KernelBackend {
 
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
     checkCpu('rebuildKeys', a, b, idx);
-    assertShape('rebuildKeys', 'a', a, [-1, -1], 'f32');
-    const [seqLen, rank] = a.shape;
-    assertShape('rebuildKeys', 'b', b, [-1, rank, rope.headDim], 'f32');
-    const nKv = b.shape[0];
-    const d = rope.headDim;
-    assertShape('rebuildKeys', 'idx', idx, [nKv, -1], 'i32');
-    const nSel = idx.shape[1];
+    const { seqLen, rank, nKvHeads: nKv, headDim: d, nSel } = validateOpArgs.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope);
     const av = f32(a);
     const iv = i32(idx);
+    validateOpArgs.chunkIds('rebuildKeys', iv, nSel, chunkSize, seqLen, 'a');
     const bt = transposedHeads(b, nKv, rank, d); // [nKvHeads, headDim, rank]
     const n = nSel * chunkSize;
     const out = newF32([nKv, n, d]);
@@ -246,7 +214,6 @@ export class CpuBackend implements KernelBackend {
       for (let s = 0; s < nSel; s++) {
         const c = iv[g * nSel + s];
         const t0 = c * chunkSize;
-        if (c < 0 || t0 + chunkSize > seqLen) throw new ShapeError('rebuildKeys', `chunk ${c} (tokens ${t0}..${t0 + chunkSize}) is outside [0, ${seqLen})`);
         rows.set(av.subarray(t0 * rank, (t0 + chunkSize) * rank), s * chunkSize * rank);
       }
       // keys[n, headDim] = rows[n, rank] · B_g[rank, headDim], as a blocked product against B_gᵀ
@@ -262,11 +229,7 @@ export class CpuBackend implements KernelBackend {
 
   landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
     checkCpu('landmarkScores', q, landmarks);
-    assertShape('landmarkScores', 'landmarks', landmarks, [-1, -1, -1], 'f32');
-    const [nKv, nChunks, d] = landmarks.shape;
-    if (numel(q.shape) !== nHeads * d) throw new ShapeError('landmarkScores', `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * d}`);
-    if (nHeads % nKv !== 0) throw new ShapeError('landmarkScores', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKv}`);
-    const group = nHeads / nKv;
+    const { nKvHeads: nKv, nChunks, headDim: d, group } = validateOpArgs.landmarkScores(q, landmarks, nHeads);
     const qv = f32(q);
     const lv = f32(landmarks);
     const out = newF32([nKv, nChunks]);
@@ -284,9 +247,7 @@ export class CpuBackend implements KernelBackend {
 
   topK(x: Tensor, k: number): Tensor {
     checkCpu('topK', x);
-    assertShape('topK', 'x', x, [-1, -1], 'f32');
-    const [rows, n] = x.shape;
-    if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
+    const { rows, n } = validateOpArgs.topK(x, k);
     const xv = f32(x);
     const out = new CpuTensor([rows, k], 'i32', new Int32Array(rows * k));
     const o = out.data as Int32Array;
@@ -322,15 +283,6 @@ function softmaxRow(x: Float32Array, o: Float32Array, base: number, n: number): 
   }
   const inv = 1 / sum;
   for (let c = 0; c < n; c++) o[base + c] *= inv;
-}
-
-function validateAttention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): void {
-  const { nHeads, nKvHeads, headDim } = p;
-  if (nHeads % nKvHeads !== 0) throw new ShapeError('attention', `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
-  assertShape('attention', 'q', q, [-1, nHeads * headDim], 'f32');
-  assertShape('attention', 'k', k, [nKvHeads, -1, headDim], 'f32');
-  assertSameShape('attention', k, v);
-  if (p.kvLen > k.shape[1]) throw new ShapeError('attention', `kvLen ${p.kvLen} exceeds the ${k.shape[1]} rows of k`);
 }
 
 /** Creates the reference CPU backend. */
