@@ -48,6 +48,21 @@ describe.skipIf(!probe.backend)('webgpu backend behaviour', () => {
     expect(() => gpu.add(t, t)).toThrow(/a was disposed/);
   });
 
+  it('gathers zeros for and scatters nothing to GPU-computed chunk ids outside the tensor', async () => {
+    // topK output has no host copy, so the ids reach the WGSL chunkRow unchecked: head 0 picks id 4,
+    // past the 2 whole chunks of 8 rows; head 1 picks id 0.
+    const idx = gpu.topK(gpu.upload(Float32Array.from([0, 0, 0, 0, 9, 9, 0, 0, 0, 0]), [2, 5]), 1);
+    const src = Float32Array.from({ length: 2 * 16 * 4 }, (_, i) => i + 1);
+    const gathered = (await gpu.read(gpu.gatherChunks(gpu.upload(src, [2, 16, 4]), idx, 8))) as Float32Array;
+    expect(Array.from(gathered.subarray(0, 32))).toEqual(new Array(32).fill(0));
+    expect(Array.from(gathered.subarray(32))).toEqual(Array.from(src.subarray(64, 96))); // head 1, rows 0..8
+    const dst = gpu.upload(src, [2, 16, 4]);
+    gpu.scatterChunks(dst, gpu.upload(new Float32Array(2 * 8 * 4).fill(-1), [2, 8, 4]), idx, 8);
+    const want = src.slice();
+    want.fill(-1, 64, 96); // only head 1's chunk 0 changes
+    expect(Array.from((await gpu.read(dst)) as Float32Array)).toEqual(Array.from(want));
+  });
+
   it('keeps queue order: in-place writes, reads of disposed inputs, and more dispatches than one batch', async () => {
     const rng = new Rng(31);
     const x = rng.floats(64);

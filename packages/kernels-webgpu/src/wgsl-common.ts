@@ -10,6 +10,23 @@ export const LINEAR_WORKGROUP_INDEX = `fn linearWorkgroup(wid: vec3<u32>, nwg: v
   return wid.x + wid.y * nwg.x;
 }`;
 
+/**
+ * The chunk index math of gatherChunks and scatterChunks, which move chunks between a packed tensor
+ * [nKv, nSel*chunkSize, d] and a chunked one [nKv, rows, d] (rows per KV head). `chunkRow(packedRow, ...)`
+ * maps token row g*nSel*chunkSize + s*chunkSize + j of the packed side to row g*rows + idx[g, s]*chunkSize + j
+ * of the chunked side, or to NO_ROW when idx[g, s] is not a whole chunk of `rows` (possible only for ids
+ * computed on the GPU, which the host cannot check). The module must declare `idx: array<i32>` [nKv, nSel].
+ */
+export const CHUNK_ROW = `const NO_ROW = 0xffffffffu;
+fn chunkRow(packedRow: u32, nSel: u32, chunkSize: u32, rows: u32) -> u32 {
+  let j = packedRow % chunkSize;
+  let s = (packedRow / chunkSize) % nSel;
+  let g = packedRow / (chunkSize * nSel);
+  let c = idx[g * nSel + s];
+  if (c < 0 || (u32(c) + 1u) * chunkSize > rows) { return NO_ROW; }
+  return g * rows + u32(c) * chunkSize + j;
+}`;
+
 /** A finite stand-in for -infinity: WGSL has no infinity literal and exp(-1e30 - x) is exactly 0. */
 export const NEG_BIG = '-1.0e30';
 

@@ -4,7 +4,7 @@
 // together covers the output once.
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { CHUNK_ROW, LINEAR_INDEX } from '../wgsl-common.js';
 
 export type GatherChunksSpec = Record<string, never>;
 
@@ -19,22 +19,17 @@ struct Params {
 @group(0) @binding(2) var<storage, read> idx: array<i32>;       // [nKv, nSel]
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // token rows from outRow0 of [nKv * nSel * chunkSize, d]
 ${LINEAR_INDEX}
+${CHUNK_ROW}
 @compute @workgroup_size(${LINEAR_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
   if (i >= p.total) { return; }
-  let e = i % p.d;
-  let outRow = p.outRow0 + i / p.d;           // g * nSel * chunkSize + s * chunkSize + j
-  let j = outRow % p.chunkSize;
-  let s = (outRow / p.chunkSize) % p.nSel;
-  let g = outRow / (p.chunkSize * p.nSel);
-  let c = idx[g * p.nSel + s];
   let o = p.outShift + i;
-  // An out-of-range chunk id (only possible for GPU-computed indices) gathers zeros.
-  if (c < 0 || (u32(c) + 1u) * p.chunkSize > p.rows) { out[o] = 0.0; return; }
-  let srcRow = g * p.rows + u32(c) * p.chunkSize + j;
+  let srcRow = chunkRow(p.outRow0 + i / p.d, p.nSel, p.chunkSize, p.rows);
+  // An out-of-range chunk id gathers zeros.
+  if (srcRow == NO_ROW) { out[o] = 0.0; return; }
   if (srcRow < p.srcRow0 || srcRow - p.srcRow0 >= p.srcRows) { return; }
-  out[o] = src[p.srcShift + (srcRow - p.srcRow0) * p.d + e];
+  out[o] = src[p.srcShift + (srcRow - p.srcRow0) * p.d + i % p.d];
 }
 `;
 }

@@ -4,7 +4,7 @@
 // are distinct, so no two invocations write the same element.
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { CHUNK_ROW, LINEAR_INDEX } from '../wgsl-common.js';
 
 export type ScatterChunksSpec = Record<string, never>;
 
@@ -19,21 +19,16 @@ struct Params {
 @group(0) @binding(2) var<storage, read> idx: array<i32>;       // [nKv, nSel]
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>; // token rows [dstRow0, dstRow0 + dstRows) of [nKv * rows, d]
 ${LINEAR_INDEX}
+${CHUNK_ROW}
 @compute @workgroup_size(${LINEAR_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
   if (i >= p.total) { return; }
-  let e = i % p.d;
-  let srcRow = p.srcRow0 + i / p.d;           // g * nSel * chunkSize + s * chunkSize + j
-  let j = srcRow % p.chunkSize;
-  let s = (srcRow / p.chunkSize) % p.nSel;
-  let g = srcRow / (p.chunkSize * p.nSel);
-  let c = idx[g * p.nSel + s];
-  // An out-of-range chunk id (only possible for GPU-computed indices) writes nothing.
-  if (c < 0 || (u32(c) + 1u) * p.chunkSize > p.rows) { return; }
-  let dstRow = g * p.rows + u32(c) * p.chunkSize + j;
+  let dstRow = chunkRow(p.srcRow0 + i / p.d, p.nSel, p.chunkSize, p.rows);
+  // An out-of-range chunk id writes nothing.
+  if (dstRow == NO_ROW) { return; }
   if (dstRow < p.dstRow0 || dstRow - p.dstRow0 >= p.dstRows) { return; }
-  dst[p.dstShift + (dstRow - p.dstRow0) * p.d + e] = src[p.srcShift + i];
+  dst[p.dstShift + (dstRow - p.dstRow0) * p.d + i % p.d] = src[p.srcShift + i];
 }
 `;
 }
