@@ -1,4 +1,5 @@
 // WGSL snippets shared by several kernels.
+import { LINEAR_WORKGROUP } from './gpu-constants.js';
 
 /** Linear invocation index over a 2-D dispatch grid (x wraps at num_workgroups.x). */
 export const LINEAR_INDEX = `fn linearIndex(gid: vec3<u32>, nwg: vec3<u32>, wgSize: u32) -> u32 {
@@ -11,20 +12,46 @@ export const LINEAR_WORKGROUP_INDEX = `fn linearWorkgroup(wid: vec3<u32>, nwg: v
 }`;
 
 /**
- * The chunk index math of gatherChunks and scatterChunks, which move chunks between a packed tensor
- * [nKv, nSel*chunkSize, d] and a chunked one [nKv, rows, d] (rows per KV head). `chunkRow(packedRow, ...)`
- * maps token row g*nSel*chunkSize + s*chunkSize + j of the packed side to row g*rows + idx[g, s]*chunkSize + j
- * of the chunked side, or to NO_ROW when idx[g, s] is not a whole chunk of `rows` (possible only for ids
- * computed on the GPU, which the host cannot check). The module must declare `idx: array<i32>` [nKv, nSel].
+ * The entry point of a kernel with one invocation per element: WGSL statements `body` run with `index`
+ * (default `i`) the linear invocation index, for index < `count` (a WGSL expression, default `p.total`).
+ * The grid is 2-D with LINEAR_WORKGROUP-wide workgroups, as GpuContext.linearGrid sizes it.
  */
-export const CHUNK_ROW = `const NO_ROW = 0xffffffffu;
-fn chunkRow(packedRow: u32, nSel: u32, chunkSize: u32, rows: u32) -> u32 {
-  let j = packedRow % chunkSize;
-  let s = (packedRow / chunkSize) % nSel;
-  let g = packedRow / (chunkSize * nSel);
-  let c = idx[g * nSel + s];
-  if (c < 0 || (u32(c) + 1u) * chunkSize > rows) { return NO_ROW; }
-  return g * rows + u32(c) * chunkSize + j;
+export function linearMain(body: string, opts: { index?: string; count?: string } = {}): string {
+  const i = opts.index ?? 'i';
+  return `${LINEAR_INDEX}
+@compute @workgroup_size(${LINEAR_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let ${i} = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
+  if (${i} >= ${opts.count ?? 'p.total'}) { return; }${body}}`;
+}
+
+/**
+ * The entry point of a kernel with one workgroup of `size` invocations per row: WGSL statements `body` run
+ * with `row` (the variable's name, default `row`) the linear workgroup index, for row < p.rows, and `lid`
+ * the local invocation index. The early return is uniform (one row per workgroup), so the body may use barriers.
+ */
+export function workgroupPerRowMain(size: number, body: string, opts: { row?: string } = {}): string {
+  const row = opts.row ?? 'row';
+  return `${LINEAR_WORKGROUP_INDEX}
+@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let ${row} = linearWorkgroup(wid, nwg);
+  if (${row} >= p.rows) { return; }${body}}`;
+}
+
+/**
+ * The chunk index math of the sparse ops (gatherChunks, scatterChunks, rebuildKeys), which lay the selected
+ * chunks of each KV head out packed, [nKv, nSel*chunkSize, ...]: `selectedChunk(packedRow)` says that packed
+ * token row g*nSel*chunkSize + s*chunkSize + j holds row j of chunk c = idx[g, s] of KV head g. Needs the
+ * module's uniform block `p` with nSel and chunkSize and its chunk ids `idx: array<i32>` [nKv, nSel]; the
+ * caller checks c, which is out of range only for ids computed on the GPU (uploaded ids are checked on the host).
+ */
+export const SELECTED_CHUNK = `struct SelectedChunk { g: u32, c: i32, j: u32 }
+fn selectedChunk(packedRow: u32) -> SelectedChunk {
+  let s = (packedRow / p.chunkSize) % p.nSel;
+  let g = packedRow / (p.chunkSize * p.nSel);
+  return SelectedChunk(g, idx[g * p.nSel + s], packedRow % p.chunkSize);
 }`;
 
 /** A finite stand-in for -infinity: WGSL has no infinity literal and exp(-1e30 - x) is exactly 0. */

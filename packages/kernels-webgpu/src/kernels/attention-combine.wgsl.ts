@@ -1,7 +1,7 @@
 // WGSL of decode attention, pass 2: merges the per-split (max, sum, output) partials of one
 // (query row, head) with the usual log-sum-exp rescaling: out = Σ acc_s e^(m_s - M) / Σ l_s e^(m_s - M).
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_WORKGROUP_INDEX, NEG_BIG } from '../wgsl-common.js';
+import { NEG_BIG, workgroupPerRowMain } from '../wgsl-common.js';
 
 export type AttentionCombineSpec = { readonly headDim: number };
 
@@ -15,12 +15,7 @@ struct Params { rows: u32, nSplits: u32 }
 @group(0) @binding(1) var<storage, read> partials: array<f32>;  // [m * nHeads, nSplits, D + 2]
 @group(0) @binding(2) var<storage, read_write> out: array<f32>; // [m * nHeads, D]
 const D = ${d}u;
-${LINEAR_WORKGROUP_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let r = linearWorkgroup(wid, nwg);
-  if (r >= p.rows) { return; }
+${workgroupPerRowMain(WG, `
   let base = r * p.nSplits * (D + 2u);
   var mx = ${NEG_BIG};
   for (var s = 0u; s < p.nSplits; s = s + 1u) {
@@ -44,7 +39,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     out[r * D + c] = acc * inv;
   }
-}
+`, { row: 'r' })}
 `;
 }
 

@@ -1,7 +1,6 @@
 // WGSL of the elementwise binary ops (add, swiglu) over one flat part of their operands.
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { linearMain } from '../wgsl-common.js';
 
 export type ElementwiseSpec = { readonly op: 'add' | 'swiglu' };
 
@@ -18,15 +17,11 @@ struct Params { n: u32, shift: u32 }
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (i >= p.n) { return; }
+${linearMain(`
   let x = a[p.shift + i];
   let y = b[p.shift + i];
   out[p.shift + i] = ${EXPR[spec.op]};
-}
+`, { count: 'p.n' })}
 `;
 }
 

@@ -1,7 +1,6 @@
 // WGSL of the embedding lookup over one bound row range [rowStart, rowStart+rowCount) of the table.
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { linearMain } from '../wgsl-common.js';
 
 export type EmbeddingSpec = Record<string, never>;
 
@@ -12,16 +11,12 @@ struct Params { total: u32, hidden: u32, rowStart: u32, rowCount: u32, tableShif
 @group(0) @binding(1) var<storage, read> table: array<f32>;     // [rowCount, hidden] (this part)
 @group(0) @binding(2) var<storage, read> ids: array<i32>;       // [m]
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [m, hidden]
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (i >= p.total) { return; }
+${linearMain(`
   let id = ids[i / p.hidden];
   // Rows outside this part are written by another dispatch; ids outside the vocabulary leave zeros.
   if (id < 0 || u32(id) < p.rowStart || u32(id) - p.rowStart >= p.rowCount) { return; }
   out[i] = table[p.tableShift + (u32(id) - p.rowStart) * p.hidden + i % p.hidden];
-}
+`)}
 `;
 }
 

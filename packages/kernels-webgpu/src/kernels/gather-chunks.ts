@@ -1,11 +1,9 @@
 // gatherChunks: src [nKvHeads, nChunks*chunkSize, headDim], idx i32 [nKvHeads, nSel] → [nKvHeads, nSel*chunkSize, headDim].
-// src and out are bound in ranges of token rows, so neither has to fit one binding.
+// src and out are bound in ranges of token rows, so neither has to fit one binding (see chunk-copy.ts).
 import { validateOpArgs, type Tensor } from '@shadowkv/core';
-import { splitRows } from '../binding-parts.js';
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
-import { gatherChunksKernel } from './gather-chunks.wgsl.js';
+import { copyChunks } from './chunk-copy.js';
 
 export function gatherChunks(ctx: GpuContext, srcIn: Tensor, idxIn: Tensor, chunkSize: number): GpuTensor {
   // validate
@@ -16,21 +14,6 @@ export function gatherChunks(ctx: GpuContext, srcIn: Tensor, idxIn: Tensor, chun
   ctx.bindable('gatherChunks', 'idx', idx);
   const out = ctx.alloc('gatherChunks', [nKv, nSel * chunkSize, d], 'f32');
   if (d === 0) return out;
-  // cache key + render (in ctx.dispatch) → dispatch per (out part, src part) of token rows
-  const srcParts = splitRows('gatherChunks', nKv * rows, [d * 4], ctx.limits);
-  for (const op of splitRows('gatherChunks', nKv * nSel * chunkSize, [d * 4], ctx.limits)) {
-    const [wo] = op.windows;
-    const total = op.rows * d;
-    for (const sp of srcParts) {
-      const [ws] = sp.windows;
-      ctx.dispatch(
-        gatherChunksKernel,
-        {},
-        [total, rows, d, nSel, chunkSize, op.row0, wo.shift, sp.row0, sp.rows, ws.shift],
-        [{ buffer: src.buffer, ...ws }, idx, { buffer: out.buffer, ...wo }],
-        ctx.linearGrid('gatherChunks', Math.ceil(total / LINEAR_WORKGROUP)),
-      );
-    }
-  }
+  copyChunks(ctx, 'gatherChunks', out, src, idx, { nKv, rows, headDim: d, nSel, chunkSize });
   return out;
 }

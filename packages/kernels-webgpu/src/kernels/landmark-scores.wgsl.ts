@@ -1,8 +1,7 @@
 // WGSL of landmark scoring, two of its three passes (the middle one is the row softmax):
 // dots: scores[h, c] = q[h] · landmarks[g(h), c] * scale; groupMax: out[g, c] = max over the heads of group g.
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { linearMain } from '../wgsl-common.js';
 
 export type LandmarkDotsSpec = Record<string, never>;
 export type LandmarkGroupMaxSpec = Record<string, never>;
@@ -14,11 +13,7 @@ struct Params { total: u32, nChunks: u32, d: u32, group: u32, scale: f32, lRow0:
 @group(0) @binding(1) var<storage, read> q: array<f32>;            // [nHeads, d]
 @group(0) @binding(2) var<storage, read> landmarks: array<f32>;    // rows [lRow0, lRow0 + lRows) of [nKv * nChunks, d]
 @group(0) @binding(3) var<storage, read_write> scores: array<f32>; // [nHeads, nChunks]
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (i >= p.total) { return; }
+${linearMain(`
   let c = i % p.nChunks;
   let h = i / p.nChunks;
   let qo = h * p.d;
@@ -29,7 +24,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var s = 0.0;
   for (var e = 0u; e < p.d; e = e + 1u) { s = s + q[qo + e] * landmarks[lo + e]; }
   scores[i] = s * p.scale;
-}
+`)}
 `;
 }
 
@@ -39,17 +34,13 @@ struct Params { total: u32, nChunks: u32, group: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> probs: array<f32>;     // [nHeads, nChunks]
 @group(0) @binding(2) var<storage, read_write> out: array<f32>; // [nKv, nChunks]
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (i >= p.total) { return; }
+${linearMain(`
   let c = i % p.nChunks;
   let g = i / p.nChunks;
   var best = probs[(g * p.group) * p.nChunks + c];
   for (var k = 1u; k < p.group; k = k + 1u) { best = max(best, probs[(g * p.group + k) * p.nChunks + c]); }
   out[i] = best;
-}
+`)}
 `;
 }
 

@@ -1,10 +1,9 @@
 // WGSL of the low-rank key rebuild fused with RoPE: one invocation per (KV head, selected token, pair i)
 // computes out[i] and out[i + headDim/2] = a[t, :] · b[g, :, i or i+half], then rotates them at t + offset.
 // a is bound as a range of its rows [aRow0, aRow0 + aRows); tokens outside it are another dispatch's.
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
 import { ROPE_ANGLE_WGSL } from '../rope-table.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { linearMain, SELECTED_CHUNK } from '../wgsl-common.js';
 
 export type RebuildKeysSpec = { readonly headDim: number };
 
@@ -25,19 +24,15 @@ struct Params {
 const D = ${d}u;
 const HALF = ${half}u;
 ${ROPE_ANGLE_WGSL}
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let id = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (id >= p.total) { return; }
+${SELECTED_CHUNK}
+${linearMain(`
   let i = id % HALF;
   let row = id / HALF;                   // g * nSel * chunkSize + s * chunkSize + j
-  let j = row % p.chunkSize;
-  let s = (row / p.chunkSize) % p.nSel;
-  let g = row / (p.chunkSize * p.nSel);
-  let c = idx[g * p.nSel + s];
+  let sel = selectedChunk(row);
+  let g = sel.g;
+  let c = sel.c;
   let o = row * D + i;
-  let t = c * i32(p.chunkSize) + i32(j);
+  let t = c * i32(p.chunkSize) + i32(sel.j);
   // Tokens outside [0, seqLen) (only possible for GPU-computed indices) rebuild as zeros.
   if (c < 0 || u32(t) >= p.seqLen) { out[o] = 0.0; out[o + HALF] = 0.0; return; }
   if (u32(t) < p.aRow0 || u32(t) - p.aRow0 >= p.aRows) { return; }
@@ -55,7 +50,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let sn = sin(ang) * p.scaling;
   out[o] = x1 * cs - x2 * sn;
   out[o + HALF] = x2 * cs + x1 * sn;
-}
+`, { index: 'id' })}
 `;
 }
 

@@ -1,6 +1,6 @@
 // WGSL of RMSNorm: one workgroup per row, sum of squares reduced in workgroup memory.
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_WORKGROUP_INDEX, workgroupReduce } from '../wgsl-common.js';
+import { workgroupPerRowMain, workgroupReduce } from '../wgsl-common.js';
 
 export type RmsNormSpec = Record<string, never>;
 
@@ -13,12 +13,7 @@ struct Params { rows: u32, d: u32, eps: f32, groups: u32 }
 @group(0) @binding(2) var<storage, read> w: array<f32>;         // [d]
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [rows, d]
 var<workgroup> red: array<f32, 256>;
-${LINEAR_WORKGROUP_INDEX}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linearWorkgroup(wid, nwg);
-  if (row >= p.rows) { return; }
+${workgroupPerRowMain(256, `
   let base = row * p.d;
   var ss = 0.0;
   for (var c = lid; c < p.d; c = c + 256u) { let v = x[base + c]; ss = ss + v * v; }
@@ -27,7 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${workgroupReduce('red', 'lid', 256, 'p.groups', 'ssTotal', (a, b) => `${a} + ${b}`)}
   let r = 1.0 / sqrt(ssTotal / f32(p.d) + p.eps);
   for (var c = lid; c < p.d; c = c + 256u) { out[base + c] = x[base + c] * r * w[c]; }
-}
+`)}
 `;
 }
 

@@ -1,8 +1,7 @@
 // WGSL of rotary embedding (rotate-half): one invocation per (row, head, pair i) rotates (i, i + headDim/2).
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
 import { ROPE_ANGLE_WGSL } from '../rope-table.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { linearMain } from '../wgsl-common.js';
 
 export type RopeSpecialisation = { readonly headDim: number };
 
@@ -17,11 +16,7 @@ struct Params { total: u32, nHeads: u32, scaling: f32 }
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;   // [m, nHeads * headDim]
 const HALF = ${half}u;
 ${ROPE_ANGLE_WGSL}
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (idx >= p.total) { return; }
+${linearMain(`
   let i = idx % HALF;
   let head = idx / HALF;                 // row * nHeads + h
   let row = head / p.nHeads;
@@ -33,7 +28,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let x2 = x[o + HALF];
   out[o] = x1 * c - x2 * s;
   out[o + HALF] = x2 * c + x1 * s;
-}
+`, { index: 'idx' })}
 `;
 }
 

@@ -1,6 +1,6 @@
 // WGSL of the row softmax: one workgroup per row; max, then sum of exponentials, reduced in workgroup memory.
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_WORKGROUP_INDEX, NEG_BIG, workgroupReduce } from '../wgsl-common.js';
+import { NEG_BIG, workgroupPerRowMain, workgroupReduce } from '../wgsl-common.js';
 
 export type SoftmaxSpec = Record<string, never>;
 
@@ -12,12 +12,7 @@ struct Params { rows: u32, n: u32, groups: u32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, n]
 @group(0) @binding(2) var<storage, read_write> out: array<f32>; // [rows, n]
 var<workgroup> red: array<f32, 256>;
-${LINEAR_WORKGROUP_INDEX}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linearWorkgroup(wid, nwg);
-  if (row >= p.rows) { return; }
+${workgroupPerRowMain(256, `
   let base = row * p.n;
   var mx = ${NEG_BIG};
   for (var c = lid; c < p.n; c = c + 256u) { mx = max(mx, x[base + c]); }
@@ -37,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let inv = 1.0 / rowSum;
   // Each invocation rescales the entries it wrote itself, so no barrier is needed on out.
   for (var c = lid; c < p.n; c = c + 256u) { out[base + c] = out[base + c] * inv; }
-}
+`)}
 `;
 }
 

@@ -2,7 +2,7 @@
 // memory) finds the k-th largest key T and how many entries equal to T are taken; a compaction pass then
 // writes the chosen indices in ascending order. Ties at T go to the lowest indices, as in the CPU reference.
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_WORKGROUP_INDEX } from '../wgsl-common.js';
+import { workgroupPerRowMain } from '../wgsl-common.js';
 
 export type TopKSpec = Record<string, never>;
 
@@ -36,17 +36,13 @@ var<workgroup> chosenPrefix: u32;
 var<workgroup> chosenRemaining: u32;
 var<workgroup> scanEq: array<u32, 256>;
 var<workgroup> scanTake: array<u32, 256>;
-${LINEAR_WORKGROUP_INDEX}
 // Order-preserving map f32 → u32 (larger value, larger key); -0 counts as +0 like the CPU comparator.
 fn keyOf(v: f32) -> u32 {
   let b = bitcast<u32>(select(v, 0.0, v == 0.0));
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linearWorkgroup(wid, nwg);
-  if (row >= p.rows || p.k == 0u) { return; }
+${workgroupPerRowMain(256, `
+  if (p.k == 0u) { return; }
   let base = row * p.n;
   // Radix select: after round r, prefix holds the top 8(r+1) bits of T and remaining counts how many
   // entries with that prefix are still to be taken.
@@ -104,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     equalSeen = equalSeen + eqTotal;
     workgroupBarrier();
   }
-}
+`)}
 `;
 }
 

@@ -1,9 +1,8 @@
 // WGSL of writeKv over one bound range of cache token rows: copies rows x [m, nKvHeads*headDim] into
 // cache [nKvHeads, capacity, headDim] at row `start`; an invocation writes only when its cache row
 // (g * capacity + start + row) lies in the bound range [row0, row0 + rows).
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
-import { LINEAR_INDEX } from '../wgsl-common.js';
+import { linearMain } from '../wgsl-common.js';
 
 export type WriteKvSpec = Record<string, never>;
 
@@ -13,18 +12,14 @@ struct Params { total: u32, nKv: u32, d: u32, cap: u32, start: u32, row0: u32, r
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;           // [m, nKv * d]
 @group(0) @binding(2) var<storage, read_write> cache: array<f32>; // token rows [row0, row0 + rows) of [nKv * cap, d]
-${LINEAR_INDEX}
-@compute @workgroup_size(${LINEAR_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearIndex(gid, nwg, ${LINEAR_WORKGROUP}u);
-  if (i >= p.total) { return; }
+${linearMain(`
   let e = i % p.d;
   let g = (i / p.d) % p.nKv;
   let row = i / (p.d * p.nKv);
   let cacheRow = g * p.cap + p.start + row;
   if (cacheRow < p.row0 || cacheRow - p.row0 >= p.rows) { return; }
   cache[p.cacheShift + (cacheRow - p.row0) * p.d + e] = x[i];
-}
+`)}
 `;
 }
 
