@@ -1,6 +1,7 @@
 // gpu.js sources of the RoPE kernels: rope over [m, nHeads*headDim] and the low-rank key rebuild fused with
 // RoPE. Both reduce the angle modulo 2π themselves (Cody-Waite, 2π split into an exactly representable
 // 6.28125 and a small remainder): GLSL sin/cos lose accuracy far outside [-π, π], and positions reach 131071.
+import { CHUNK_OF_ROW, headRowElement } from './chunk-rows.js';
 
 /**
  * Statements that turn \`ang\` into \`cs\` and \`sn\` (cos and sin times \`scaling\`). q * 6.28125 is exact in
@@ -38,16 +39,8 @@ export const ROPE = `function(x, pos, invFreq, scaling, width, headDim) {
  * Loop constants: rankMax.
  */
 export const REBUILD_KEYS = `function(a, b, idx, invFreq, positionOffset, scaling, nSel, chunkSize, rank, headDim) {
-  const half = headDim / 2;
-  const outRows = nSel * chunkSize;
-  const t = this.thread.x + 0.5;
-  const g = Math.floor(t / (outRows * headDim));
-  const rem = t - g * outRows * headDim;
-  const r = Math.floor(rem / headDim);
-  const e = Math.floor(rem - r * headDim);
-  const s = Math.floor((r + 0.5) / chunkSize);
-  const j = r - s * chunkSize;
-  const token = idx[g * nSel + s] * chunkSize + j;
+  const half = headDim / 2;${headRowElement('nSel * chunkSize')}${CHUNK_OF_ROW}
+  const token = idx[g * nSel + chunk] * chunkSize + j;
   let pair = e;
   let other = e + half;
   let sign = -1;

@@ -1,17 +1,10 @@
 // gpu.js sources of the sparse decode kernels: chunk gather, landmark scores, and top-k selection.
+import { CHUNK_OF_ROW, headRowElement } from './chunk-rows.js';
 import { EXP_FLOOR } from './row-reduce.kernels.js';
 
 /** out[h, s*chunkSize + j, c] = src[h, idx[h, s]*chunkSize + j, c]; src has `rows` rows per KV head. */
-export const GATHER_CHUNKS = `function(src, idx, nSel, chunkSize, headDim, rows) {
-  const outRows = nSel * chunkSize;
-  const t = this.thread.x + 0.5;
-  const g = Math.floor(t / (outRows * headDim));
-  const rem = t - g * outRows * headDim;
-  const r = Math.floor(rem / headDim);
-  const c = Math.floor(rem - r * headDim);
-  const s = Math.floor((r + 0.5) / chunkSize);
-  const j = r - s * chunkSize;
-  return src[(g * rows + idx[g * nSel + s] * chunkSize + j) * headDim + c];
+export const GATHER_CHUNKS = `function(src, idx, nSel, chunkSize, headDim, rows) {${headRowElement('nSel * chunkSize')}${CHUNK_OF_ROW}
+  return src[(g * rows + idx[g * nSel + chunk] * chunkSize + j) * headDim + e];
 }`;
 
 /** out[nHeads, nChunks] = q_h · landmark[g(h), c] * scale. Loop constants: dMax. */
@@ -185,18 +178,11 @@ export const SCATTER_INVERSE = `function(idx, nChunks, nSel) {
 }`;
 
 /** In-place scatterChunks as a copy: out = dst with chunk c of head h taken from src slot inverse[h, c] when >= 0. */
-export const SCATTER_CHUNKS = `function(dst, src, inverse, rows, nChunks, nSel, chunkSize, headDim) {
-  const t = this.thread.x + 0.5;
-  const g = Math.floor(t / (rows * headDim));
-  const rem = t - g * rows * headDim;
-  const r = Math.floor(rem / headDim);
-  const c = Math.floor(rem - r * headDim);
-  const chunk = Math.floor((r + 0.5) / chunkSize);
+export const SCATTER_CHUNKS = `function(dst, src, inverse, rows, nChunks, nSel, chunkSize, headDim) {${headRowElement('rows')}${CHUNK_OF_ROW}
   if (chunk < nChunks) {
     const s = inverse[g * nChunks + chunk];
     if (s > -0.5) {
-      const j = r - chunk * chunkSize;
-      return src[((g * nSel + s) * chunkSize + j) * headDim + c];
+      return src[((g * nSel + s) * chunkSize + j) * headDim + e];
     }
   }
   return dst[this.thread.x];
