@@ -2,7 +2,7 @@
 // per-(row, head) [max, sum], probabilities, and the weighted sum of values. Every size is a uniform and the
 // loops run to power-of-two constants with a break, so one compiled set of kernels serves every decode
 // step (kvLen, the causal limit and the query offset change per step) and every model with similar sizes.
-import { EXP_FLOOR } from './row-reduce.kernels.js';
+import { EXP_FLOOR, maxOrSumExp } from './row-reduce.kernels.js';
 
 /** Number of keys query row i (absolute) may see: all kvLen, or up to its own position when causal. */
 const LIMIT = `
@@ -41,25 +41,7 @@ export const ATTENTION_STATS = `function(scores, rowStart, kvLen, causal, queryO
   const ih = Math.floor(t / 2);
   const which = Math.floor(t - ih * 2);
   const i = Math.floor((ih + 0.5) / nHeads) + rowStart;${LIMIT}
-  const o = ih * capacity;
-  let mx = scores[o];
-  for (let j = 1; j < this.constants.capMax; j++) {
-    if (j >= limit) {
-      break;
-    }
-    mx = Math.max(mx, scores[o + j]);
-  }
-  if (which < 0.5) {
-    return mx;
-  }
-  let s = 0;
-  for (let j = 0; j < this.constants.capMax; j++) {
-    if (j >= limit) {
-      break;
-    }
-    s += Math.exp(Math.max(scores[o + j] - mx, ${EXP_FLOOR}));
-  }
-  return s;
+  const o = ih * capacity;${maxOrSumExp('scores', 'limit', 'capMax')}
 }`;
 
 /** out[rows, nHeads, capacity] = softmax probabilities (0 past the limit). */

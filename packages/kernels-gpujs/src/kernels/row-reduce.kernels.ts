@@ -4,6 +4,33 @@
 /** exp arguments are clamped here: exp(-inf) is not reliably 0 in GLSL, and e^-87 ≈ 1.6e-38 is 0 for f32 sums. */
 export const EXP_FLOOR = -87;
 
+/**
+ * Statements ending a softmax-stats kernel: return the max of `arr`[o, o + len) when `which` < 0.5, else
+ * Σ exp(v - max) over the same range. `o`, `len` and `which` are the kernel's variables; the loops run to
+ * this.constants[loopConst] and break at len (GL needs constant loop bounds).
+ */
+export function maxOrSumExp(arr: string, len: string, loopConst: string): string {
+  return `
+  let mx = ${arr}[o];
+  for (let c = 1; c < this.constants.${loopConst}; c++) {
+    if (c >= ${len}) {
+      break;
+    }
+    mx = Math.max(mx, ${arr}[o + c]);
+  }
+  if (which < 0.5) {
+    return mx;
+  }
+  let s = 0;
+  for (let c = 0; c < this.constants.${loopConst}; c++) {
+    if (c >= ${len}) {
+      break;
+    }
+    s += Math.exp(Math.max(${arr}[o + c] - mx, ${EXP_FLOOR}));
+  }
+  return s;`;
+}
+
 /** out[m] = 1 / sqrt(mean(x[row]^2) + eps). Loop constants: dMax. */
 export const RMS_STATS = `function(x, eps, d) {
   const o = Math.floor(this.thread.x + 0.5) * d;
@@ -31,25 +58,7 @@ export const SOFTMAX_STATS = `function(x, n) {
   const t = this.thread.x + 0.5;
   const row = Math.floor(t / 2);
   const which = Math.floor(t - row * 2);
-  const o = row * n;
-  let mx = x[o];
-  for (let c = 1; c < this.constants.nMax; c++) {
-    if (c >= n) {
-      break;
-    }
-    mx = Math.max(mx, x[o + c]);
-  }
-  if (which < 0.5) {
-    return mx;
-  }
-  let s = 0;
-  for (let c = 0; c < this.constants.nMax; c++) {
-    if (c >= n) {
-      break;
-    }
-    s += Math.exp(Math.max(x[o + c] - mx, ${EXP_FLOOR}));
-  }
-  return s;
+  const o = row * n;${maxOrSumExp('x', 'n', 'nMax')}
 }`;
 
 /** out[rows, n] = exp(x - max) / sum, with stats from SOFTMAX_STATS. */
@@ -71,25 +80,7 @@ export const SOFTMAX_PARTIAL = `function(x, n, blockLen, nBlocks) {
   const b = pair - row * nBlocks;
   const start = b * blockLen;
   const len = Math.min(blockLen, n - start);
-  const o = row * n + start;
-  let mx = x[o];
-  for (let c = 1; c < this.constants.bMax; c++) {
-    if (c >= len) {
-      break;
-    }
-    mx = Math.max(mx, x[o + c]);
-  }
-  if (which < 0.5) {
-    return mx;
-  }
-  let s = 0;
-  for (let c = 0; c < this.constants.bMax; c++) {
-    if (c >= len) {
-      break;
-    }
-    s += Math.exp(Math.max(x[o + c] - mx, ${EXP_FLOOR}));
-  }
-  return s;
+  const o = row * n + start;${maxOrSumExp('x', 'len', 'bMax')}
 }`;
 
 /** out[rows, 2]: merges SOFTMAX_PARTIAL blocks: max M of the block maxima, Σ sum_b * exp(max_b - M). Loop constants: blocksMax. */
