@@ -31,9 +31,14 @@ interface ChunkSpec {
   long?: boolean;
 }
 
-function gatherCase(s: ChunkSpec): ConformanceCase {
+/** Rows per KV head of the chunked tensor, and the case name (it seeds the case's data). */
+function chunkCaseSize(s: ChunkSpec): { rows: number; name: string } {
   const rows = s.nChunks * s.chunkSize + s.tail;
-  const name = `nKvHeads=${s.nKvHeads} rows=${rows} chunkSize=${s.chunkSize} nSel=${s.nSel} headDim=${s.headDim}${s.duplicates ? ' repeated ids' : ''}`;
+  return { rows, name: `nKvHeads=${s.nKvHeads} rows=${rows} chunkSize=${s.chunkSize} nSel=${s.nSel} headDim=${s.headDim}${s.duplicates ? ' repeated ids' : ''}` };
+}
+
+function gatherCase(s: ChunkSpec): ConformanceCase {
+  const { rows, name } = chunkCaseSize(s);
   return referenceCase('gatherChunks', name, (rng) => ({
     inputs: [
       { data: rng.normals(s.nKvHeads * rows * s.headDim), shape: [s.nKvHeads, rows, s.headDim] },
@@ -45,8 +50,7 @@ function gatherCase(s: ChunkSpec): ConformanceCase {
 }
 
 function scatterCase(s: ChunkSpec): ConformanceCase {
-  const rows = s.nChunks * s.chunkSize + s.tail;
-  const name = `nKvHeads=${s.nKvHeads} rows=${rows} chunkSize=${s.chunkSize} nSel=${s.nSel} headDim=${s.headDim}`;
+  const { rows, name } = chunkCaseSize(s);
   return referenceCase('scatterChunks', name, (rng) => ({
     // dst starts with random contents: chunks not selected, and tail rows, must keep them.
     inputs: [
@@ -133,32 +137,25 @@ export function sparseCases(seed: number, randomCount: number): ConformanceCase[
   const r = SeededRng.fromString('sparse shapes', seed);
   const cases: ConformanceCase[] = [];
 
-  cases.push(
-    gatherCase({ nKvHeads: 1, nChunks: 1, tail: 0, chunkSize: 1, nSel: 1, headDim: 64 }),
-    gatherCase({ nKvHeads: 2, nChunks: 9, tail: 7, chunkSize: 8, nSel: 7, headDim: 128 }),
-    gatherCase({ nKvHeads: 8, nChunks: 512, tail: 3, chunkSize: 8, nSel: 32, headDim: 64 }),
-    gatherCase({ nKvHeads: 2, nChunks: 30, tail: 0, chunkSize: 9, nSel: 12, headDim: 64, duplicates: true }),
-    gatherCase({ nKvHeads: 4, nChunks: 65, tail: 1, chunkSize: 7, nSel: 65, headDim: 128 }),
-  );
-  for (let i = 0; i < randomCount; i++) {
-    const nChunks = r.int(1, 300);
-    cases.push(gatherCase({ nKvHeads: r.pick([1, 2, 4, 8]), nChunks, tail: r.int(0, 7), chunkSize: r.pick([1, 7, 8, 9, 16]), nSel: r.int(1, nChunks), headDim: r.pick([64, 128]) }));
+  // gatherChunks and its inverse scatterChunks run on the same shapes: the edges (one-row chunks, tails, a
+  // 512-chunk cache, every chunk selected), random ones, and one past 64K rows; only gather may repeat ids.
+  const chunkShapes: ChunkSpec[] = [
+    { nKvHeads: 1, nChunks: 1, tail: 0, chunkSize: 1, nSel: 1, headDim: 64 },
+    { nKvHeads: 2, nChunks: 9, tail: 7, chunkSize: 8, nSel: 7, headDim: 128 },
+    { nKvHeads: 8, nChunks: 512, tail: 3, chunkSize: 8, nSel: 32, headDim: 64 },
+    { nKvHeads: 4, nChunks: 65, tail: 1, chunkSize: 7, nSel: 65, headDim: 128 },
+    { nKvHeads: 2, nChunks: 30, tail: 0, chunkSize: 9, nSel: 12, headDim: 64 },
+  ];
+  for (const chunkCase of [gatherCase, scatterCase]) {
+    cases.push(...chunkShapes.map(chunkCase));
+    for (let i = 0; i < randomCount; i++) {
+      const nChunks = r.int(1, 300);
+      cases.push(chunkCase({ nKvHeads: r.pick([1, 2, 4, 8]), nChunks, tail: r.int(0, 7), chunkSize: r.pick([1, 7, 8, 9, 16]), nSel: r.int(1, nChunks), headDim: r.pick([64, 128]) }));
+    }
+    // 2 KV heads x 64005 rows x 128 stays under 2^24 elements, the per-tensor limit of GL backends.
+    cases.push(chunkCase({ nKvHeads: 2, nChunks: 8000, tail: 5, chunkSize: 8, nSel: 256, headDim: 128, long: true }));
   }
-  // 2 KV heads x 64005 rows x 128 stays under 2^24 elements, the per-tensor limit of GL backends.
-  cases.push(gatherCase({ nKvHeads: 2, nChunks: 8000, tail: 5, chunkSize: 8, nSel: 256, headDim: 128, long: true }));
-
-  cases.push(
-    scatterCase({ nKvHeads: 1, nChunks: 1, tail: 0, chunkSize: 1, nSel: 1, headDim: 64 }),
-    scatterCase({ nKvHeads: 2, nChunks: 9, tail: 7, chunkSize: 8, nSel: 7, headDim: 128 }),
-    scatterCase({ nKvHeads: 8, nChunks: 512, tail: 3, chunkSize: 8, nSel: 32, headDim: 64 }),
-    scatterCase({ nKvHeads: 4, nChunks: 65, tail: 1, chunkSize: 7, nSel: 65, headDim: 128 }),
-    scatterCase({ nKvHeads: 2, nChunks: 30, tail: 0, chunkSize: 9, nSel: 12, headDim: 64 }),
-  );
-  for (let i = 0; i < randomCount; i++) {
-    const nChunks = r.int(1, 300);
-    cases.push(scatterCase({ nKvHeads: r.pick([1, 2, 4, 8]), nChunks, tail: r.int(0, 7), chunkSize: r.pick([1, 7, 8, 9, 16]), nSel: r.int(1, nChunks), headDim: r.pick([64, 128]) }));
-  }
-  cases.push(scatterCase({ nKvHeads: 2, nChunks: 8000, tail: 5, chunkSize: 8, nSel: 256, headDim: 128, long: true }));
+  cases.push(gatherCase({ nKvHeads: 2, nChunks: 30, tail: 0, chunkSize: 9, nSel: 12, headDim: 64, duplicates: true }));
 
   cases.push(
     rebuildCase({ nKvHeads: 1, nChunks: 1, tail: 0, chunkSize: 1, nSel: 1, headDim: 64, rank: 1, positionOffset: 0 }),
