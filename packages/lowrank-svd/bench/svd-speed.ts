@@ -1,7 +1,8 @@
 // Timing of randomizedSvd on key-like matrices at prefill sizes (not a test: run by hand, single-threaded).
 // Usage: npx tsx --conditions=@shadowkv/source packages/lowrank-svd/bench/svd-speed.ts [rowsxcols:rank ...]
 // Default cases: 32768x256:32, 131072x256:160, 131072x1024:160. Add "--exact" to compare against exactSvd
-// (Eckart–Young optimum) on cases with at most 40000 rows.
+// (Eckart–Young optimum) on cases with at most 40000 rows, and "--gram" to also time the exact truncated SVD
+// that randomizedSvd computes through AᵀA once rank + oversample covers the columns (gram-svd.ts).
 import { exactSvd, randomizedSvd, reconstructionError } from '../src/index.js';
 import { GaussianRandom } from '../src/gaussian-random.js';
 
@@ -26,6 +27,7 @@ function keyLike(rows: number, cols: number, seed: number): Float32Array {
 
 const args = process.argv.slice(2);
 const withExact = args.includes('--exact');
+const withGram = args.includes('--gram');
 const specs = args.filter((x) => !x.startsWith('--'));
 const cases = (specs.length ? specs : ['32768x256:32', '131072x256:160', '131072x1024:160']).map((s) => {
   const m = /^(\d+)x(\d+):(\d+)$/.exec(s);
@@ -54,4 +56,12 @@ for (const { rows, cols, rank } of cases) {
     line += `, Eckart–Young optimum ${Math.sqrt(tail / total).toExponential(4)} (ratio ${(err / Math.sqrt(tail / total)).toFixed(4)})`;
   }
   console.log(line);
+  if (withGram) {
+    const g0 = performance.now();
+    const gcpu0 = process.cpuUsage();
+    const gram = randomizedSvd(a, rows, cols, { rank, oversample: cols });
+    const gcpu = process.cpuUsage(gcpu0);
+    const gerr = reconstructionError(a, rows, cols, gram);
+    console.log(`[${rows}, ${cols}] rank ${rank} exact via AᵀA: ${((performance.now() - g0) / 1000).toFixed(2)} s wall, ${((gcpu.user + gcpu.system) / 1e6).toFixed(2)} s CPU, relative error ${gerr.toExponential(4)} (randomized / exact error ${(err / gerr).toFixed(4)})`);
+  }
 }

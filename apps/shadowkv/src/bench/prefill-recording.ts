@@ -163,12 +163,15 @@ export async function modelFingerprint(modelDir: string): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
-/** On-disk recordings keyed by the model's contents (modelFingerprint) and the prompt ids. */
+/**
+ * On-disk recordings keyed by the model's contents (modelFingerprint), the backend that computed them (backends
+ * round differently, so a WebGPU accuracy run must not replay a CPU prefill) and the prompt ids.
+ */
 export class PrefillRecordingCache {
   private constructor(private readonly dir: string) {}
 
   static async open(root: string, engine: Engine): Promise<PrefillRecordingCache> {
-    const dir = join(root, await modelFingerprint(resolve(engine.model.dir)));
+    const dir = join(root, `${await modelFingerprint(resolve(engine.model.dir))}-${engine.backend.name}`);
     await mkdir(dir, { recursive: true });
     return new PrefillRecordingCache(dir);
   }
