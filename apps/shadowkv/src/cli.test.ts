@@ -57,6 +57,25 @@ describe('shadowkv CLI', () => {
     expect(json.memory.slowBytes).toBeGreaterThan(0);
   });
 
+  it('takes --svd, --quantize-values and the inline forms of every word and boolean option', async () => {
+    const ids = golden.inputs['257'].join(',');
+    const base = ['generate', '--model', fixtureDir, '--input-ids', ids, '--max-new-tokens', '2', '--json', '--rank', '8', '--budget', '32', '--outliers', '2'];
+    const flags = await run([...base, '--policy', 'shadowkv', '--svd', 'randomized', '--quantize-values']);
+    expect(flags.code, flags.err).toBe(0);
+    const fp = (JSON.parse(flags.out.trim()) as { policy: { params: Record<string, unknown> } }).policy.params;
+    expect([fp.svd, fp.quantizeValues]).toEqual(['randomized', true]);
+    const inline = await run([...base, '--policy', 'shadowkv:svd=exact:quantizeValues=1:rankAllocation=energy']);
+    expect(inline.code, inline.err).toBe(0);
+    const ip = (JSON.parse(inline.out.trim()) as { policy: { params: Record<string, unknown> } }).policy.params;
+    expect([ip.svd, ip.quantizeValues, ip.rankAllocation]).toEqual(['exact', true, 'energy']);
+    const bad = await run([...base, '--policy', 'shadowkv:quantizeValues=maybe']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/true\/false for quantizeValues/);
+    const badSvd = await run([...base, '--policy', 'shadowkv:svd=full']);
+    expect(badSvd.code).toBe(2);
+    expect(badSvd.err).toMatch(/svd/);
+  });
+
   it('bad input gets a typed error and exit code 2, never a stack trace', async () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--model', '/nonexistent/model', '--input-ids', '1,2'], /config\.json/],

@@ -39,13 +39,14 @@ function addPolicyOptions(cmd: Command, multiple = false): Command {
     .option('--refine <n>', 'shadowkv: landmarks nominate n × budget/chunk-size chunks, their rebuilt keys pick the budget (1 = landmarks only)', int('--refine'))
     .addOption(new Option('--svd <method>', 'shadowkv: SVD of the keys: exact, randomized, or auto (exact up to 512 key columns)').choices(['auto', 'exact', 'randomized']))
     .addOption(new Option('--rank-allocation <how>', 'shadowkv: rank per layer: uniform, or energy (the mean is --rank, split by key spectra)').choices(['uniform', 'energy']))
+    .option('--quantize-values', 'shadowkv, kcache: keep offloaded values as int8 with one scale per chunk and head')
     .option('--top-n <n>', 'kcache: values fetched per step', int('--top-n'))
     .option('--mass <p>', 'kcache: smallest token set reaching this attention mass instead of a fixed top-n', num('--mass'));
 }
 
 function policyOptions(o: Record<string, unknown>): PolicyOptions {
   const p: PolicyOptions = {};
-  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'refine', 'rankAllocation', 'svd', 'topN', 'mass'] as const;
+  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'refine', 'rankAllocation', 'svd', 'quantizeValues', 'topN', 'mass'] as const;
   for (const k of keys) if (o[k] !== undefined) (p as Record<string, unknown>)[k] = o[k];
   return p;
 }
@@ -55,8 +56,10 @@ const PARAM_KEYS: Record<string, keyof PolicyOptions> = {
   localChunks: 'localChunks', outliers: 'outliers', refine: 'refine', 'rank-allocation': 'rankAllocation',
   rankAllocation: 'rankAllocation', 'top-n': 'topN', topN: 'topN', mass: 'mass',
   'svd-oversample': 'svdOversample', svdOversample: 'svdOversample', 'svd-power-iterations': 'svdPowerIterations',
-  svdPowerIterations: 'svdPowerIterations', svd: 'svd',
+  svdPowerIterations: 'svdPowerIterations', svd: 'svd', 'quantize-values': 'quantizeValues', quantizeValues: 'quantizeValues',
 };
+/** Inline keys whose values are true/false (also 1/0). */
+const BOOL_KEYS = new Set<keyof PolicyOptions>(['quantizeValues']);
 /** Inline keys whose values are words, not numbers. */
 const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation', 'svd']);
 
@@ -71,12 +74,16 @@ function policies(o: Record<string, unknown>): KvCachePolicy[] {
     for (const pair of pairs) {
       const [k, v] = pair.split('=');
       const key = PARAM_KEYS[k];
+      if (key && BOOL_KEYS.has(key) && ['true', 'false', '1', '0'].includes(v ?? '')) {
+        opts[key] = v === 'true' || v === '1';
+        continue;
+      }
       if (key && v !== undefined && WORD_KEYS.has(key)) {
         opts[key] = v;
         continue;
       }
       if (!key || v === undefined || !Number.isFinite(Number(v))) {
-        throw new InvalidArgumentError(`--policy "${spec}": "${pair}" must be key=number with key one of ${Object.keys(PARAM_KEYS).join(', ')}`);
+        throw new InvalidArgumentError(`--policy "${spec}": "${pair}" must be key=value with key one of ${Object.keys(PARAM_KEYS).join(', ')} (values are numbers, except true/false for quantizeValues and words for rankAllocation and svd)`);
       }
       opts[key] = Number(v);
     }

@@ -1,16 +1,6 @@
+import { mulberry32 as seeded } from '@shadowkv/core';
 import { describe, expect, it } from 'vitest';
 import { ValueStore } from './value-store.js';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Value of token t, head h, dim e, so every read can be checked without keeping a copy. */
 const val = (t: number, h: number, e: number) => t * 1000 + h * 100 + e;
