@@ -34,6 +34,12 @@ export interface RunOptions {
   prefillChunk?: number;
   /** Multiplies q (larger: peakier attention, so that sparse selection matters). */
   qScale?: number;
+  /**
+   * Per layer, the weight of the per-position part of the keys (default 0.6 for every layer); keys are
+   * 0.8 · (a per-layer constant row) + this · (per-position noise), so a small weight makes that layer's
+   * pre-RoPE keys nearly rank 1.
+   */
+  keyNoise?: number[];
 }
 
 export interface RunResult {
@@ -65,7 +71,7 @@ export async function run(policy: KvCachePolicy, ctx: KvCacheContext, o: RunOpti
       const p = start + i;
       for (let j = 0; j < nHeads * headDim; j++) q[i * nHeads * headDim + j] = qScale * noise(seed, l, p, j);
       for (let j = 0; j < width; j++) {
-        k[i * width + j] = 0.8 * noise(seed + 1, l, 0, j) + 0.6 * noise(seed + 2, l, p, j);
+        k[i * width + j] = 0.8 * noise(seed + 1, l, 0, j) + (o.keyNoise?.[l] ?? 0.6) * noise(seed + 2, l, p, j);
         v[i * width + j] = noise(seed + 3, l, p, j);
       }
     }

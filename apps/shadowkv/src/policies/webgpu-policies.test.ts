@@ -72,6 +72,27 @@ describe.skipIf(!gpu.backend)(`offloading policies on webgpu vs cpu${gpu.skip ? 
     got.state.dispose();
   });
 
+  it('shadowkv accuracy options (refine, energy ranks, int8 values): same selections, ranks and outputs as cpu', async () => {
+    const p = { chunkSize: 8, localChunks: 2, outliers: 3, rank: 8, budget: 32, refine: 3, rankAllocation: 'energy' as const, quantizeValues: true };
+    // Layer 0's keys are nearly rank 1, so energy allocation moves rank from it to layer 1.
+    const o = { promptLen, steps, keyNoise: [0.05, 0.6] };
+    const want = await run(shadowkv(p), cpuCtx, o);
+    const got = await run(shadowkv(p), gpuCtx(), o);
+    expect(await selections(got)).toEqual(await selections(want));
+    const ranks = async (r: RunResult) => Promise.all([0, 1].map(async (l) => (await (r.state as ShadowKvState).snapshot(l)).rank));
+    const [rg, rc] = [await ranks(got), await ranks(want)];
+    expect(rg).toEqual(rc);
+    expect(rc[0]).toBeLessThan(rc[1]);
+    expect(rc[0] + rc[1]).toBe(2 * p.rank);
+    const [g, c] = [got.state.stats(), want.state.stats()];
+    expect([g.hits, g.misses, g.bytesMoved]).toEqual([c.hits, c.misses, c.bytesMoved]);
+    const err = maxRelDiff(got.decode, want.decode);
+    console.info(`webgpu shadowkv refine/energy/int8 decode vs cpu: max |diff| / max |out| = ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(TOL);
+    expect(got.state.memory()).toEqual(want.state.memory());
+    got.state.dispose();
+  });
+
   it('shadowkv with every chunk selected and full rank equals dense on webgpu', async () => {
     const ctx = gpuCtx();
     const ref = await run(dense(), ctx, { promptLen, steps });
