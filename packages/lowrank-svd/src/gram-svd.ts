@@ -12,12 +12,10 @@
 // falls back to exactSvd (QR + Jacobi), which is accurate for any spectrum.
 import { tridiagonalEigen } from './tridiagonal-eigen.js';
 import type { SvdResult } from './svd-result.js';
-import { multiplyPackedInto, multiplyTransposedInto, packColumns } from './tall-products.js';
+import { multiplyToFloat32, multiplyTransposedInto } from './tall-products.js';
 
 /** Smallest kept σ_k/σ1 for which the Gram route is trusted (see the file comment). */
 const MIN_RELATIVE = 1e-4;
-/** Rows per block when forming U, so the float64 intermediate stays small. */
-const BLOCK_ROWS = 256;
 
 /**
  * The leading `pickRank(s)` components of the SVD of a row-major [rows, cols] matrix (rows >= cols), where
@@ -54,13 +52,6 @@ export function gramSvd(
       scaled[i * rank + k] = v / sAll[k];
     }
   }
-  const packed = packColumns(scaled, cols, rank);
-  const u = new Float32Array(rows * rank);
-  const block = new Float64Array(BLOCK_ROWS * rank);
-  for (let i0 = 0; i0 < rows; i0 += BLOCK_ROWS) {
-    const b = Math.min(BLOCK_ROWS, rows - i0);
-    multiplyPackedInto(block, a.subarray(i0 * cols, (i0 + b) * cols), b, cols, packed, rank);
-    u.set(b === BLOCK_ROWS ? block : block.subarray(0, b * rank), i0 * rank);
-  }
+  const u = multiplyToFloat32(a, rows, cols, scaled, rank);
   return { u, s: sAll.slice(0, rank), vt, rows, cols, rank };
 }

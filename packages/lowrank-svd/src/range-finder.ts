@@ -13,7 +13,7 @@ import type { GaussianRandom } from './gaussian-random.js';
 import { svdColumnMajor } from './jacobi-svd.js';
 import { orthonormalizeColumns, svqbTransform } from './orthonormalize-columns.js';
 import type { SvdResult } from './svd-result.js';
-import { multiplyInto, multiplyPackedInto, multiplyTransposedInto, packColumns } from './tall-products.js';
+import { multiplyInto, multiplyToFloat32, multiplyTransposedInto } from './tall-products.js';
 
 /** How AᵀA·Z is evaluated; see the file comment. */
 export type Route = 'products' | 'gram';
@@ -24,8 +24,6 @@ export type Route = 'products' | 'gram';
  * holds for κ(Y) ≈ σ1/σ_l up to ~1000. Worse-conditioned sketches take the explicit path.
  */
 const IMPLICIT_LOSS = 1e-10;
-/** Rows per block when forming U, so the float64 intermediate stays small. */
-const BLOCK_ROWS = 256;
 
 /**
  * The cheaper route by multiply-adds per row of A: 'gram' costs cols²/2 + cols·rank, 'products' costs
@@ -129,15 +127,7 @@ export function rangeFinderSvd(
       multiplyInto(factor, z, cols, l, mub, r);
     }
   }
-  const inner = factor.length / r;
-  const packed = packColumns(factor, inner, r);
-  const u = new Float32Array(rows * r);
-  const block = new Float64Array(BLOCK_ROWS * r);
-  for (let i0 = 0; i0 < rows; i0 += BLOCK_ROWS) {
-    const b = Math.min(BLOCK_ROWS, rows - i0);
-    multiplyPackedInto(block, source.subarray(i0 * inner, (i0 + b) * inner), b, inner, packed, r);
-    u.set(b === BLOCK_ROWS ? block : block.subarray(0, b * r), i0 * r);
-  }
+  const u = multiplyToFloat32(source, rows, factor.length / r, factor, r);
   return { u, s: small.s.slice(0, r), vt, rows, cols, rank: r };
 }
 

@@ -79,6 +79,25 @@ export function multiplyPackedInto(
   }
 }
 
+/** Rows of the big matrix per block in multiplyToFloat32, so the float64 intermediate stays small. */
+const BLOCK_ROWS = 256;
+
+/**
+ * u[rows, r] (float32) = x[rows, inner] · f[inner, r], blocked over rows so that only a [256, r] float64
+ * intermediate exists: how U = A·(V·Σ⁻¹) or U = Y·(M·U_B) is formed without a float64 [rows, r] buffer.
+ */
+export function multiplyToFloat32(x: Float32Array | Float64Array, rows: number, inner: number, f: Float64Array, r: number): Float32Array {
+  const packed = packColumns(f, inner, r);
+  const u = new Float32Array(rows * r);
+  const block = new Float64Array(BLOCK_ROWS * r);
+  for (let i0 = 0; i0 < rows; i0 += BLOCK_ROWS) {
+    const b = Math.min(BLOCK_ROWS, rows - i0);
+    multiplyPackedInto(block, x.subarray(i0 * inner, (i0 + b) * inner), b, inner, packed, r);
+    u.set(b === BLOCK_ROWS ? block : block.subarray(0, b * r), i0 * r);
+  }
+  return u;
+}
+
 /** Writes the first n (1..3) of three values: the last column block when l is not a multiple of 4. */
 function storePartial(y: Float64Array, o: number, n: number, v0: number, v1: number, v2: number): void {
   y[o] = v0;
