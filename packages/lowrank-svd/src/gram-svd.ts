@@ -1,8 +1,9 @@
 // Exact truncated SVD of a tall matrix through the eigen-decomposition of its Gram matrix AᵀA, in float64.
 // For keys ([seqLen, nKvHeads·headDim] with a few hundred columns) this is the cheap way to the exact
 // leading components: one pass over A to form AᵀA (rows·cols²/2 multiply-adds), a cols×cols
-// eigen-decomposition (Householder + implicit QL, ~9·cols³ flops), and one more pass for U = A·V·Σ⁻¹ (rows·cols·rank) — against about
-// 2·rows·cols² + 10·cols³ for Householder QR + one-sided Jacobi on A itself (exactSvd).
+// eigen-decomposition (Householder + implicit QL, ~9·cols³ flops), and one more pass for U = A·V·Σ⁻¹
+// (rows·cols·rank) — against about 2·rows·cols² + 10·cols³ for Householder QR + one-sided Jacobi on A itself
+// (exactSvd).
 //
 // Squaring A squares its condition number: an eigenvalue λ_k = σ_k² of the float64 Gram matrix carries an
 // absolute error of about cols·u·σ1² (u = 2^-53), so σ_k is relatively accurate to cols·u·(σ1/σk)²/2, and

@@ -1,5 +1,6 @@
 // Truncated SVD of a tall float32 matrix by the Halko–Martinsson–Tropp randomized range finder: options,
-// validation and the choice between the randomized core (range-finder.ts) and exactSvd for small problems.
+// validation and the choice between the randomized core (range-finder.ts) and the exact routes (gram-svd.ts,
+// exactSvd) once the sketch would cover every column.
 import { rankForEnergy, assertEnergy } from './choose-rank.js';
 import { exactSvd } from './exact-svd.js';
 import { gramSvd } from './gram-svd.js';
@@ -44,8 +45,8 @@ const DEFAULT_POWER_ITERATIONS = 2;
  * (passes over A) and rows·cols²/2 (forming AᵀA once), plus about rows·cols·rank for U. Memory: at most one
  * float64 [rows, l] buffer or one [cols, cols] one, never [rows, rows].
  * When l reaches min(rows, cols) the sketch would be the whole space, so the SVD is computed exactly: from the
- * eigen-decomposition of AᵀA for tall A (rows·cols²/2 + rows·cols·rank multiply-adds and a cols×cols Jacobi,
- * when the kept σ are at least 1e-4·σ1), else by exactSvd.
+ * eigen-decomposition of AᵀA for tall A (rows·cols²/2 + rows·cols·rank multiply-adds and a cols×cols
+ * Householder + QL eigen-decomposition, when the kept σ are at least 1e-4·σ1), else by exactSvd.
  * @throws SvdOptionError on bad sizes, non-finite values or inconsistent options.
  */
 export function randomizedSvd(a: Float32Array, rows: number, cols: number, opts: RandomizedSvdOptions): SvdResult {
