@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';
 import { tridiagonalEigen } from './tridiagonal-eigen.js';
-import { gaussianMatrix, orthogonalityError } from './test-utils/random-matrix.js';
+import { gaussianMatrix, orthogonalityError, randomOrthonormal, seededNormal } from './test-utils/random-matrix.js';
 
 // Both work in float64 on O(1) entries: residuals of 1e-12 leave ~1e4 ulps of headroom.
 const TOL = 1e-12;
@@ -95,6 +95,26 @@ describe.each(SOLVERS)('%s', (_name, solve) => {
     // Absolute accuracy n·u·‖M‖ is what both promise; the residual is measured against ‖M‖ ≈ values[0].
     expect(residual(m, n, values, vectors)).toBeLessThan(TOL * values[0]);
     expect(orthogonalityError(vectors, n, n)).toBeLessThan(TOL);
+  });
+  it('converges on a Gram matrix of rank-deficient keys: a cluster of eigenvalues at rounding-noise level', () => {
+    // 14 strong eigenvalues and 114 of ±1e-12 (1e-16 of the largest): the shape of AᵀA for the keys of a
+    // repetitive prompt (found in a CLI run, where QL stalled on the noise cluster before deflating at u·‖T‖).
+    const n = 128;
+    for (const seed of [1, 3]) {
+      const q = randomOrthonormal(n, n, seed);
+      const rnd = seededNormal(seed + 100);
+      const lam = Array.from({ length: n }, (_, k) => (k < 14 ? 2e4 / (k + 1) : 1e-12 * rnd()));
+      const m = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let k = 0; k < n; k++) acc += q[i * n + k] * lam[k] * q[j * n + k];
+        m[i * n + j] = acc;
+      }
+      const { values, vectors } = solve(m, n);
+      for (let k = 0; k < 14; k++) expect(Math.abs(values[k] - lam[k])).toBeLessThan(TOL * n * lam[0]);
+      expect(residual(m, n, values, vectors)).toBeLessThan(TOL * n * lam[0]);
+      expect(orthogonalityError(vectors, n, n)).toBeLessThan(TOL * n);
+    }
   });
 });
 

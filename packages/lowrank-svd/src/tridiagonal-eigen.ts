@@ -103,14 +103,21 @@ function reduceToTridiagonal(a: Float64Array, zt: Float64Array, d: Float64Array,
  * Diagonalises the tridiagonal (d, e) by implicit QL steps: for the unreduced block l..m the shift is the
  * eigenvalue of its leading 2×2 nearer d[l]; a chase of Givens rotations from the bottom restores the
  * tridiagonal form, each rotation also applied to rows i and i+1 of zt. Off-diagonals below u·(|d_i| + |d_i+1|)
- * are set to zero (deflation).
+ * or below u·‖T‖ are treated as zero (deflation).
  */
 function implicitQl(d: Float64Array, e: Float64Array, zt: Float64Array, n: number): void {
+  // ‖T‖ (max row sum). Off-diagonals below u·‖T‖ are rounding noise of the reduction itself, so they deflate
+  // too: with only the test relative to the neighbouring diagonals, a cluster of eigenvalues at noise level
+  // (the Gram matrix of rank-deficient keys: many λ ≈ ±1e-16·‖A‖) never deflates and QL wanders.
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]) + (i > 0 ? Math.abs(e[i - 1]) : 0));
+  const floor = EPS * norm;
   for (let l = 0; l < n; l++) {
     for (let iter = 0; ; iter++) {
       let m = l;
       for (; m < n - 1; m++) {
-        if (Math.abs(e[m]) <= EPS * (Math.abs(d[m]) + Math.abs(d[m + 1]))) break;
+        const em = Math.abs(e[m]);
+        if (em <= floor || em <= EPS * (Math.abs(d[m]) + Math.abs(d[m + 1]))) break;
       }
       if (m === l) break;
       if (iter === MAX_ITERATIONS) throw new Error(`tridiagonalEigen: no convergence for eigenvalue ${l} after ${MAX_ITERATIONS} QL steps`);
