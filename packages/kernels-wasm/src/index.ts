@@ -1,0 +1,2 @@
+// Public API of @shadowkv/kernels-wasm (being built; see the issue that introduced this package).
+export {};
