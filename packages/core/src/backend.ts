@@ -28,6 +28,12 @@ export interface BackendCapabilities {
   dtypes: readonly DType[];
   /** Largest single tensor in bytes (e.g. WebGPU maxBufferSize). */
   maxTensorBytes: number;
+  /**
+   * Dtypes this backend takes as the weight operand of `matmul` (w) and `embedding` (table), accumulating in f32.
+   * A loader keeps 16-bit checkpoint weights in 16 bits only for backends that list that dtype here and widens
+   * them to f32 for the others. Always contains 'f32'.
+   */
+  weightDtypes: readonly DType[];
 }
 
 /**
@@ -40,8 +46,11 @@ export interface KernelBackend {
   readonly capabilities: BackendCapabilities;
 
   // ---- memory ----
-  /** Copies host data into a new tensor. `i32` takes Int32Array, float dtypes take Float32Array. */
-  upload(data: Float32Array | Int32Array, shape: Shape, dtype?: DType): Tensor;
+  /**
+   * Copies host data into a new tensor. `i32` takes Int32Array; float dtypes take Float32Array (narrowed to
+   * the dtype), and `f16` / `bf16` also take a Uint16Array of raw 16-bit patterns (stored as they are).
+   */
+  upload(data: Float32Array | Int32Array | Uint16Array, shape: Shape, dtype?: DType): Tensor;
   /** New zero-filled tensor. */
   zeros(shape: Shape, dtype?: DType): Tensor;
   /** Reads a tensor back to the host (f16 is widened to f32). */
@@ -49,6 +58,11 @@ export interface KernelBackend {
   dispose(t: Tensor): void;
   /** Waits for queued work (no-op on synchronous backends). */
   sync(): Promise<void>;
+  /**
+   * Frees every tensor and device resource of this backend. Idempotent. Afterwards every op, `read` and
+   * `upload` throws `BackendDestroyedError` (never a crash or a silent result).
+   */
+  destroy(): void;
 
   // ---- dense ops ----
   /** out[m, hidden] = table[ids[i], :]. table [vocab, hidden], ids i32 [m]. */

@@ -57,6 +57,15 @@ export class BackendUnavailableError extends ShadowKvError {
   }
 }
 
+/** A backend (or a tensor of it) was used after `destroy()`. */
+export class BackendDestroyedError extends ShadowKvError {
+  readonly backend: string;
+  constructor(backend: string, what: string) {
+    super('BACKEND_DESTROYED', `backend "${backend}" was destroyed; ${what} is no longer possible: create a new backend`);
+    this.backend = backend;
+  }
+}
+
 /** A kernel was called with tensors whose shapes or dtypes do not match its contract. */
 export class ShapeError extends ShadowKvError {
   constructor(op: string, message: string) {

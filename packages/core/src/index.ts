@@ -23,6 +23,7 @@ export type {
 } from './kv-policy.js';
 export { emptyStepStats } from './kv-policy.js';
 export {
+  BackendDestroyedError,
   BackendUnavailableError,
   ContextLengthError,
   GenerationAbortedError,

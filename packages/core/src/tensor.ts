@@ -1,7 +1,10 @@
 // Tensor and dtype types shared by all backends. Tensors are opaque handles owned by a backend.
 
-/** Element types. `f32` everywhere; `f16` where a backend offers it; `i32` for ids, positions and indices. */
-export type DType = 'f32' | 'f16' | 'i32';
+/**
+ * Element types. `f32` everywhere; `f16` where a backend offers it; `bf16` for 16-bit weights kept as stored
+ * in the checkpoint (only where `capabilities.weightDtypes` lists it); `i32` for ids, positions and indices.
+ */
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32';
 
 /** Storage dtypes of weights in model files. */
 export type WeightDType = 'F32' | 'F16' | 'BF16';
@@ -26,7 +29,7 @@ export function numel(shape: Shape): number {
 }
 
 export function bytesPerElement(dtype: DType): number {
-  return dtype === 'f16' ? 2 : 4;
+  return dtype === 'f16' || dtype === 'bf16' ? 2 : 4;
 }
 
 export function shapeToString(shape: Shape): string {

@@ -8,7 +8,7 @@ import { validateOpArgs as v } from './validate-op-args.js';
 const t = (shape: Shape, dtype: DType = 'f32'): Tensor => ({ shape, dtype, backend: 'test' });
 const ids = (shape: Shape): Tensor => t(shape, 'i32');
 const rope64: RopeSpec = { headDim: 64, invFreq: new Float32Array(32), attentionScaling: 1 };
-const backend = { name: 'test', capabilities: { dtypes: ['f32', 'i32'] as const, maxTensorBytes: 1 << 20 } };
+const backend = { name: 'test', capabilities: { dtypes: ['f32', 'i32'] as const, weightDtypes: ['f32'] as const, maxTensorBytes: 1 << 20 } };
 const attn = (over: Partial<AttentionParams> = {}): AttentionParams => ({
   nHeads: 4, nKvHeads: 2, headDim: 64, kvLen: 10, causal: true, queryOffset: 0, scale: 0.125, ...over,
 });

@@ -29,7 +29,7 @@ function newF32(shape: Shape): CpuTensor {
 
 export class CpuBackend implements KernelBackend {
   readonly name = 'cpu';
-  readonly capabilities = { dtypes: ['f32', 'i32'] as const, maxTensorBytes: 2 ** 31 - 1 };
+  readonly capabilities = { dtypes: ['f32', 'i32'] as const, weightDtypes: ['f32'] as const, maxTensorBytes: 2 ** 31 - 1 };
 
   upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
     validateOpArgs.upload(this, data, shape, dtype);

@@ -72,7 +72,7 @@ export class GpujsBackend implements KernelBackend {
     this.mode = KERNEL_CLASS_MODES[kernelName] ?? 'cpu';
     const gl = this.mode === 'headlessgl' || this.mode === 'webgl' || this.mode === 'webgl2';
     this.maxElements = gl ? GL_MAX_ELEMENTS : Math.floor((2 ** 31 - 1) / 4);
-    this.capabilities = { dtypes: ['f32', 'i32'], maxTensorBytes: this.maxElements * 4 };
+    this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32'], maxTensorBytes: this.maxElements * 4 };
     this.runner = new KernelRunner(gpu, specializeShapes, gl ? GL_MAX_LOOP : Infinity);
   }
 

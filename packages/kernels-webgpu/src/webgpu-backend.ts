@@ -46,7 +46,7 @@ export class WebGpuBackend implements KernelBackend {
     this.ctx = new GpuContext(device, opts.maxBindingBytes);
     this.f16 = device.features.has('shader-f16');
     this.adapterName = opts.adapterName;
-    this.capabilities = { dtypes: ['f32', 'i32'], maxTensorBytes: device.limits.maxBufferSize };
+    this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32'], maxTensorBytes: device.limits.maxBufferSize };
     this.keepAlive = opts.keepAlive;
   }
 
