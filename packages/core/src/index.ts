@@ -11,6 +11,7 @@ export type {
 export { assertShape, assertSameShape } from './validate.js';
 export { validateOpArgs } from './validate-op-args.js';
 export { mulberry32 } from './seeded-random.js';
+export { bf16ToF32, f16Table, f16ToF32, f32ToBf16, f32ToF16, f32ToF16Bits, halfToF32 } from './half-float.js';
 export type {
   KvAppendInput,
   KvCacheContext,

@@ -54,6 +54,22 @@ describe('validateOpArgs', () => {
     rejects(() => v.upload(backend, new Float32Array(6), [2, 3], 'f16'), 'upload', /the test backend stores f32 and i32 tensors only, not f16; use f32/);
     rejects(() => v.upload(backend, new Float32Array(6), [2, 3], 'i32'), 'upload', /dtype i32 does not match Float32Array/);
     rejects(() => v.dtype('zeros', backend, 'f16'), 'zeros', /not f16/);
+    rejects(() => v.upload(backend, new Uint16Array(6), [2, 3], 'bf16'), 'upload', /stores f32 and i32 tensors only, not bf16/);
+  });
+
+  it('takes 16-bit weights (raw Uint16Array bits) only where the backend lists them in weightDtypes', () => {
+    const wide = { name: 'wide', capabilities: { ...backend.capabilities, weightDtypes: ['f32', 'f16', 'bf16'] as const } };
+    expect(() => v.upload(wide, new Uint16Array(6), [2, 3], 'bf16')).not.toThrow();
+    expect(() => v.upload(wide, new Uint16Array(6), [2, 3], 'f16')).not.toThrow();
+    rejects(() => v.upload(wide, new Uint16Array(6), [2, 3], 'f32'), 'upload', /Uint16Array holds raw 16-bit float bits and needs dtype f16 or bf16, not f32/);
+    rejects(() => v.upload(wide, new Uint16Array(6), [2, 3], 'i32'), 'upload', /dtype i32 does not match Uint16Array/);
+    rejects(() => v.dtype('zeros', wide, 'bf16'), 'zeros', /not bf16/);
+    expect(v.matmul(t([2, 5]), t([7, 5], 'bf16'), wide.capabilities.weightDtypes)).toEqual({ m: 2, k: 5, n: 7 });
+    expect(v.embedding(t([100, 16], 'f16'), ids([3]), wide.capabilities.weightDtypes)).toEqual({ vocab: 100, hidden: 16, m: 3 });
+    rejects(() => v.matmul(t([2, 5]), t([7, 5], 'bf16')), 'matmul', /w has dtype bf16, expected f32/);
+    rejects(() => v.matmul(t([2, 5], 'bf16'), t([7, 5], 'bf16'), wide.capabilities.weightDtypes), 'matmul', /x has dtype bf16, expected f32/);
+    rejects(() => v.embedding(t([10, 4], 'bf16'), ids([3]), ['f32', 'f16']), 'embedding', /table has dtype bf16, expected f32 or f16/);
+    rejects(() => v.embedding(t([10, 4], 'i32'), ids([3]), wide.capabilities.weightDtypes), 'embedding', /table has dtype i32/);
   });
 
   it('rejects dense-op calls that break the contract', () => {

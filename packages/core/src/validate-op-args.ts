@@ -35,17 +35,34 @@ export const validateOpArgs = {
     throw new ShapeError(op, `the ${backend.name} backend stores ${dtypes.join(' and ')} tensors only, not ${dtype}${instead}`);
   },
 
-  /** upload: the data fills the shape exactly and its array type matches a dtype the backend stores. */
-  upload(backend: Pick<KernelBackend, 'name' | 'capabilities'>, data: Float32Array | Int32Array, shape: Shape, dtype: DType): void {
+  /**
+   * upload: the data fills the shape exactly and its array type matches a dtype the backend stores (its
+   * `capabilities.dtypes`, or a 16-bit weight dtype of `capabilities.weightDtypes`). A Uint16Array carries raw
+   * f16/bf16 bits and needs dtype 'f16' or 'bf16'.
+   */
+  upload(backend: Pick<KernelBackend, 'name' | 'capabilities'>, data: Float32Array | Int32Array | Uint16Array, shape: Shape, dtype: DType): void {
     const n = numel(shape);
     if (data.length !== n) throw new ShapeError('upload', `data has ${data.length} elements, shape ${shapeToString(shape)} needs ${n}`);
-    validateOpArgs.dtype('upload', backend, dtype);
+    if (!backend.capabilities.weightDtypes?.includes(dtype)) validateOpArgs.dtype('upload', backend, dtype);
     if ((dtype === 'i32') !== data instanceof Int32Array) throw new ShapeError('upload', `dtype ${dtype} does not match ${data.constructor.name}`);
+    if (data instanceof Uint16Array && dtype !== 'f16' && dtype !== 'bf16') {
+      throw new ShapeError('upload', `a Uint16Array holds raw 16-bit float bits and needs dtype f16 or bf16, not ${dtype}`);
+    }
   },
 
-  /** table [vocab, hidden], ids i32 [m]. */
-  embedding(table: Tensor, ids: Tensor): { vocab: number; hidden: number; m: number } {
-    assertShape('embedding', 'table', table, [-1, -1], 'f32');
+  /**
+   * The weight operand of matmul (w) or embedding (table): f32, or a 16-bit dtype listed in the backend's
+   * `capabilities.weightDtypes` (pass them; default f32 only).
+   */
+  weightDType(op: 'matmul' | 'embedding', name: string, t: Tensor, weightDtypes: readonly DType[] = ['f32']): void {
+    if (t.dtype === 'f32' || (t.dtype !== 'i32' && weightDtypes.includes(t.dtype))) return;
+    throw new ShapeError(op, `${name} has dtype ${t.dtype}, expected ${weightDtypes.filter((d) => d !== 'i32').join(' or ')} (the backend's weightDtypes)`);
+  },
+
+  /** table [vocab, hidden] (f32, or a dtype of `weightDtypes`), ids i32 [m]. */
+  embedding(table: Tensor, ids: Tensor, weightDtypes?: readonly DType[]): { vocab: number; hidden: number; m: number } {
+    assertShape('embedding', 'table', table, [-1, -1]);
+    validateOpArgs.weightDType('embedding', 'table', table, weightDtypes);
     assertShape('embedding', 'ids', ids, [-1], 'i32');
     return { vocab: table.shape[0], hidden: table.shape[1], m: ids.shape[0] };
   },
@@ -58,10 +75,11 @@ export const validateOpArgs = {
     }
   },
 
-  /** x [m, k], w [n, k]. */
-  matmul(x: Tensor, w: Tensor): { m: number; k: number; n: number } {
+  /** x [m, k] f32, w [n, k] (f32, or a dtype of `weightDtypes`). */
+  matmul(x: Tensor, w: Tensor, weightDtypes?: readonly DType[]): { m: number; k: number; n: number } {
     assertShape('matmul', 'x', x, [-1, -1], 'f32');
-    assertShape('matmul', 'w', w, [-1, x.shape[1]], 'f32');
+    assertShape('matmul', 'w', w, [-1, x.shape[1]]);
+    validateOpArgs.weightDType('matmul', 'w', w, weightDtypes);
     return { m: x.shape[0], k: x.shape[1], n: w.shape[0] };
   },
 
