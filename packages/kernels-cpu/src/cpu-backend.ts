@@ -1,6 +1,9 @@
 // The reference backend: every op of KernelBackend in plain TypeScript over Float32Array.
 // Other backends are tested against this file, so clarity of semantics beats cleverness here.
 import {
+  f32ToBf16,
+  f32ToF16,
+  halfToF32,
   numel,
   ShapeError,
   validateOpArgs,
@@ -12,8 +15,8 @@ import {
   type Tensor,
 } from '@shadowkv/core';
 import { attentionInto } from './attention.js';
-import { CpuTensor, f32, i32 } from './cpu-tensor.js';
-import { dot, matmulInto } from './matmul.js';
+import { CpuTensor, f32, halfBits, i32 } from './cpu-tensor.js';
+import { dot, matmulHalfInto, matmulInto } from './matmul.js';
 import { ropeInPlace } from './rope-table.js';
 import { topKRow } from './top-k.js';
 
@@ -29,10 +32,19 @@ function newF32(shape: Shape): CpuTensor {
 
 export class CpuBackend implements KernelBackend {
   readonly name = 'cpu';
-  readonly capabilities = { dtypes: ['f32', 'i32'] as const, weightDtypes: ['f32'] as const, maxTensorBytes: 2 ** 31 - 1 };
+  readonly capabilities = { dtypes: ['f32', 'i32'] as const, weightDtypes: ['f32', 'f16', 'bf16'] as const, maxTensorBytes: 2 ** 31 - 1 };
 
-  upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
+  upload(
+    data: Float32Array | Int32Array | Uint16Array,
+    shape: Shape,
+    dtype: DType = data instanceof Int32Array ? 'i32' : 'f32',
+  ): Tensor {
     validateOpArgs.upload(this, data, shape, dtype);
+    // 16-bit weights are kept as their raw bits (given as bits, or narrowed here from f32, round to nearest even).
+    if (dtype === 'bf16' || dtype === 'f16') {
+      const bits = data instanceof Uint16Array ? data.slice() : dtype === 'bf16' ? f32ToBf16(data as Float32Array) : f32ToF16(data as Float32Array);
+      return new CpuTensor([...shape], dtype, bits);
+    }
     return new CpuTensor([...shape], dtype, data.slice());
   }
 
@@ -43,12 +55,15 @@ export class CpuBackend implements KernelBackend {
 
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
     checkCpu('read', t);
-    return (t as CpuTensor).data.slice();
+    return this.readSync(t).slice();
   }
 
   /** Synchronous read for code that knows it runs on the CPU backend (tests, host-side policies). */
   readSync(t: Tensor): Float32Array | Int32Array {
-    return (t as CpuTensor).data;
+    const half = halfBits(t);
+    // 16-bit weights widen (exactly) to a fresh array; other tensors return their own storage.
+    if (half) return halfToF32(half.dtype, half.bits);
+    return (t as CpuTensor).data as Float32Array | Int32Array;
   }
 
   dispose(_t: Tensor): void {
@@ -59,23 +74,29 @@ export class CpuBackend implements KernelBackend {
 
   embedding(table: Tensor, ids: Tensor): Tensor {
     checkCpu('embedding', table, ids);
-    const { vocab, hidden, m } = validateOpArgs.embedding(table, ids);
-    const tab = f32(table);
+    const { vocab, hidden, m } = validateOpArgs.embedding(table, ids, this.capabilities.weightDtypes);
     const idv = i32(ids);
     validateOpArgs.tokenIds(idv, vocab);
     const out = newF32([m, hidden]);
+    const o = out.data as Float32Array;
+    const half = halfBits(table);
     for (let i = 0; i < m; i++) {
       const id = idv[i];
-      out.data.set(tab.subarray(id * hidden, (id + 1) * hidden), i * hidden);
+      // A 16-bit table widens only the rows looked up.
+      if (half) halfToF32(half.dtype, half.bits.subarray(id * hidden, (id + 1) * hidden), o.subarray(i * hidden, (i + 1) * hidden));
+      else o.set(f32(table).subarray(id * hidden, (id + 1) * hidden), i * hidden);
     }
     return out;
   }
 
   matmul(x: Tensor, w: Tensor): Tensor {
     checkCpu('matmul', x, w);
-    const { m, k, n } = validateOpArgs.matmul(x, w);
+    const { m, k, n } = validateOpArgs.matmul(x, w, this.capabilities.weightDtypes);
     const out = newF32([m, n]);
-    matmulInto(out.data as Float32Array, f32(x), f32(w), m, n, k);
+    const half = halfBits(w);
+    // 16-bit weights are widened block by block (exact) and accumulated exactly as f32 weights would be.
+    if (half) matmulHalfInto(out.data as Float32Array, f32(x), half.bits, (src, dst) => halfToF32(half.dtype, src, dst), m, n, k);
+    else matmulInto(out.data as Float32Array, f32(x), f32(w), m, n, k);
     return out;
   }
 

@@ -59,3 +59,31 @@ export function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, k:
   for (; p < k; p++) s0 += a[ao + p] * b[bo + p];
   return s0 + s1 + s2 + s3;
 }
+
+/** Rows of a 16-bit w widened per block: a multiple of 4, so the blocks split `n` where matmulInto's 4-column groups do. */
+const HALF_BLOCK_ROWS = 64;
+
+/**
+ * out[m, n] = x[m, k] · w[n, k]ᵀ with w given as raw f16/bf16 bits, widened on the fly (exactly) one block of
+ * rows at a time and accumulated like matmulInto: the result equals matmulInto on the widened w bit for bit.
+ */
+export function matmulHalfInto(
+  out: Float32Array,
+  x: Float32Array,
+  w: Uint16Array,
+  widen: (src: Uint16Array, out: Float32Array) => Float32Array,
+  m: number,
+  n: number,
+  k: number,
+): void {
+  const rows = Math.min(HALF_BLOCK_ROWS, n);
+  const wBlock = new Float32Array(rows * k);
+  const oBlock = new Float32Array(m * rows);
+  for (let j0 = 0; j0 < n; j0 += rows) {
+    const nb = Math.min(rows, n - j0);
+    widen(w.subarray(j0 * k, (j0 + nb) * k), wBlock);
+    const o = nb === rows ? oBlock : oBlock.subarray(0, m * nb);
+    matmulInto(o, x, wBlock, m, nb, k);
+    for (let i = 0; i < m; i++) out.set(o.subarray(i * nb, (i + 1) * nb), i * n + j0);
+  }
+}
