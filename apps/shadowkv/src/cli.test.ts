@@ -92,4 +92,45 @@ describe('shadowkv CLI', () => {
       expect(r.err).not.toMatch(/\n\s+at /);
     }
   });
+
+  it('--version prints the package version and exits 0', async () => {
+    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(pkg.version);
+  });
+
+  it("commander's own errors (bad number, missing option, unknown command) exit 2 with one message and a usage line", async () => {
+    const cases: [string[], RegExp, RegExp][] = [
+      [['generate', '--model', fixtureDir, '--input-ids', '1,2', '--max-new-tokens', 'lots'], /--max-new-tokens must be an integer, got "lots"/, /usage: shadowkv generate \[options\]/],
+      [['generate', '--input-ids', '1,2'], /required option '--model <dir>' not specified/, /usage: shadowkv generate/],
+      [['bench', 'niah', '--model', fixtureDir], /required option '--data <file>'/, /usage: shadowkv bench niah/],
+      [['generate', '--model', fixtureDir, '--input-ids', '1,2', '--temperature'], /argument missing/, /usage: shadowkv generate/],
+      [['generat'], /unknown command 'generat'/, /usage: shadowkv \[options\] \[command\]/],
+      [['generate', '--model', fixtureDir, '--input-ids', '1,2', '--policy', 'shadowkv:budget=x'], /key=value/, /usage: shadowkv generate/],
+    ];
+    for (const [args, msg, usage] of cases) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(msg);
+      expect(r.err, args.join(' ')).toMatch(usage);
+      expect(r.err, args.join(' ')).not.toMatch(/\n\s+at /);
+      // A short usage line, not the whole help text.
+      expect(r.err.split('\n').filter(Boolean).length, r.err).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('missing input files are reported before the model loads', async () => {
+    // The model directory does not exist either: the prompt file's error coming first shows the order.
+    const gen = await run(['generate', '--model', '/nonexistent/model', '--prompt-file', '/nonexistent/prompt.txt']);
+    expect(gen.code).toBe(2);
+    expect(gen.err).toMatch(/--prompt-file.*"\/nonexistent\/prompt\.txt".*no such file/);
+    expect(gen.err).not.toMatch(/config\.json|loading/);
+    const niah = await run(['bench', 'niah', '--model', '/nonexistent/model', '--data', '/nonexistent/niah.jsonl']);
+    expect(niah.code).toBe(2);
+    expect(niah.err).toMatch(/--data.*no such file/);
+    const dir = await run(['generate', '--model', fixtureDir, '--prompt-file', fixtureDir]);
+    expect(dir.code).toBe(2);
+    expect(dir.err).toMatch(/is not a file/);
+  });
 });

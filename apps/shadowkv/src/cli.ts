@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The shadowkv command line: generate, demo, and the niah / speed benchmarks.
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ShadowKvError, type KvCachePolicy } from '@shadowkv/core';
+import { type KvCachePolicy } from '@shadowkv/core';
 import { BACKEND_NAMES, type BackendName } from './backends.js';
 import { formatNiahTable, mergeNiah, readNiah, runNiah, shardRows, type NiahResult } from './bench/niah.js';
 import { PrefillRecordingCache } from './bench/prefill-recording.js';
@@ -15,6 +15,10 @@ import { createEngine, type Engine, type PromptInput } from './engine.js';
 import { createPolicy, POLICY_NAMES, type PolicyOptions } from './policy-options.js';
 import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
+import { addressedCommand, checkInputFile, readInputFile, userErrorReport } from './cli-errors.js';
+
+/** This package's version: package.json sits one folder above src/, dist/ and the dev bundle alike. */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -121,7 +125,7 @@ async function promptFrom(o: Record<string, unknown>): Promise<PromptInput> {
     if (ids.some((n) => !Number.isInteger(n))) throw new InvalidArgumentError(`--input-ids must be comma-separated integers, got "${o.inputIds}"`);
     return { inputIds: ids };
   }
-  return o.promptFile !== undefined ? await readFile(String(o.promptFile), 'utf8') : String(o.prompt);
+  return o.promptFile !== undefined ? await readInputFile('--prompt-file', String(o.promptFile)) : String(o.prompt);
 }
 
 function bytes(n: number): string {
@@ -185,7 +189,11 @@ function generationOptions(cmd: Command): Command {
 export function buildCli(): Command {
   const program = new Command('shadowkv')
     .description('Long-context Llama inference with the KV cache in shadows (ShadowKV, KCache).')
-    .showHelpAfterError();
+    .version(VERSION, '-V, --version', 'print the version')
+    // Set before the subcommands are added, which inherit them: commander throws instead of exiting, and main()
+    // turns every user error into one message, a usage line and exit code 2.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`shadowkv: ${text.replace(/^error: /, '')}`) });
 
   const gen = program
     .command('generate')
@@ -196,8 +204,11 @@ export function buildCli(): Command {
     .option('--input-ids <ids>', 'comma-separated token ids (works without tokenizer files)')
     .addOption(backendOption());
   generationOptions(addPolicyOptions(gen)).action(async (o) => {
+    // Inputs (prompt file, policy flags) are checked before the model loads, which can take minutes.
+    const prompt = await promptFrom(o);
+    policies(o);
     const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.json));
-    await runGenerate(engine, await promptFrom(o), o, Boolean(o.json));
+    await runGenerate(engine, prompt, o, Boolean(o.json));
   });
 
   const demo = program
@@ -249,6 +260,7 @@ export function buildCli(): Command {
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(niah, true).action(async (o) => {
     const ps = policies(o);
+    await checkInputFile('--data', o.data);
     let rows = await readNiah(o.data, o.limit);
     let results: NiahResult[];
     if (o.jobs > 1 && !o.shard) {
@@ -332,15 +344,14 @@ async function runNiahJobs(jobs: number, nPolicies: number): Promise<NiahResult[
 }
 
 export async function main(argv = process.argv): Promise<void> {
+  const program = buildCli();
   try {
-    await buildCli().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof ShadowKvError || err instanceof InvalidArgumentError) {
-      process.stderr.write(`shadowkv: ${err.name}: ${err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    throw err;
+    const report = userErrorReport(err, addressedCommand(program, argv.slice(2)));
+    if (!report) throw err;
+    process.stderr.write(report.text);
+    process.exitCode = report.code;
   }
 }
 

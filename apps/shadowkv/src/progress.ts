@@ -6,7 +6,8 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, total: number, quiet = false): Progress {
+/** `everyStep`: off a terminal, print a line for every update (e.g. one per benchmark prompt), not at most every 2 s. */
+export function createProgress(label: string, total: number, quiet = false, opts: { everyStep?: boolean } = {}): Progress {
   if (quiet) return { update() {}, stop() {} };
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -25,11 +26,21 @@ export function createProgress(label: string, total: number, quiet = false): Pro
   return {
     update(done, payload) {
       const now = Date.now();
-      if (done !== total && now - lastPrintMs < 2000) return;
+      if (done !== total && !opts.everyStep && now - lastPrintMs < 2000) return;
       lastPrintMs = now;
       const s = ((now - t0) / 1000).toFixed(1);
-      process.stderr.write(`${label}: ${done}/${total} (${s} s)${payload?.info ? ` ${payload.info}` : ''}\n`);
+      // The ETA assumes the remaining steps cost what the finished ones did on average.
+      const eta = done > 0 && done < total ? `, ETA ${formatSeconds(((now - t0) / 1000 / done) * (total - done))}` : '';
+      process.stderr.write(`${label}: ${done}/${total} (${s} s${eta})${payload?.info ? ` ${payload.info}` : ''}\n`);
     },
     stop() {},
   };
+}
+
+/** 75 → "1m15s", 8 → "8s". */
+export function formatSeconds(sec: number): string {
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }

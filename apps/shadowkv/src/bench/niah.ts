@@ -91,7 +91,7 @@ export async function runNiah(
     policy: { name: p.name, params: p.params }, backend: engine.backend.name, model: engine.model.dir,
   }));
   const t0 = performance.now();
-  const bar = createProgress(opts.label ?? `niah ${policies.map((p) => p.name).join('+')}`, rows.length, opts.quiet);
+  const bar = createProgress(opts.label ?? `niah ${policies.map((p) => p.name).join('+')}`, rows.length, opts.quiet, { everyStep: true });
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     const n = row.answer_ids.length;

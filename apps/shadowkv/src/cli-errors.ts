@@ -1,0 +1,66 @@
+// How the CLI reports user errors: one message, one short usage line, exit code 2; and input files checked up front.
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { CommanderError, InvalidArgumentError, type Command } from 'commander';
+import { InvalidOptionError, ShadowKvError } from '@shadowkv/core';
+
+/** Exit code of every user error (bad flag, bad value, missing file, typed ShadowKvError). */
+export const USER_ERROR_EXIT_CODE = 2;
+
+/** The (sub)command the arguments address: `bench niah --x` → the niah command. */
+export function addressedCommand(program: Command, args: readonly string[]): Command {
+  let cmd = program;
+  for (const a of args) {
+    if (a.startsWith('-')) break;
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) break;
+    cmd = sub;
+  }
+  return cmd;
+}
+
+/** `usage: shadowkv bench niah [options] (shadowkv bench niah --help lists them)`. */
+export function usageLine(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  const path = names.join(' ');
+  return `usage: ${path} ${cmd.usage()}  (${path} --help lists the options)\n`;
+}
+
+/**
+ * Turns an error thrown while parsing or running a command into the exit code and stderr text a user sees.
+ * Returns undefined for errors that are not the user's (a bug: the caller rethrows, keeping the stack).
+ */
+export function userErrorReport(err: unknown, cmd: Command): { code: number; text: string } | undefined {
+  // InvalidArgumentError extends CommanderError: thrown by an action (not by commander's parser), nobody printed it yet.
+  if (err instanceof ShadowKvError || err instanceof InvalidArgumentError) {
+    return { code: USER_ERROR_EXIT_CODE, text: `shadowkv: ${err.name}: ${err.message}\n${usageLine(cmd)}` };
+  }
+  if (err instanceof CommanderError) {
+    // --help and --version end with exit code 0; commander already printed what it had to say.
+    if (err.exitCode === 0) return { code: 0, text: '' };
+    // A bare `shadowkv` or `shadowkv bench` printed the help itself.
+    if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') return { code: USER_ERROR_EXIT_CODE, text: '' };
+    return { code: USER_ERROR_EXIT_CODE, text: usageLine(cmd) };
+  }
+  return undefined;
+}
+
+/** Throws InvalidOptionError naming the flag unless `file` is a readable file (checked before any model loads). */
+export async function checkInputFile(flag: string, file: string): Promise<void> {
+  try {
+    if (!(await stat(file)).isFile()) throw new InvalidOptionError(flag, `"${file}" is not a file; give the path of a file`);
+    await access(file, constants.R_OK);
+  } catch (err) {
+    if (err instanceof ShadowKvError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
+    throw new InvalidOptionError(flag, `cannot read "${file}" (${why}); check the path (relative paths start at ${process.cwd()})`);
+  }
+}
+
+/** Reads a UTF-8 input file given by `flag`, with checkInputFile's errors. */
+export async function readInputFile(flag: string, file: string): Promise<string> {
+  await checkInputFile(flag, file);
+  return readFile(file, 'utf8');
+}
