@@ -8,7 +8,7 @@ import type { Tolerance } from './tolerances.js';
 export type FloatDType = 'f32' | 'f16';
 
 /** The ops of KernelBackend that cases are filed under. */
-export type OpName = Exclude<keyof KernelBackend, 'name' | 'capabilities'>;
+export type OpName = Exclude<keyof KernelBackend, 'name' | 'capabilities' | 'counters'>;
 
 /** Host data of one input: a Float32Array takes the run's float dtype, an Int32Array is uploaded as i32. */
 export interface HostTensor {

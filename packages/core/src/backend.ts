@@ -37,6 +37,31 @@ export interface BackendCapabilities {
 }
 
 /**
+ * Work a backend has done since it was created (monotonic totals; a benchmark diffs two snapshots around
+ * a decode step). Optional: backends that count implement `KernelBackend.counters`.
+ */
+export interface BackendCounters {
+  /** Kernel launches (GPU dispatches). */
+  dispatches: number;
+  /** Command submissions to the device queue. */
+  submits: number;
+  /** Host round trips: reads that wait for the device (one per `read`). */
+  hostReads: number;
+  /** Device buffers created. */
+  bufferCreations: number;
+  /** Bind groups (or descriptor sets) created. */
+  bindGroupCreations: number;
+  /** Bytes copied from the host to the device (uploads, uniforms excluded). */
+  bytesUploaded: number;
+  /** Bytes copied from the device back to the host. */
+  bytesReadBack: number;
+  /** Bytes the kernels read from device memory, as each op estimates it (weights, KV rows, activations). */
+  deviceBytesRead: number;
+  /** GPU execution time in ms measured by timestamp queries, or null where the device has none. */
+  gpuMs: number | null;
+}
+
+/**
  * A compute backend. Ops are issued synchronously and may execute asynchronously (GPU queues);
  * only `read` waits. Every op allocates and returns a new tensor unless documented as in-place.
  * Shapes use the glossary: m rows (tokens), nHeads, nKvHeads, headDim, seqLen, chunkSize, rank.
@@ -63,6 +88,8 @@ export interface KernelBackend {
    * `upload` throws `BackendDestroyedError` (never a crash or a silent result).
    */
   destroy(): void;
+  /** Work counters (see BackendCounters); absent on backends that do not count. */
+  counters?(): BackendCounters;
 
   // ---- dense ops ----
   /** out[m, hidden] = table[ids[i], :]. table [vocab, hidden], ids i32 [m]. */

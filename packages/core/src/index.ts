@@ -4,6 +4,7 @@ export { numel, bytesPerElement, shapeToString } from './tensor.js';
 export type {
   AttentionParams,
   BackendCapabilities,
+  BackendCounters,
   BackendFactory,
   KernelBackend,
   RopeSpec,

@@ -1,6 +1,6 @@
 // One WebGPU device and the machinery every kernel shares: buffer allocation, the pipeline cache,
 // a uniform arena, batched command encoding, deferred buffer release and error capture.
-import { BackendUnavailableError, numel, ShapeError, type DType, type Shape, type Tensor } from '@shadowkv/core';
+import { BackendUnavailableError, numel, ShapeError, type BackendCounters, type DType, type Shape, type Tensor } from '@shadowkv/core';
 import type { BindingLimits, BindingWindow } from './binding-parts.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { GpuTensor } from './gpu-tensor.js';
@@ -33,6 +33,18 @@ export class GpuContext {
   private pendingErrors: Promise<GPUError | null>[] = [];
   private pendingRelease: GPUBuffer[] = [];
   private lostReason: string | null = null;
+  /** Work done so far (BackendCounters); every createBuffer, createBindGroup, dispatch, submit and read counts here. */
+  readonly counters: BackendCounters = {
+    dispatches: 0,
+    submits: 0,
+    hostReads: 0,
+    bufferCreations: 0,
+    bindGroupCreations: 0,
+    bytesUploaded: 0,
+    bytesReadBack: 0,
+    deviceBytesRead: 0,
+    gpuMs: null,
+  };
 
   constructor(
     readonly device: GPUDevice,
@@ -46,6 +58,7 @@ export class GpuContext {
       maxWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     };
     this.slotStride = Math.max(UNIFORM_BLOCK_BYTES, l.minUniformBufferOffsetAlignment);
+    this.counters.bufferCreations++;
     this.arena = device.createBuffer({ size: this.slotStride * ARENA_SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     this.arenaBytes = new ArrayBuffer(this.slotStride * ARENA_SLOTS);
     this.arenaView = new DataView(this.arenaBytes);
@@ -86,6 +99,7 @@ export class GpuContext {
       throw new ShapeError(op, `a tensor of shape [${shape.join(', ')}] needs ${bytes} bytes, more than this adapter's maxBufferSize ${this.limits.maxBufferSize}; split it (e.g. fewer rows per call)`);
     }
     this.openScope();
+    this.counters.bufferCreations++;
     const buffer = this.device.createBuffer({
       size: Math.max(4, bytes),
       usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
@@ -96,6 +110,7 @@ export class GpuContext {
   /** Copies host data into a new tensor (queued; ordered before any later dispatch). */
   upload(op: string, data: Float32Array | Int32Array, shape: Shape, dtype: DType): GpuTensor {
     const t = this.alloc(op, shape, dtype, dtype === 'i32' ? (data as Int32Array).slice() : undefined);
+    this.counters.bytesUploaded += data.byteLength;
     if (data.byteLength > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return t;
   }
@@ -128,6 +143,8 @@ export class GpuContext {
     uniforms: readonly UniformValue[],
     storage: readonly StorageBinding[],
     grid: readonly [number, number, number],
+    /** Bytes the kernel reads from memory; default: every storage binding's size (an upper bound). */
+    bytesRead?: number,
   ): void {
     if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
     for (const g of grid) {
@@ -150,6 +167,9 @@ export class GpuContext {
       entries.push({ binding: i + 1, resource });
     });
     this.openScope();
+    this.counters.dispatches++;
+    this.counters.bindGroupCreations++;
+    this.counters.deviceBytesRead += bytesRead ?? entries.reduce((a, e) => a + (e.binding === 0 ? 0 : (e.resource as GPUBufferBinding).size ?? 0), 0);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
@@ -187,6 +207,7 @@ export class GpuContext {
     if (this.encoder) {
       if (this.slotsUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaBytes, 0, this.slotsUsed * this.slotStride);
       this.device.queue.submit([this.encoder.finish()]);
+      this.counters.submits++;
       this.encoder = null;
     }
     this.slotsUsed = 0;
@@ -210,6 +231,10 @@ export class GpuContext {
       return new ArrayBuffer(0);
     }
     this.openScope();
+    this.counters.bufferCreations++;
+    this.counters.hostReads++;
+    this.counters.submits++;
+    this.counters.bytesReadBack += bytes;
     const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);

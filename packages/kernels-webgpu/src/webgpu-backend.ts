@@ -4,6 +4,7 @@ import {
   validateOpArgs,
   type AttentionParams,
   type BackendCapabilities,
+  type BackendCounters,
   type DType,
   type KernelBackend,
   type RopeSpec,
@@ -56,6 +57,11 @@ export class WebGpuBackend implements KernelBackend {
   /** The per-binding size this backend splits at (maxStorageBufferBindingSize unless lowered). */
   get maxBindingBytes(): number {
     return this.ctx.limits.maxBindingBytes;
+  }
+
+  /** Work counters since creation (a snapshot): dispatches, submits, host reads, buffer and bind group creations, bytes. */
+  counters(): BackendCounters {
+    return { ...this.ctx.counters };
   }
 
   /** Compiled pipelines so far; constant across decode steps once the first step ran. */
