@@ -1,11 +1,12 @@
 // The Llama forward pass (embedding, RMSNorm, RoPE, GQA attention through a KV cache policy,
 // SwiGLU MLP, LM head), written against the KernelBackend interface so any backend runs it.
-import { ContextLengthError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
+import { bytesPerElement, ContextLengthError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
 import { openModelWeights } from '#model-files';
 import { loadLlamaConfig, type LlamaConfig } from './config.js';
 import { ropeSpecFromConfig } from './rope-spec.js';
 import type { WeightSource } from './weight-source.js';
 import { validateLlamaWeights } from './weight-source-validate.js';
+import { checkWeightsDtype, placeWeight, readWeight, storedWeightsDtype, type WeightsDtype, type WeightsPlacement } from './weight-dtype.js';
 
 interface LayerWeights {
   attnNorm: Tensor; // [hidden]
@@ -29,6 +30,12 @@ export interface LoadProgress {
 export interface LoadModelOptions {
   backend: KernelBackend;
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Dtype of the weight matrices on the backend (embedding, projections, LM head; norms stay f32). Default: the
+   * checkpoint's own dtype. 16-bit dtypes are kept only where the backend lists them in
+   * `capabilities.weightDtypes`; otherwise the weights are widened to f32 (`model.weights.note` says so).
+   */
+  weightsDtype?: WeightsDtype;
 }
 
 export interface ForwardOptions {
@@ -50,6 +57,8 @@ export class LlamaModel {
     private readonly layers: LayerWeights[],
     private readonly finalNorm: Tensor, // [hidden]
     private readonly lmHead: Tensor, // [vocab, hidden]
+    /** How the weight matrices were placed on the backend (dtype, bytes, and why when widened). */
+    readonly weights: WeightsPlacement,
   ) {}
 
   /**
@@ -72,12 +81,22 @@ export class LlamaModel {
    */
   static async fromSource(dir: string, config: LlamaConfig, source: WeightSource, opts: LoadModelOptions): Promise<LlamaModel> {
     validateLlamaWeights(source, config);
+    const requested = checkWeightsDtype(opts.weightsDtype);
     const names = weightNames(config, source);
     let done = 0;
-    const load = async (name: string): Promise<Tensor> => {
+    let matrixBytes = 0;
+    let matrixDtype: WeightsDtype | undefined;
+    let note: string | undefined;
+    // Matrices (embedding, projections, LM head) take the weights dtype; norm vectors stay f32.
+    const load = async (name: string, matrix = true): Promise<Tensor> => {
       const info = source.info(name);
-      const data = await source.readF32(name);
-      const t = opts.backend.upload(data, info.shape);
+      const placed = matrix ? placeWeight(info, requested, opts.backend) : { dtype: 'f32' as const };
+      const t = opts.backend.upload(await readWeight(source, info, placed.dtype), info.shape, placed.dtype);
+      if (matrix) {
+        matrixDtype ??= placed.dtype;
+        note ??= placed.note;
+        matrixBytes += info.shape.reduce((a, b) => a * b, 1) * bytesPerElement(placed.dtype);
+      }
       opts.onProgress?.({ done: ++done, total: names.length, name });
       return t;
     };
@@ -86,20 +105,22 @@ export class LlamaModel {
     for (let l = 0; l < config.nLayers; l++) {
       const p = `model.layers.${l}.`;
       layers.push({
-        attnNorm: await load(`${p}input_layernorm.weight`),
+        attnNorm: await load(`${p}input_layernorm.weight`, false),
         wq: await load(`${p}self_attn.q_proj.weight`),
         wk: await load(`${p}self_attn.k_proj.weight`),
         wv: await load(`${p}self_attn.v_proj.weight`),
         wo: await load(`${p}self_attn.o_proj.weight`),
-        mlpNorm: await load(`${p}post_attention_layernorm.weight`),
+        mlpNorm: await load(`${p}post_attention_layernorm.weight`, false),
         wGate: await load(`${p}mlp.gate_proj.weight`),
         wUp: await load(`${p}mlp.up_proj.weight`),
         wDown: await load(`${p}mlp.down_proj.weight`),
       });
     }
-    const finalNorm = await load('model.norm.weight');
+    const finalNorm = await load('model.norm.weight', false);
     const lmHead = source.has('lm_head.weight') && !config.tieWordEmbeddings ? await load('lm_head.weight') : embed;
-    return new LlamaModel(dir, config, ropeSpecFromConfig(config), opts.backend, embed, layers, finalNorm, lmHead);
+    const checkpoint = storedWeightsDtype(source.info('model.embed_tokens.weight'));
+    const weights: WeightsPlacement = { requested, checkpoint, dtype: matrixDtype ?? 'f32', bytes: matrixBytes, ...(note ? { note } : {}) };
+    return new LlamaModel(dir, config, ropeSpecFromConfig(config), opts.backend, embed, layers, finalNorm, lmHead, weights);
   }
 
   /**
@@ -201,6 +222,18 @@ export class LlamaModel {
     const perLayer = attn + mlp + 2 * c.hiddenSize;
     const head = this.lmHead === this.embed ? 0 : c.vocabSize * c.hiddenSize;
     return c.vocabSize * c.hiddenSize + c.nLayers * perLayer + c.hiddenSize + head;
+  }
+
+  /**
+   * Bytes of weights one decode step reads: every projection of every layer and the LM head (the embedding
+   * reads one row). The numerator of the memory-bandwidth floor of decode.
+   */
+  decodeWeightBytes(): number {
+    const c = this.config;
+    const per = bytesPerElement(this.weights.dtype);
+    const attn = c.hiddenSize * (c.nHeads * c.headDim) * 2 + c.hiddenSize * (c.nKvHeads * c.headDim) * 2;
+    const mlp = 3 * c.hiddenSize * c.intermediateSize;
+    return (c.nLayers * (attn + mlp) + c.vocabSize * c.hiddenSize) * per;
   }
 
   /** Frees the weights. */

@@ -51,6 +51,15 @@ export abstract class TensorTableSource implements WeightSource {
     return floatTensorToF32(t, await this.readBytes(name));
   }
 
+  async readBits16(name: string): Promise<Uint16Array> {
+    const t = this.info(name);
+    if (t.dtype !== 'F16' && t.dtype !== 'BF16') throw new UnsupportedModelError(t.file, name, `dtype ${t.dtype} is not F16 or BF16; use readF32`);
+    const bytes = await this.readBytes(name);
+    // A typed-array view needs an element-aligned start; a fresh buffer per tensor (the usual case) always is.
+    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    return new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
+  }
+
   /** Reads an I32 tensor (e.g. token ids stored next to test goldens). */
   async readI32(name: string): Promise<Int32Array> {
     const t = this.info(name);

@@ -23,6 +23,11 @@ export interface WeightSource {
   has(name: string): boolean;
   /** Reads one tensor, widened to float32 (F16/BF16/F32). Only that tensor's bytes are read. */
   readF32(name: string): Promise<Float32Array>;
+  /**
+   * Reads an F16 or BF16 tensor's raw 16-bit patterns as stored (for backends that keep 16-bit weights).
+   * Optional: sources without it have their tensors read with readF32 and narrowed.
+   */
+  readBits16?(name: string): Promise<Uint16Array>;
   /** Closes the underlying file handles; later reads fail. */
   close(): Promise<void>;
 }
