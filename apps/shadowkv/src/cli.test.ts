@@ -1,4 +1,5 @@
 // The CLI as a user runs it: flags, JSON output, typed errors with exit code 2.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,20 @@ describe('shadowkv CLI', () => {
       // A short usage line, not the whole help text.
       expect(r.err.split('\n').filter(Boolean).length, r.err).toBeLessThanOrEqual(3);
     }
+  });
+
+  it('the launcher (pnpm shadowkv) runs the bundled CLI as a process, with paths relative to where the user typed them', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    const docs = join(root, 'docs');
+    // As `pnpm shadowkv` from docs/: the script runs at the root with INIT_CWD = docs.
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'shadowkv.mjs'), 'generate', '--model', '../fixtures/hf-llama-gqa', '--input-ids', '1,2,3', '--max-new-tokens', '2', '--json', '--quiet'], {
+      cwd: root, env: { ...process.env, INIT_CWD: docs }, encoding: 'utf8', timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout.trim()) as { tokens: number[] }).tokens).toHaveLength(2);
+    const bad = spawnSync(process.execPath, [join(root, 'scripts', 'shadowkv.mjs'), 'generate', '--model', 'x', '--input-ids', '1', '--seed', '1.5'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--seed must be an integer[\s\S]*usage: shadowkv generate/);
   });
 
   it('missing input files are reported before the model loads', async () => {
