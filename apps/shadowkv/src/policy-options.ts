@@ -1,7 +1,6 @@
 // Builds a cache policy from a name and flat parameters (CLI flags, generate() options).
 import { InvalidOptionError, type KvCachePolicy } from '@shadowkv/core';
-import { dense } from '@shadowkv/model-llama';
-import { kcache, shadowkv, type KcacheParams, type ShadowKvParams } from './policies/index.js';
+import { dense, kcache, shadowkv, type KcacheParams, type ShadowKvParams } from '@shadowkv/kv-policies';
 
 export type PolicyName = 'dense' | 'shadowkv' | 'kcache';
 export const POLICY_NAMES: readonly PolicyName[] = ['dense', 'shadowkv', 'kcache'];

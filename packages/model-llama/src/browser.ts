@@ -22,4 +22,3 @@ export type { CreateTokenizerOptions, LlamaTokenizer } from './tokenizer.js';
 export { createTokenizer, loadTokenizer } from './tokenizer.js';
 export { LlamaModel } from './llama-model.js';
 export type { ForwardOptions, LoadModelOptions, LoadProgress } from './llama-model.js';
-export { dense } from './dense-policy.js';

@@ -8,7 +8,7 @@ import { InvalidOptionError, ModelFormatError, ShadowKvError, UnsupportedModelEr
 import { cpu } from '@shadowkv/kernels-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLlamaConfig } from './config.js';
-import { dense } from './dense-policy.js';
+import { dense } from '@shadowkv/kv-policies';
 import { openHttpSafetensors, openHttpSafetensorsFile } from './http-weight-source.js';
 import { LlamaModel } from './llama-model.js';
 import { openSafetensors } from './safetensors.js';

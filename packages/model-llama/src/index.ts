@@ -2,4 +2,3 @@
 export * from './io-index.js';
 export { LlamaModel } from './llama-model.js';
 export type { ForwardOptions, LoadModelOptions, LoadProgress } from './llama-model.js';
-export { dense } from './dense-policy.js';

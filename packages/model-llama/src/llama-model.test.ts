@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dense } from './dense-policy.js';
+import { dense } from '@shadowkv/kv-policies';
 import { LlamaModel } from './llama-model.js';
 import { readGoldenTensors, relMaxError } from './test-support/golden-file.js';
 

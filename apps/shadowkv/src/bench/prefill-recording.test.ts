@@ -3,10 +3,9 @@ import { copyFileSync, mkdtempSync, readdirSync, utimesSync, writeFileSync, read
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dense } from '@shadowkv/model-llama';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine.js';
-import { kcache, shadowkv } from '../policies/index.js';
+import { dense, kcache, shadowkv } from '@shadowkv/kv-policies';
 import { modelFingerprint, PrefillRecordingCache, recordPrefill, replayPrefill } from './prefill-recording.js';
 
 const fixtureDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'fixtures', 'hf-llama-gqa');

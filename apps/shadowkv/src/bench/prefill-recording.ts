@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { KvAppendInput, KvCachePolicy, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
-import { emptyStepStats } from '@shadowkv/core';
-import { dense, openSafetensorsFile, writeSafetensors } from '@shadowkv/model-llama';
+import type { KvCachePolicy, KvCacheState } from '@shadowkv/core';
+import { DenseState } from '@shadowkv/kv-policies';
+import { openSafetensorsFile, writeSafetensors } from '@shadowkv/model-llama';
 import type { Engine } from '../engine.js';
 
 export interface PrefillRecording {
@@ -21,87 +21,28 @@ export interface PrefillRecording {
   v: Float32Array[];
 }
 
-/** A prefill-only state that keeps device copies of each layer's pre-RoPE keys and values. */
-class Recorder implements KvCacheState {
-  readonly phase = 'prefill' as const;
-  private length = 0;
-  private readonly chunks: { kPre: Tensor; v: Tensor }[][];
-
-  constructor(private readonly engine: Engine, nLayers: number) {
-    this.chunks = Array.from({ length: nLayers }, () => []);
-  }
-
-  get seqLen(): number {
-    return this.length;
-  }
-
-  append(input: KvAppendInput): void {
-    const { backend } = this.engine;
-    // The forward pass frees its tensors after attention: keep copies (embedding doubles as a row gather).
-    const rows = backend.upload(Int32Array.from({ length: input.m }, (_, i) => i), [input.m], 'i32');
-    this.chunks[input.layer].push({ kPre: backend.embedding(input.kPre, rows), v: backend.embedding(input.v, rows) });
-    backend.dispose(rows);
-    if (input.layer === this.chunks.length - 1) this.length = input.start + input.m;
-  }
-
-  attend(_input: LayerAttentionInput): Tensor {
-    throw new Error('Recorder only records; pair it with a state that computes attention');
-  }
-
-  endPrefill(): void {}
-
-  async collect(): Promise<{ kPre: Float32Array[]; v: Float32Array[] }> {
-    const width = this.engine.model.config.nKvHeads * this.engine.model.config.headDim;
-    const kPre: Float32Array[] = [];
-    const v: Float32Array[] = [];
-    for (const layer of this.chunks) {
-      const k = new Float32Array(this.length * width);
-      const vv = new Float32Array(this.length * width);
-      let o = 0;
-      for (const c of layer) {
-        const kc = (await this.engine.backend.read(c.kPre)) as Float32Array;
-        k.set(kc, o);
-        vv.set((await this.engine.backend.read(c.v)) as Float32Array, o);
-        o += kc.length;
-      }
-      kPre.push(k);
-      v.push(vv);
-    }
-    return { kPre, v };
-  }
-
-  memory(): KvMemoryReport {
-    return { fastBytes: 0, slowBytes: 0, denseBytes: 0 };
-  }
-
-  stats(): KvStepStats {
-    return emptyStepStats();
-  }
-
-  dispose(): void {
-    for (const layer of this.chunks) for (const c of layer) {
-      this.engine.backend.dispose(c.kPre);
-      this.engine.backend.dispose(c.v);
-    }
-    this.chunks.forEach((l) => (l.length = 0));
-  }
-}
-
 /** Prefills `ids` once (dense) and records what any policy needs to rebuild its state. */
 export async function recordPrefill(engine: Engine, ids: number[]): Promise<PrefillRecording> {
-  let recorder: Recorder | undefined;
+  // The dense policy's own K/V buffer, also keeping the pre-RoPE keys: the recording is read back from it.
+  let recorder: DenseState | undefined;
   const recordPolicy: KvCachePolicy = {
-    name: 'recorder',
-    params: {},
+    name: 'dense',
+    params: { preRopeKeys: true },
     validate() {},
-    create: () => (recorder = new Recorder(engine, engine.model.config.nLayers)),
+    create: (ctx) => (recorder = new DenseState(ctx, { preRopeKeys: true })),
   };
-  const { states, logits } = await engine.prefillShared(ids, [dense(), recordPolicy], ids.length);
+  const { state, logits } = await engine.prefill(ids, recordPolicy, ids.length);
   try {
-    const { kPre, v } = await recorder!.collect();
+    const kPre: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (let l = 0; l < engine.model.config.nLayers; l++) {
+      const layer = await (recorder as DenseState).readLayer(l);
+      kPre.push(layer.kPre as Float32Array);
+      v.push(layer.v);
+    }
     return { promptLen: ids.length, logits, kPre, v };
   } finally {
-    for (const s of states) s.dispose();
+    state.dispose();
   }
 }
 

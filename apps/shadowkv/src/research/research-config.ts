@@ -1,5 +1,5 @@
 // Switches of the research variants of ShadowKV: what is selected, how selected keys are rebuilt, which layers are sparse.
-import type { ShadowKvParams } from '../policies/shadowkv-params.js';
+import type { ShadowKvParams } from '@shadowkv/kv-policies';
 
 /** How the chunks attended at a decode step are chosen. */
 export type ResearchSelection =

@@ -16,7 +16,7 @@ import { readNiah } from '../bench/niah.js';
 import { needlePositions } from './needle-positions.js';
 import { windowQueries } from './window-queries.js';
 import { PrefillRecordingCache } from '../bench/prefill-recording.js';
-import { shadowkv } from '../policies/shadowkv.js';
+import { shadowkv } from '@shadowkv/kv-policies';
 import { replayPrefill } from '../bench/prefill-recording.js';
 import type { PolicyRun, ResearchConfig } from './research-config.js';
 import { PromptData, researchFastBytes, ResearchState } from './research-state.js';

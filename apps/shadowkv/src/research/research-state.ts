@@ -2,7 +2,7 @@
 import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, RopeSpec, Tensor } from '@shadowkv/core';
 import { emptyStepStats, ShapeError } from '@shadowkv/core';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
-import { allocateRanks } from '../policies/rank-allocation.js';
+import { allocateRanks } from '@shadowkv/kv-policies';
 import type { Engine } from '../engine.js';
 import type { PrefillRecording } from '../bench/prefill-recording.js';
 import { isSparseLayer, rankOf, type ResearchConfig } from './research-config.js';

@@ -1,6 +1,6 @@
 // Queries of the last prompt tokens per layer, recomputed exactly from a prefill recording (research only).
 import type { KvAppendInput, KvCacheState, LayerAttentionInput, Tensor } from '@shadowkv/core';
-import { dense } from '@shadowkv/model-llama';
+import { dense } from '@shadowkv/kv-policies';
 import type { PrefillRecording } from '../bench/prefill-recording.js';
 import type { Engine } from '../engine.js';
 

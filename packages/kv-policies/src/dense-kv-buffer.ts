@@ -1,8 +1,13 @@
-// The dense prefill shared by the offloading policies: the prompt's own attention must equal full attention.
-import type { KvAppendInput, KvCacheContext, LayerAttentionInput, Tensor } from '@shadowkv/core';
+// The one dense K/V buffer: serves the dense policy, the dense prefill of the offloading policies and prefill recordings.
+import { ContextLengthError, type KvAppendInput, type KvCacheContext, type KvModelShape, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 
-/** One layer's prefill state read back to the host at the end of prefill. */
-export interface PrefillLayerData {
+/** Bytes full attention holds for `seqLen` tokens: K and V of every layer, f32 (KvMemoryReport.denseBytes). */
+export function denseKvBytes(model: KvModelShape, seqLen: number): number {
+  return 2 * model.nLayers * model.nKvHeads * model.headDim * 4 * seqLen;
+}
+
+/** One layer's buffer contents read back to the host. */
+export interface DenseLayerData {
   /** Pre-RoPE keys, token-major [seqLen, nKvHeads*headDim] (the matrix ShadowKV decomposes); only if recorded. */
   kPre?: Float32Array;
   /** Post-RoPE keys, head-major [nKvHeads, maxSeqLen, headDim] (rows 0..seqLen valid). */
@@ -11,42 +16,57 @@ export interface PrefillLayerData {
   values: Float32Array;
 }
 
+export interface DenseKvBufferOptions {
+  /** Also keep the pre-RoPE keys (ShadowKV's SVD input, and what a prefill recording stores). Default false. */
+  preRopeKeys?: boolean;
+}
+
 /**
- * Dense K/V caches [nKvHeads, maxSeqLen, headDim] per layer, plus (for ShadowKV) the pre-RoPE keys as a
+ * Dense K/V caches [nKvHeads, maxSeqLen, headDim] per layer, plus (optionally) the pre-RoPE keys as a
  * [1, maxSeqLen, nKvHeads*headDim] cache so that writeKv stores them token-major, exactly the SVD's row layout.
  */
-export class PrefillCache {
+export class DenseKvBuffer {
   private readonly keys: (Tensor | undefined)[] = [];
   private readonly values: (Tensor | undefined)[] = [];
   private readonly kPre: (Tensor | undefined)[] = [];
+  readonly preRopeKeys: boolean;
 
   constructor(
     private readonly ctx: KvCacheContext,
-    recordPreRope: boolean,
+    opts: DenseKvBufferOptions = {},
   ) {
     const { backend, model, maxSeqLen } = ctx;
+    this.preRopeKeys = opts.preRopeKeys ?? false;
     for (let l = 0; l < model.nLayers; l++) {
       this.keys.push(backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]));
       this.values.push(backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]));
-      this.kPre.push(recordPreRope ? backend.zeros([1, maxSeqLen, model.nKvHeads * model.headDim]) : undefined);
+      this.kPre.push(this.preRopeKeys ? backend.zeros([1, maxSeqLen, model.nKvHeads * model.headDim]) : undefined);
     }
   }
 
-  /** Stores the new tokens' K/V (and pre-RoPE K when recording). */
-  record(input: KvAppendInput): void {
-    const { backend } = this.ctx;
-    const { layer, start } = input;
+  /** Fast-side bytes of `seqLen` stored tokens over all layers (f32 K and V, and pre-RoPE K when kept). */
+  bytes(seqLen: number): number {
+    return (denseKvBytes(this.ctx.model, seqLen) * (this.preRopeKeys ? 3 : 2)) / 2;
+  }
+
+  /** Stores the new tokens' K/V (and pre-RoPE K when kept). */
+  write(input: KvAppendInput): void {
+    const { backend, maxSeqLen } = this.ctx;
+    const { layer, start, m } = input;
+    if (start + m > maxSeqLen) {
+      throw new ContextLengthError(`position ${start + m} exceeds the capacity ${maxSeqLen} the KV cache was created with; raise maxNewTokens or the cache capacity`);
+    }
     backend.writeKv(this.keys[layer] as Tensor, input.k, start);
     backend.writeKv(this.values[layer] as Tensor, input.v, start);
     const kPre = this.kPre[layer];
     if (kPre) backend.writeKv(kPre, input.kPre, start);
   }
 
-  /** Stores the new tokens and returns causal attention over positions 0..start+m, as the dense policy does. */
+  /** Stores the new tokens and returns causal attention over positions 0..start+m (full attention). */
   attend(input: LayerAttentionInput): Tensor {
     const { backend, model } = this.ctx;
     const { layer, start, m } = input;
-    this.record(input);
+    this.write(input);
     return backend.attention(input.q, this.keys[layer] as Tensor, this.values[layer] as Tensor, {
       nHeads: model.nHeads,
       nKvHeads: model.nKvHeads,
@@ -59,7 +79,7 @@ export class PrefillCache {
   }
 
   /** Reads layer `layer` back to the host (waits for queued work). */
-  async read(layer: number, seqLen: number): Promise<PrefillLayerData> {
+  async read(layer: number, seqLen: number): Promise<DenseLayerData> {
     const { backend, model } = this.ctx;
     const keys = (await backend.read(this.keys[layer] as Tensor)) as Float32Array;
     const values = (await backend.read(this.values[layer] as Tensor)) as Float32Array;
@@ -88,4 +108,13 @@ export class PrefillCache {
   dispose(): void {
     for (let l = 0; l < this.keys.length; l++) this.release(l);
   }
+}
+
+/** Rows 0..seqLen of a head-major [nKvHeads, capacity, headDim] array as token-major [seqLen, nKvHeads*headDim]. */
+export function headMajorToTokenMajor(src: Float32Array, nKvHeads: number, capacity: number, headDim: number, seqLen: number): Float32Array {
+  const out = new Float32Array(seqLen * nKvHeads * headDim);
+  for (let t = 0; t < seqLen; t++) {
+    for (let h = 0; h < nKvHeads; h++) out.set(src.subarray((h * capacity + t) * headDim, (h * capacity + t + 1) * headDim), (t * nKvHeads + h) * headDim);
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { buildLandmarkSet, landmarkChunkIds, refineChunks, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
-import type { PrefillLayerData } from './prefill-cache.js';
+import type { DenseLayerData } from './dense-kv-buffer.js';
 import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
 
 /** Host copies of a layer's shadow state, for tests and diagnostics. */
@@ -59,7 +59,7 @@ export class ShadowKvLayer implements DecodeLayer {
     private readonly ctx: KvCacheContext,
     private readonly p: ResolvedShadowKvParams,
     private readonly layout: ShadowKvLayout,
-    data: PrefillLayerData,
+    data: DenseLayerData,
     promptLen: number,
     svdRank = p.rank,
   ) {
@@ -132,7 +132,7 @@ export class ShadowKvLayer implements DecodeLayer {
   }
 
   /** Local window then outlier chunks, token-major [nStatic, nKvHeads*headDim] (each head its own outliers), into the static rows. */
-  private writeStatic(data: PrefillLayerData): void {
+  private writeStatic(data: DenseLayerData): void {
     if (this.nStatic === 0) return; // no local window, no tail, no outliers
     const { backend, model, maxSeqLen } = this.ctx;
     const { nKvHeads, headDim } = model;

@@ -1,7 +1,7 @@
 // The per-sequence state of the shadowkv policy: dense prefill, then a ShadowKvLayer per model layer.
 import type { KvCacheContext } from '@shadowkv/core';
 import { OffloadingState } from './offloading-state.js';
-import type { PrefillLayerData } from './prefill-cache.js';
+import type { DenseLayerData } from './dense-kv-buffer.js';
 import { ShadowKvLayer, type ShadowKvLayerSnapshot } from './shadowkv-layer.js';
 import { allocateRanks } from './rank-allocation.js';
 import { energyMaxRank, shadowKvLayout, type ResolvedShadowKvParams } from './shadowkv-params.js';
@@ -18,7 +18,7 @@ export class ShadowKvState extends OffloadingState {
     shadowKvLayout(this.params, this.ctx.model, promptLen, this.ctx.maxSeqLen);
   }
 
-  protected buildLayer(_layer: number, data: PrefillLayerData, promptLen: number): ShadowKvLayer {
+  protected buildLayer(_layer: number, data: DenseLayerData, promptLen: number): ShadowKvLayer {
     const layout = shadowKvLayout(this.params, this.ctx.model, promptLen, this.ctx.maxSeqLen);
     const svdRank = this.params.rankAllocation === 'energy' ? energyMaxRank(this.params.rank, this.ctx.model, promptLen) : this.params.rank;
     return new ShadowKvLayer(this.ctx, this.params, layout, data, promptLen, svdRank);

@@ -1,5 +1,5 @@
 import { ContextLengthError, InvalidOptionError, ShapeError } from '@shadowkv/core';
-import { dense } from '@shadowkv/model-llama';
+import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
 import { backend, context, relErr, run } from './policy-harness.test-support.js';
 import { shadowkv } from './shadowkv.js';

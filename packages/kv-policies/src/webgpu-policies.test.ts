@@ -1,9 +1,8 @@
 // The shadowkv and kcache policies on the WebGPU backend against the same policies on the CPU backend.
 // Skips with a printed reason when there is no WebGPU adapter (scripts/setup-webgpu.sh installs lavapipe).
 import { BackendUnavailableError, type KernelBackend } from '@shadowkv/core';
-import { dense } from '@shadowkv/model-llama';
+import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
-import { resolveBackend } from '../backends.js';
 import { kcache } from './kcache.js';
 import { context, relErr, run, type RunResult } from './policy-harness.test-support.js';
 import { shadowkv } from './shadowkv.js';
@@ -11,7 +10,10 @@ import type { ShadowKvState } from './shadowkv-state.js';
 
 async function probe(): Promise<{ backend?: KernelBackend; skip?: string }> {
   try {
-    return { backend: await resolveBackend('webgpu') }; // as the engine creates it (no static import of the package)
+    // Imported lazily by name, as the engine's resolveBackend does (and so not type-checked against its WebGPU types).
+    const pkg = '@shadowkv/kernels-webgpu';
+    const { webgpu } = (await import(/* @vite-ignore */ pkg)) as { webgpu: () => Promise<KernelBackend> };
+    return { backend: await webgpu() };
   } catch (e) {
     if (!(e instanceof BackendUnavailableError)) throw e;
     console.warn(`[policies] skipping the WebGPU policy tests: ${e.message}`);

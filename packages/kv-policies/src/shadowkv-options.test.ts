@@ -1,7 +1,7 @@
 // The accuracy options of the shadowkv policy: two-stage selection (refine) and energy rank allocation.
 import type { KvCacheContext, KvCachePolicy, KvCacheState, RopeSpec } from '@shadowkv/core';
 import { InvalidOptionError } from '@shadowkv/core';
-import { dense } from '@shadowkv/model-llama';
+import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
 import { backend } from './policy-harness.test-support.js';
 import { shadowkv } from './shadowkv.js';

@@ -10,7 +10,7 @@ import {
   type LayerAttentionInput,
   type Tensor,
 } from '@shadowkv/core';
-import { PrefillCache, type PrefillLayerData } from './prefill-cache.js';
+import { DenseKvBuffer, denseKvBytes, type DenseLayerData } from './dense-kv-buffer.js';
 
 /** The decode-phase state of one layer. */
 export interface DecodeLayer {
@@ -33,16 +33,16 @@ export interface DecodeLayer {
 export abstract class OffloadingState implements KvCacheState {
   phase: 'prefill' | 'decode' = 'prefill';
   private length = 0;
-  private prefill: PrefillCache | undefined;
+  private prefill: DenseKvBuffer | undefined;
   protected readonly layers: DecodeLayer[] = [];
   private readonly stepStats = emptyStepStats();
 
   constructor(
     protected readonly ctx: KvCacheContext,
     private readonly policyName: string,
-    private readonly recordPreRope: boolean,
+    preRopeKeys: boolean,
   ) {
-    this.prefill = new PrefillCache(ctx, recordPreRope);
+    this.prefill = new DenseKvBuffer(ctx, { preRopeKeys });
   }
 
   get seqLen(): number {
@@ -54,7 +54,7 @@ export abstract class OffloadingState implements KvCacheState {
     if (this.phase !== 'prefill') {
       throw new ShapeError(`${this.policyName}.append`, 'append records prompt tokens and is only valid before endPrefill; decode tokens go through attend');
     }
-    (this.prefill as PrefillCache).record(input);
+    (this.prefill as DenseKvBuffer).write(input);
     if (input.layer === this.ctx.model.nLayers - 1) this.length = input.start + input.m;
   }
 
@@ -65,7 +65,7 @@ export abstract class OffloadingState implements KvCacheState {
     this.checkInput('attend', input);
     let out: Tensor;
     if (this.phase === 'prefill') {
-      out = (this.prefill as PrefillCache).attend(input);
+      out = (this.prefill as DenseKvBuffer).attend(input);
     } else {
       if (m !== 1) throw new ShapeError(`${this.policyName}.attend`, `decode takes one token per call, got m = ${m}`);
       if (start !== this.length) {
@@ -92,7 +92,7 @@ export abstract class OffloadingState implements KvCacheState {
     if (this.phase === 'decode') return;
     const promptLen = this.length;
     this.checkPrompt(promptLen);
-    const prefill = this.prefill as PrefillCache;
+    const prefill = this.prefill as DenseKvBuffer;
     for (let l = 0; l < this.ctx.model.nLayers; l++) {
       const data = await prefill.read(l, promptLen);
       this.layers.push(this.buildLayer(l, data, promptLen, prefill));
@@ -103,12 +103,8 @@ export abstract class OffloadingState implements KvCacheState {
   }
 
   memory(): KvMemoryReport {
-    const { nLayers, nKvHeads, headDim } = this.ctx.model;
-    const tokenBytes = nLayers * nKvHeads * headDim * 4; // one K or V row over all layers, f32
-    const denseBytes = 2 * tokenBytes * this.length;
-    if (this.phase === 'prefill') {
-      return { fastBytes: (this.recordPreRope ? 3 : 2) * tokenBytes * this.length, slowBytes: 0, denseBytes };
-    }
+    const denseBytes = denseKvBytes(this.ctx.model, this.length);
+    if (this.prefill) return { fastBytes: this.prefill.bytes(this.length), slowBytes: 0, denseBytes };
     let fastBytes = 0;
     let slowBytes = 0;
     for (const l of this.layers) {
@@ -133,5 +129,5 @@ export abstract class OffloadingState implements KvCacheState {
   protected abstract checkPrompt(promptLen: number): void;
 
   /** Builds layer `layer`'s decode state from its prefill recording (`prefill` lets it take over tensors). */
-  protected abstract buildLayer(layer: number, data: PrefillLayerData, promptLen: number, prefill: PrefillCache): DecodeLayer;
+  protected abstract buildLayer(layer: number, data: DenseLayerData, promptLen: number, prefill: DenseKvBuffer): DecodeLayer;
 }

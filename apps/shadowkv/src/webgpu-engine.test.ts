@@ -4,12 +4,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError, type KernelBackend, type KvCachePolicy } from '@shadowkv/core';
 import { describe, expect, it } from 'vitest';
-import { resolveBackend } from '../backends.js';
-import { createEngine } from '../engine.js';
-import { kcache } from './kcache.js';
-import { shadowkv } from './shadowkv.js';
+import { kcache, shadowkv } from '@shadowkv/kv-policies';
+import { resolveBackend } from './backends.js';
+import { createEngine } from './engine.js';
 
-const fixtureDir = process.env.SHADOWKV_HF_LLAMA_DIR ?? fileURLToPath(new URL('../../../../fixtures/hf-llama-gqa', import.meta.url));
+const fixtureDir = process.env.SHADOWKV_HF_LLAMA_DIR ?? fileURLToPath(new URL('../../../fixtures/hf-llama-gqa', import.meta.url));
 const golden = JSON.parse(readFileSync(`${fixtureDir}/golden.json`, 'utf8')) as { inputs: Record<string, number[]> };
 
 /** Whether a WebGPU adapter exists (the engines below create their own backends by name). */

@@ -3,7 +3,7 @@ import type { KvCacheContext } from '@shadowkv/core';
 import { checkKcachePrompt, type ResolvedKcacheParams } from './kcache-params.js';
 import { KcacheLayer } from './kcache-layer.js';
 import { OffloadingState } from './offloading-state.js';
-import type { PrefillCache, PrefillLayerData } from './prefill-cache.js';
+import type { DenseKvBuffer, DenseLayerData } from './dense-kv-buffer.js';
 
 export class KcacheState extends OffloadingState {
   constructor(
@@ -17,7 +17,7 @@ export class KcacheState extends OffloadingState {
     checkKcachePrompt(promptLen, this.ctx.maxSeqLen);
   }
 
-  protected buildLayer(layer: number, data: PrefillLayerData, promptLen: number, prefill: PrefillCache): KcacheLayer {
+  protected buildLayer(layer: number, data: DenseLayerData, promptLen: number, prefill: DenseKvBuffer): KcacheLayer {
     return new KcacheLayer(this.ctx, this.params, prefill.takeKeys(layer), data.values, promptLen);
   }
 }

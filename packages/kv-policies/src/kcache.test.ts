@@ -1,5 +1,5 @@
 import { ContextLengthError, InvalidOptionError } from '@shadowkv/core';
-import { dense } from '@shadowkv/model-llama';
+import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
 import { kcache } from './kcache.js';
 import { context, relErr, run } from './policy-harness.test-support.js';

@@ -17,11 +17,9 @@ import type { KvCacheContext, RopeSpec } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { openSafetensorsFile } from '@shadowkv/model-llama';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { shadowkv } from './shadowkv.js';
-import type { ShadowKvLayerSnapshot } from './shadowkv-layer.js';
-import type { ShadowKvState } from './shadowkv-state.js';
+import { shadowkv, type ShadowKvLayerSnapshot, type ShadowKvState } from '@shadowkv/kv-policies';
 
-const DIR = process.env.SHADOWKV_REF_DIR ?? fileURLToPath(new URL('../../../../fixtures/shadowkv-ref-a', import.meta.url));
+const DIR = process.env.SHADOWKV_REF_DIR ?? fileURLToPath(new URL('../../../fixtures/shadowkv-ref-a', import.meta.url));
 
 interface Golden {
   context_len: number;
