@@ -1,6 +1,7 @@
 // The reference backend: every op of KernelBackend in plain TypeScript over Float32Array.
 // Other backends are tested against this file, so clarity of semantics beats cleverness here.
 import {
+  BackendDestroyedError,
   f32ToBf16,
   f32ToF16,
   halfToF32,
@@ -20,11 +21,6 @@ import { dot, matmulHalfInto, matmulInto } from './matmul.js';
 import { ropeInPlace } from './rope-table.js';
 import { topKRow } from './top-k.js';
 
-function checkCpu(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) {
-    if (t.backend !== 'cpu') throw new ShapeError(op, `tensor from backend "${t.backend}" passed to the cpu backend`);
-  }
-}
 
 function newF32(shape: Shape): CpuTensor {
   return new CpuTensor([...shape], 'f32', new Float32Array(numel(shape)));
@@ -33,12 +29,27 @@ function newF32(shape: Shape): CpuTensor {
 export class CpuBackend implements KernelBackend {
   readonly name = 'cpu';
   readonly capabilities = { dtypes: ['f32', 'i32'] as const, weightDtypes: ['f32', 'f16', 'bf16'] as const, maxTensorBytes: 2 ** 31 - 1 };
+  private destroyed = false;
+
+  /** Throws after destroy(), and for tensors of another backend. */
+  private checkCpu(op: string, ...ts: Tensor[]): void {
+    if (this.destroyed) throw new BackendDestroyedError(this.name, op);
+    for (const t of ts) {
+      if (t.backend !== 'cpu') throw new ShapeError(op, `tensor from backend "${t.backend}" passed to the cpu backend`);
+    }
+  }
+
+  /** Host arrays are garbage-collected, so there is nothing to free: afterwards every op, read and upload throws. */
+  destroy(): void {
+    this.destroyed = true;
+  }
 
   upload(
     data: Float32Array | Int32Array | Uint16Array,
     shape: Shape,
     dtype: DType = data instanceof Int32Array ? 'i32' : 'f32',
   ): Tensor {
+    this.checkCpu('upload');
     validateOpArgs.upload(this, data, shape, dtype);
     // 16-bit weights are kept as their raw bits (given as bits, or narrowed here from f32, round to nearest even).
     if (dtype === 'bf16' || dtype === 'f16') {
@@ -49,17 +60,19 @@ export class CpuBackend implements KernelBackend {
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    this.checkCpu('zeros');
     validateOpArgs.dtype('zeros', this, dtype);
     return new CpuTensor([...shape], dtype, dtype === 'i32' ? new Int32Array(numel(shape)) : new Float32Array(numel(shape)));
   }
 
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
-    checkCpu('read', t);
+    this.checkCpu('read', t);
     return this.readSync(t).slice();
   }
 
   /** Synchronous read for code that knows it runs on the CPU backend (tests, host-side policies). */
   readSync(t: Tensor): Float32Array | Int32Array {
+    this.checkCpu('readSync', t);
     const half = halfBits(t);
     // 16-bit weights widen (exactly) to a fresh array; other tensors return their own storage.
     if (half) return halfToF32(half.dtype, half.bits);
@@ -70,10 +83,12 @@ export class CpuBackend implements KernelBackend {
     // Host arrays are garbage-collected.
   }
 
-  async sync(): Promise<void> {}
+  async sync(): Promise<void> {
+    this.checkCpu('sync');
+  }
 
   embedding(table: Tensor, ids: Tensor): Tensor {
-    checkCpu('embedding', table, ids);
+    this.checkCpu('embedding', table, ids);
     const { vocab, hidden, m } = validateOpArgs.embedding(table, ids, this.capabilities.weightDtypes);
     const idv = i32(ids);
     validateOpArgs.tokenIds(idv, vocab);
@@ -90,7 +105,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   matmul(x: Tensor, w: Tensor): Tensor {
-    checkCpu('matmul', x, w);
+    this.checkCpu('matmul', x, w);
     const { m, k, n } = validateOpArgs.matmul(x, w, this.capabilities.weightDtypes);
     const out = newF32([m, n]);
     const half = halfBits(w);
@@ -101,7 +116,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
-    checkCpu('rmsNorm', x, w);
+    this.checkCpu('rmsNorm', x, w);
     const { m, d } = validateOpArgs.rmsNorm(x, w);
     const xv = f32(x);
     const wv = f32(w);
@@ -118,7 +133,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   add(a: Tensor, b: Tensor): Tensor {
-    checkCpu('add', a, b);
+    this.checkCpu('add', a, b);
     validateOpArgs.elementwise('add', a, b);
     const av = f32(a);
     const bv = f32(b);
@@ -129,7 +144,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   swiglu(gate: Tensor, up: Tensor): Tensor {
-    checkCpu('swiglu', gate, up);
+    this.checkCpu('swiglu', gate, up);
     validateOpArgs.elementwise('swiglu', gate, up);
     const g = f32(gate);
     const u = f32(up);
@@ -143,7 +158,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor {
-    checkCpu('rope', x, positions);
+    this.checkCpu('rope', x, positions);
     const { m, headDim: d } = validateOpArgs.rope(x, positions, nHeads, rope);
     const pos = i32(positions);
     const out = new CpuTensor([...x.shape], 'f32', f32(x).slice());
@@ -155,7 +170,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   softmax(x: Tensor): Tensor {
-    checkCpu('softmax', x);
+    this.checkCpu('softmax', x);
     const { rows, n } = validateOpArgs.softmax(x);
     const xv = f32(x);
     const out = newF32(x.shape);
@@ -165,7 +180,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   writeKv(cache: Tensor, x: Tensor, start: number): void {
-    checkCpu('writeKv', cache, x);
+    this.checkCpu('writeKv', cache, x);
     const { nKvHeads: nKv, capacity: cap, headDim: d, m } = validateOpArgs.writeKv(cache, x, start);
     const c = f32(cache);
     const xv = f32(x);
@@ -177,7 +192,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
-    checkCpu('attention', q, k, v);
+    this.checkCpu('attention', q, k, v);
     const { m, capacity } = validateOpArgs.attention(q, k, v, p);
     const out = newF32([m, p.nHeads * p.headDim]);
     attentionInto(out.data as Float32Array, f32(q), f32(k), f32(v), m, capacity, p);
@@ -185,7 +200,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
-    checkCpu('gatherChunks', src, idx);
+    this.checkCpu('gatherChunks', src, idx);
     const { nKvHeads: nKv, rows, headDim: d, nSel } = validateOpArgs.gatherChunks(src, idx, chunkSize);
     const iv = i32(idx);
     validateOpArgs.chunkIds('gatherChunks', iv, nSel, chunkSize, rows, 'src');
@@ -204,7 +219,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
-    checkCpu('scatterChunks', dst, src, idx);
+    this.checkCpu('scatterChunks', dst, src, idx);
     const { nKvHeads: nKv, rows, headDim: d, nSel } = validateOpArgs.scatterChunks(dst, src, idx, chunkSize);
     const iv = i32(idx);
     validateOpArgs.chunkIds('scatterChunks', iv, nSel, chunkSize, rows, 'dst');
@@ -221,7 +236,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
-    checkCpu('rebuildKeys', a, b, idx);
+    this.checkCpu('rebuildKeys', a, b, idx);
     const { seqLen, rank, nKvHeads: nKv, headDim: d, nSel } = validateOpArgs.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope);
     const av = f32(a);
     const iv = i32(idx);
@@ -249,7 +264,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
-    checkCpu('landmarkScores', q, landmarks);
+    this.checkCpu('landmarkScores', q, landmarks);
     const { nKvHeads: nKv, nChunks, headDim: d, group } = validateOpArgs.landmarkScores(q, landmarks, nHeads);
     const qv = f32(q);
     const lv = f32(landmarks);
@@ -267,7 +282,7 @@ export class CpuBackend implements KernelBackend {
   }
 
   topK(x: Tensor, k: number): Tensor {
-    checkCpu('topK', x);
+    this.checkCpu('topK', x);
     const { rows, n } = validateOpArgs.topK(x, k);
     const xv = f32(x);
     const out = new CpuTensor([rows, k], 'i32', new Int32Array(rows * k));
