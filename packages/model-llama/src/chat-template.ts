@@ -2,6 +2,13 @@
 // with the variables Hugging Face transformers puts in scope.
 import { Template } from '@huggingface/jinja';
 import { InvalidOptionError, ModelFormatError } from '@shadowkv/core';
+import {
+  ChatTemplateLimitError,
+  DEFAULT_CHAT_TEMPLATE_LIMITS,
+  MAX_CHAT_TEMPLATE_CHARS,
+  renderSandboxed,
+  type ChatTemplateLimits,
+} from './chat-template-sandbox.js';
 
 /** One chat turn. */
 export interface ChatMessage {
@@ -26,9 +33,14 @@ export class ChatTemplate {
   constructor(
     readonly source: string,
     private readonly file: string,
-    field: string | undefined,
+    private readonly field: string | undefined,
     private readonly specialTokens: Readonly<Record<string, string>>,
+    private readonly limits: ChatTemplateLimits = DEFAULT_CHAT_TEMPLATE_LIMITS,
   ) {
+    if (typeof source !== 'string' || source.length > MAX_CHAT_TEMPLATE_CHARS) {
+      const size = typeof source === 'string' ? `${source.length} characters long` : `a ${typeof source}`;
+      throw new ModelFormatError(file, field, `chat template is ${size}; at most ${MAX_CHAT_TEMPLATE_CHARS} characters are accepted (published templates are under 20 KB)`);
+    }
     try {
       this.template = new Template(source);
     } catch (err) {
@@ -42,12 +54,18 @@ export class ChatTemplate {
       throw new InvalidOptionError('messages', 'must be a list of { role: string, content: string }');
     }
     try {
-      return this.template.render({
-        ...this.specialTokens,
-        messages,
-        add_generation_prompt: opts.addGenerationPrompt ?? true,
-      });
+      // Untrusted code from the model folder: rendered with a deadline and size limits (chat-template-sandbox.ts).
+      return renderSandboxed(
+        this.template,
+        { ...this.specialTokens, messages, add_generation_prompt: opts.addGenerationPrompt ?? true },
+        this.limits,
+      );
     } catch (err) {
+      if (err instanceof ChatTemplateLimitError || err instanceof RangeError) {
+        throw new ModelFormatError(this.file, this.field, `chat template exceeded its limits while rendering: ${err.message}; the template is broken or hostile`, {
+          cause: err,
+        });
+      }
       // Templates reject bad conversations with raise_exception (e.g. roles that do not alternate).
       throw new InvalidOptionError('messages', `the chat template of ${this.file} rejected them: ${(err as Error).message}`);
     }

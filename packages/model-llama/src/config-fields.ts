@@ -1,5 +1,6 @@
 // Typed readers for config.json fields: each failure names the file and the field and says what was expected.
 import { ModelFormatError } from '@shadowkv/core';
+import { showBounded } from './bounded-json.js';
 
 /** A parsed JSON object whose fields are read one at a time with typed checks. */
 export type JsonObject = Record<string, unknown>;
@@ -8,10 +9,8 @@ export function isJsonObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
+// Bounded: config values may be nested thousands deep (JSON.stringify would overflow the stack).
+const show = (v: unknown): string => showBounded(v);
 
 /** A required (or defaulted) positive integer field. */
 export function positiveInt(obj: JsonObject, file: string, field: string, fallback?: number): number {

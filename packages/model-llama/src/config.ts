@@ -12,6 +12,7 @@ import {
   showJsonValue,
   tokenIdList,
 } from './config-fields.js';
+import { checkConfigBounds } from './config-bounds.js';
 import { parseRopeSection, type RopeScaling } from './config-rope-scaling.js';
 
 /** The model hyper-parameters the forward pass needs, normalized from config.json. */
@@ -104,7 +105,7 @@ export function parseLlamaConfig(json: unknown, file: string): LlamaConfig {
   if (bosTokenId !== null && bosTokenId >= vocabSize) throw outside('bos_token_id', bosTokenId);
   for (const id of eosTokenIds) if (id >= vocabSize) throw outside('eos_token_id', id);
 
-  return {
+  const cfg: LlamaConfig = {
     vocabSize,
     hiddenSize,
     intermediateSize: positiveInt(json, file, 'intermediate_size'),
@@ -122,6 +123,8 @@ export function parseLlamaConfig(json: unknown, file: string): LlamaConfig {
     // transformers v5 renamed torch_dtype to dtype.
     torchDtype: optionalString(json, file, 'torch_dtype') ?? optionalString(json, file, 'dtype'),
   };
+  checkConfigBounds(cfg, file);
+  return cfg;
 }
 
 function checkArchitecture(json: Record<string, unknown>, file: string): void {

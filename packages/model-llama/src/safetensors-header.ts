@@ -2,6 +2,7 @@
 // table of {dtype, shape, data_offsets}, then a data section that the tensors must tile exactly.
 import type { FileHandle } from 'node:fs/promises';
 import { ModelFormatError } from '@shadowkv/core';
+import { showBounded } from './bounded-json.js';
 import { SAFETENSORS_DTYPE_BYTES } from './safetensors-dtype.js';
 import type { TensorInfo } from './weight-source.js';
 
@@ -83,12 +84,12 @@ export function parseSafetensorsHeader(text: string, file: string, dataStart: nu
     const bad = (msg: string) => new ModelFormatError(file, name, `${msg}; ${REDOWNLOAD}`);
     if (typeof entry !== 'object' || entry === null) throw bad('header entry is not an object with dtype, shape and data_offsets');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string') throw bad(`has no string "dtype" (got ${JSON.stringify(dtype)})`);
+    if (typeof dtype !== 'string') throw bad(`has no string "dtype" (got ${showBounded(dtype)})`);
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw bad(`has an invalid "shape" ${JSON.stringify(shape)} (expected a list of non-negative integers)`);
+      throw bad(`has an invalid "shape" ${showBounded(shape)} (expected a list of non-negative integers)`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isInteger(o) || o < 0) || offsets[0] > offsets[1]) {
-      throw bad(`has invalid "data_offsets" ${JSON.stringify(offsets)} (expected [begin, end] with 0 <= begin <= end)`);
+      throw bad(`has invalid "data_offsets" ${showBounded(offsets)} (expected [begin, end] with 0 <= begin <= end)`);
     }
     const [begin, end] = offsets as [number, number];
     if (end > dataBytes) {

@@ -1,6 +1,7 @@
 // The weight map of a sharded checkpoint (model.safetensors.index.json): validation of the index and of the
 // shards against it, shared by the file and HTTP weight sources.
 import { ModelFormatError } from '@shadowkv/core';
+import { showBounded } from './bounded-json.js';
 import type { TensorInfo } from './weight-source.js';
 
 /** Name of a single-file checkpoint inside a model directory. */
@@ -20,7 +21,7 @@ export function parseWeightMap(json: unknown, indexFile: string): Map<string, st
   const out = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
     if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || !shard.endsWith('.safetensors')) {
-      throw new ModelFormatError(indexFile, 'weight_map', `entry "${name}" names shard ${JSON.stringify(shard)}; expected a .safetensors file name in the same directory`);
+      throw new ModelFormatError(indexFile, 'weight_map', `entry "${name}" names shard ${showBounded(shard)}; expected a .safetensors file name in the same directory`);
     }
     out.set(name, shard);
   }

@@ -6,6 +6,8 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { InvalidOptionError, ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
 import { ChatTemplate, chatTemplateSource, type ChatMessage } from './chat-template.js';
 import { createStreamDecoder, type StreamDecoder } from './stream-decoder.js';
+import { checkTextFits, probeTokenizer, wrapTokenizerError } from './tokenizer-probe.js';
+import { validateTokenizerJson } from './tokenizer-validate.js';
 
 /** Encode, decode and chat formatting for one model. */
 export interface LlamaTokenizer {
@@ -14,8 +16,11 @@ export interface LlamaTokenizer {
   readonly bosTokenId: number | null;
   /** From tokenizer_config.json `eos_token`; merge with config.json's eos ids for stopping. */
   readonly eosTokenIds: number[];
-  /** Token ids of `text`; with addSpecialTokens (default true) the post-processor adds BOS. */
-  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  /**
+   * Token ids of `text`; with addSpecialTokens (default true) the post-processor adds BOS. With maxTokens,
+   * a text too long to fit is refused (ContextLengthError) before it is tokenized, from its length alone.
+   */
+  encode(text: string, opts?: { addSpecialTokens?: boolean; maxTokens?: number }): number[];
   /** Text of `ids`; special tokens are kept unless skipSpecialTokens. */
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
   hasChatTemplate(): boolean;
@@ -25,6 +30,11 @@ export interface LlamaTokenizer {
   createStreamDecoder(opts?: { skipSpecialTokens?: boolean }): StreamDecoder;
   /** Id of a token string (e.g. "<|eot_id|>"), or null. */
   tokenToId(token: string): number | null;
+  /**
+   * Length of the longest token string: a text longer than contextTokens × this cannot fit the context, so
+   * callers can refuse it before tokenizing megabytes. Absent on tokenizers that do not know it.
+   */
+  readonly maxTokenChars?: number;
 }
 
 const SPECIAL_NAMES = ['bos_token', 'eos_token', 'unk_token', 'pad_token'] as const;
@@ -39,6 +49,8 @@ class HfLlamaTokenizer implements LlamaTokenizer {
     private readonly chat: ChatTemplate | null,
     private readonly configFile: string,
     specialTokens: Record<string, string>,
+    private readonly tokenizerFile = 'tokenizer.json',
+    readonly maxTokenChars?: number,
   ) {
     let maxId = -1;
     for (const id of tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
@@ -48,9 +60,14 @@ class HfLlamaTokenizer implements LlamaTokenizer {
     this.eosTokenIds = eos === null ? [] : [eos];
   }
 
-  encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+  encode(text: string, opts: { addSpecialTokens?: boolean; maxTokens?: number } = {}): number[] {
     if (typeof text !== 'string') throw new InvalidOptionError('text', `must be a string, got ${typeof text}`);
-    return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    checkTextFits(text, opts.maxTokens, this.maxTokenChars);
+    try {
+      return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    } catch (err) {
+      throw wrapTokenizerError(err, this.tokenizerFile, 'encode');
+    }
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
@@ -61,7 +78,11 @@ class HfLlamaTokenizer implements LlamaTokenizer {
     }
     // The library rejects empty input; the empty sequence simply decodes to ''.
     if (ids.length === 0) return '';
-    return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    try {
+      return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    } catch (err) {
+      throw wrapTokenizerError(err, this.tokenizerFile, 'decode');
+    }
   }
 
   hasChatTemplate(): boolean {
@@ -107,6 +128,7 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfigJson: unk
     throw new ModelFormatError(tokenizerFile, 'model', 'is missing; this is not a Hugging Face tokenizer.json');
   }
   const config = jsonObject(tokenizerConfigJson, configFile);
+  const facts = validateTokenizerJson(tokenizer, tokenizerFile);
 
   const specialTokens: Record<string, string> = {};
   for (const name of SPECIAL_NAMES) {
@@ -131,7 +153,9 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfigJson: unk
     if (source !== null) chat = new ChatTemplate(source, configFile, 'chat_template', specialTokens);
   }
 
-  const t = new HfLlamaTokenizer(tok, chat, configFile, specialTokens);
+  const t = new HfLlamaTokenizer(tok, chat, configFile, specialTokens, tokenizerFile, facts.maxTokenChars);
+  // The library defers some failures (null decoder entries, a null post-processor template) to first use.
+  probeTokenizer(t, tokenizerFile);
   for (const name of ['bos_token', 'eos_token'] as const) {
     if (specialTokens[name] !== undefined && t.tokenToId(specialTokens[name]) === null) {
       throw new ModelFormatError(configFile, name, `"${specialTokens[name]}" is not a token of ${tokenizerFile}; the two files do not belong together`);

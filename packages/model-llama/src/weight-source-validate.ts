@@ -1,9 +1,12 @@
 // Checks that a checkpoint holds every tensor a Llama config needs, with the right shape and a readable dtype,
 // before any weight is loaded (so a wrong directory fails in milliseconds, not after gigabytes).
 import { ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
+import { modelFilePath } from '#model-files';
+import { checkImplementedRope } from './config-bounds.js';
 import type { LlamaConfig } from './config.js';
 import { FLOAT_DTYPES } from './safetensors-dtype.js';
 import type { WeightSource } from './weight-source.js';
+import { checkLayerCount, checkUnexplainedTensors } from './weight-coverage.js';
 
 /** One tensor a Llama checkpoint must (or may) contain, in Hugging Face naming. */
 export interface LlamaWeightSpec {
@@ -41,7 +44,12 @@ export function llamaWeightSpecs(cfg: LlamaConfig): LlamaWeightSpec[] {
  * tensor stored in a dtype readF32 cannot widen. lm_head.weight may be absent when embeddings are tied.
  */
 export function validateLlamaWeights(src: WeightSource, cfg: LlamaConfig): void {
-  for (const w of llamaWeightSpecs(cfg)) {
+  const configFile = modelFilePath(src.dir, 'config.json');
+  checkImplementedRope(cfg, configFile);
+  // Before llamaWeightSpecs, whose list grows with num_hidden_layers.
+  checkLayerCount(src, cfg, configFile);
+  const specs = llamaWeightSpecs(cfg);
+  for (const w of specs) {
     if (!src.has(w.name)) {
       if (w.optional) continue;
       const hint = w.name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : '';
@@ -63,4 +71,5 @@ export function validateLlamaWeights(src: WeightSource, cfg: LlamaConfig): void 
       throw new UnsupportedModelError(t.file, w.name, `dtype ${t.dtype} is not supported; weights must be ${FLOAT_DTYPES.join(', ')} (quantized checkpoints are not)`);
     }
   }
+  checkUnexplainedTensors(src, new Set(specs.map((w) => w.name)), configFile);
 }
