@@ -9,8 +9,8 @@ import {
   type KvStepStats,
 } from '@shadowkv/core';
 import { dense } from '@shadowkv/kv-policies';
-import { LlamaModel, loadTokenizer, type ChatMessage, type LlamaTokenizer, type LoadProgress } from '@shadowkv/model-llama';
-import { resolveBackend, type BackendName } from './backends.js';
+import { LlamaModel, loadTokenizer, type ChatMessage, type LlamaTokenizer, type LoadProgress, type WeightsDtype } from '@shadowkv/model-llama';
+import { chooseBackend, type BackendName } from './backends.js';
 import { argmax, Sampler, type SamplingOptions } from './sampler.js';
 import { SharedPrefillState } from './shared-prefill.js';
 import { StopMatcher } from './stop-matcher.js';
@@ -18,8 +18,19 @@ import { StopMatcher } from './stop-matcher.js';
 export interface EngineOptions {
   /** A Hugging Face Llama directory (config.json, *.safetensors, optional tokenizer files) or a loaded model. */
   model: string | LlamaModel;
-  /** Backend name or instance (default: cpu). */
+  /**
+   * Backend name or instance. Default 'auto': WebGPU on a real GPU, else wasm, else cpu (the choice and its
+   * reason are in `engine.backendReason` and in every result). With a loaded `model`: that model's backend.
+   */
   backend?: BackendName | KernelBackend;
+  /** Worker threads of the wasm backend (default: its own choice). */
+  threads?: number;
+  /**
+   * Dtype of the weight matrices in memory: 'f32', 'f16' or 'bf16' (default: the checkpoint's dtype). 16-bit
+   * weights are kept only on backends that take them (`capabilities.weightDtypes`), else widened to f32.
+   * Ignored when `model` is an already loaded model.
+   */
+  weightsDtype?: WeightsDtype;
   /** Default cache policy (default: dense). Each generate() call may override it. */
   cache?: KvCachePolicy;
   onLoadProgress?: (p: LoadProgress) => void;
@@ -70,6 +81,10 @@ export interface GenerateResult {
   steps: KvStepStats;
   policy: { name: string; params: Readonly<Record<string, number | string | boolean>> };
   backend: string;
+  /** Why this backend was chosen (the 'auto' decision, or that it was asked for). */
+  backendReason?: string;
+  /** Dtype of the weight matrices in memory (norms are f32). */
+  weightsDtype?: WeightsDtype;
 }
 
 /** A running generation: iterate it for chunks; `result` resolves when it ends. */
@@ -100,6 +115,8 @@ export class GenerationStream implements AsyncIterable<GenerateChunk> {
 }
 
 export class Engine {
+  /** Why `backend` was chosen (the 'auto' decision, or that it was asked for); set by create(). */
+  backendReason = 'a backend instance was given';
   private constructor(
     readonly model: LlamaModel,
     readonly tokenizer: LlamaTokenizer | null,
@@ -108,11 +125,19 @@ export class Engine {
   ) {}
 
   static async create(opts: EngineOptions): Promise<Engine> {
-    const backend = await resolveBackend(opts.backend);
+    // A loaded model without a backend option keeps its own backend.
+    const modelBackend = typeof opts.model !== 'string' && opts.backend === undefined;
+    const { backend, reason } = modelBackend
+      ? { backend: (opts.model as LlamaModel).backend, reason: 'the backend of the given model' }
+      : await chooseBackend(opts.backend, { threads: opts.threads });
     const model =
-      typeof opts.model === 'string' ? await LlamaModel.load(opts.model, { backend, onProgress: opts.onLoadProgress }) : opts.model;
+      typeof opts.model === 'string'
+        ? await LlamaModel.load(opts.model, { backend, onProgress: opts.onLoadProgress, weightsDtype: opts.weightsDtype })
+        : opts.model;
     const tokenizer = opts.tokenizer !== undefined ? opts.tokenizer : await loadTokenizer(model.dir);
-    return new Engine(model, tokenizer, backend, opts.cache ?? dense());
+    const engine = new Engine(model, tokenizer, backend, opts.cache ?? dense());
+    engine.backendReason = reason;
+    return engine;
   }
 
   /** Turns a prompt into token ids (tokenizer and chat template when text is given). */
@@ -305,6 +330,8 @@ export class Engine {
         steps: state.stats(),
         policy: { name: policy.name, params: policy.params },
         backend: this.backend.name,
+        backendReason: this.backendReason,
+        weightsDtype: this.model.weights.dtype,
       });
     } finally {
       state.dispose();
