@@ -1,2 +1,8 @@
-// Public API of @shadowkv/kernels-wasm (being built; see the issue that introduced this package).
-export {};
+// Public API of @shadowkv/kernels-wasm: the WebAssembly SIMD + threads kernel backend.
+export { wasm, threadsUnavailableReason } from './wasm.js';
+export type { WasmOptions } from './wasm.js';
+export { WasmBackend } from './wasm-backend.js';
+export { WasmTensor } from './wasm-tensor.js';
+export { WasmOutOfMemoryError, WASM32_MAX_BYTES } from './wasm-memory-error.js';
+export { DEFAULT_THRESHOLDS } from './parallel-thresholds.js';
+export type { ParallelThresholds } from './parallel-thresholds.js';

@@ -1,0 +1,184 @@
+// Attention over the head-major KV layout [nKvHeads, capacity, headDim], GQA aware: the query rows that share a
+// KV head (its whole group, for every token) are processed four at a time, so each key and value row loaded
+// serves four queries, and for decode (m = 1, group <= 4) each KV head is read exactly once. Scores of the four
+// rows are kept interleaved (s[j*4 + t]) so the masked softmax runs on whole vectors, one lane per row.
+import { hsum4, partStart, vexp } from './simd';
+
+/** Scratch bytes one thread needs for kvLen keys. */
+export function attentionScratchBytes(kvLen: i32): i32 {
+  return kvLen * 16 + 16;
+}
+
+@inline function lane(v: v128, t: i32): v128 {
+  if (t == 0) return v128.shuffle<f32>(v, v, 0, 0, 0, 0);
+  if (t == 1) return v128.shuffle<f32>(v, v, 1, 1, 1, 1);
+  if (t == 2) return v128.shuffle<f32>(v, v, 2, 2, 2, 2);
+  return v128.shuffle<f32>(v, v, 3, 3, 3, 3);
+}
+
+/** s[j*4 + t] = scale * q_t · k_j for four query rows and keys j < n, two keys per pass. */
+function scores4(s: usize, q0: usize, q1: usize, q2: usize, q3: usize, kb: usize, d: i32, n: i32, scale: f32): void {
+  const rs = <usize>d << 2;
+  const d4 = d & ~3;
+  const sc = f32x4.splat(scale);
+  let j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const ka = kb + <usize>j * rs, kk = ka + rs;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const va = v128.load(ka + o), vb = v128.load(kk + o);
+      let x = v128.load(q0 + o); a0 = f32x4.add(a0, f32x4.mul(x, va)); b0 = f32x4.add(b0, f32x4.mul(x, vb));
+      x = v128.load(q1 + o); a1 = f32x4.add(a1, f32x4.mul(x, va)); b1 = f32x4.add(b1, f32x4.mul(x, vb));
+      x = v128.load(q2 + o); a2 = f32x4.add(a2, f32x4.mul(x, va)); b2 = f32x4.add(b2, f32x4.mul(x, vb));
+      x = v128.load(q3 + o); a3 = f32x4.add(a3, f32x4.mul(x, va)); b3 = f32x4.add(b3, f32x4.mul(x, vb));
+    }
+    let ra = hsum4(a0, a1, a2, a3), rb = hsum4(b0, b1, b2, b3);
+    for (let c = d4; c < d; c++) {
+      const o = <usize>c << 2;
+      const qv = f32x4(load<f32>(q0 + o), load<f32>(q1 + o), load<f32>(q2 + o), load<f32>(q3 + o));
+      ra = f32x4.add(ra, f32x4.mul(qv, f32x4.splat(load<f32>(ka + o))));
+      rb = f32x4.add(rb, f32x4.mul(qv, f32x4.splat(load<f32>(kk + o))));
+    }
+    v128.store(s + (<usize>j << 4), f32x4.mul(ra, sc));
+    v128.store(s + (<usize>j << 4), f32x4.mul(rb, sc), 16);
+  }
+  if (j < n) {
+    const ka = kb + <usize>j * rs;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const va = v128.load(ka + o);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(q0 + o), va));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(q1 + o), va));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(q2 + o), va));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(q3 + o), va));
+    }
+    let ra = hsum4(a0, a1, a2, a3);
+    for (let c = d4; c < d; c++) {
+      const o = <usize>c << 2;
+      const qv = f32x4(load<f32>(q0 + o), load<f32>(q1 + o), load<f32>(q2 + o), load<f32>(q3 + o));
+      ra = f32x4.add(ra, f32x4.mul(qv, f32x4.splat(load<f32>(ka + o))));
+    }
+    v128.store(s + (<usize>j << 4), f32x4.mul(ra, sc));
+  }
+}
+
+/**
+ * Masks keys j >= lim_t of row t with -Infinity, exponentiates against each row's max and returns the four
+ * row sums (a row that sees no key sums to 0 and gets a zero output, as in the reference).
+ */
+function softmax4(s: usize, lims: v128, minLim: i32, n: i32): v128 {
+  const ninf = f32x4.splat(-Infinity);
+  for (let j = minLim; j < n; j++) {
+    const a = s + (<usize>j << 4);
+    const keep = i32x4.gt_s(lims, i32x4.splat(j));
+    v128.store(a, v128.bitselect(v128.load(a), ninf, keep));
+  }
+  let mx = f32x4.splat(-3.4e38);
+  for (let j = 0; j < n; j++) mx = f32x4.max(mx, v128.load(s + (<usize>j << 4)));
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < n; j++) {
+    const a = s + (<usize>j << 4);
+    const e = vexp(f32x4.sub(v128.load(a), mx));
+    v128.store(a, e);
+    sum = f32x4.add(sum, e);
+  }
+  return sum;
+}
+
+/** out rows t < nr: (Σ_j p[j, t] v_j) * inv_t, 16 output columns (one cache line of v) per pass. */
+function weightedValues4(o0: usize, o1: usize, o2: usize, o3: usize, nr: i32, s: usize, vb: usize, d: i32, n: i32, inv: v128): void {
+  const rs = <usize>d << 2;
+  const i0 = lane(inv, 0), i1 = lane(inv, 1), i2 = lane(inv, 2), i3 = lane(inv, 3);
+  let c = 0;
+  for (; c + 16 <= d; c += 16) {
+    let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+    let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+    let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0), a23 = f32x4.splat(0);
+    let a30 = f32x4.splat(0), a31 = f32x4.splat(0), a32 = f32x4.splat(0), a33 = f32x4.splat(0);
+    let vo = vb + (<usize>c << 2);
+    for (let j = 0; j < n; j++, vo += rs) {
+      const pv = v128.load(s + (<usize>j << 4));
+      const v0 = v128.load(vo), v1 = v128.load(vo, 16), v2 = v128.load(vo, 32), v3 = v128.load(vo, 48);
+      let p = lane(pv, 0);
+      a00 = f32x4.add(a00, f32x4.mul(p, v0)); a01 = f32x4.add(a01, f32x4.mul(p, v1)); a02 = f32x4.add(a02, f32x4.mul(p, v2)); a03 = f32x4.add(a03, f32x4.mul(p, v3));
+      p = lane(pv, 1);
+      a10 = f32x4.add(a10, f32x4.mul(p, v0)); a11 = f32x4.add(a11, f32x4.mul(p, v1)); a12 = f32x4.add(a12, f32x4.mul(p, v2)); a13 = f32x4.add(a13, f32x4.mul(p, v3));
+      p = lane(pv, 2);
+      a20 = f32x4.add(a20, f32x4.mul(p, v0)); a21 = f32x4.add(a21, f32x4.mul(p, v1)); a22 = f32x4.add(a22, f32x4.mul(p, v2)); a23 = f32x4.add(a23, f32x4.mul(p, v3));
+      p = lane(pv, 3);
+      a30 = f32x4.add(a30, f32x4.mul(p, v0)); a31 = f32x4.add(a31, f32x4.mul(p, v1)); a32 = f32x4.add(a32, f32x4.mul(p, v2)); a33 = f32x4.add(a33, f32x4.mul(p, v3));
+    }
+    const co = <usize>c << 2;
+    v128.store(o0 + co, f32x4.mul(a00, i0)); v128.store(o0 + co, f32x4.mul(a01, i0), 16); v128.store(o0 + co, f32x4.mul(a02, i0), 32); v128.store(o0 + co, f32x4.mul(a03, i0), 48);
+    if (nr > 1) { v128.store(o1 + co, f32x4.mul(a10, i1)); v128.store(o1 + co, f32x4.mul(a11, i1), 16); v128.store(o1 + co, f32x4.mul(a12, i1), 32); v128.store(o1 + co, f32x4.mul(a13, i1), 48); }
+    if (nr > 2) { v128.store(o2 + co, f32x4.mul(a20, i2)); v128.store(o2 + co, f32x4.mul(a21, i2), 16); v128.store(o2 + co, f32x4.mul(a22, i2), 32); v128.store(o2 + co, f32x4.mul(a23, i2), 48); }
+    if (nr > 3) { v128.store(o3 + co, f32x4.mul(a30, i3)); v128.store(o3 + co, f32x4.mul(a31, i3), 16); v128.store(o3 + co, f32x4.mul(a32, i3), 32); v128.store(o3 + co, f32x4.mul(a33, i3), 48); }
+  }
+  for (; c + 4 <= d; c += 4) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let vo = vb + (<usize>c << 2);
+    for (let j = 0; j < n; j++, vo += rs) {
+      const pv = v128.load(s + (<usize>j << 4));
+      const v0 = v128.load(vo);
+      a0 = f32x4.add(a0, f32x4.mul(lane(pv, 0), v0)); a1 = f32x4.add(a1, f32x4.mul(lane(pv, 1), v0));
+      a2 = f32x4.add(a2, f32x4.mul(lane(pv, 2), v0)); a3 = f32x4.add(a3, f32x4.mul(lane(pv, 3), v0));
+    }
+    const co = <usize>c << 2;
+    v128.store(o0 + co, f32x4.mul(a0, i0));
+    if (nr > 1) v128.store(o1 + co, f32x4.mul(a1, i1));
+    if (nr > 2) v128.store(o2 + co, f32x4.mul(a2, i2));
+    if (nr > 3) v128.store(o3 + co, f32x4.mul(a3, i3));
+  }
+  for (; c < d; c++) {
+    let acc = f32x4.splat(0);
+    let vo = vb + (<usize>c << 2);
+    for (let j = 0; j < n; j++, vo += rs) acc = f32x4.add(acc, f32x4.mul(v128.load(s + (<usize>j << 4)), f32x4.splat(load<f32>(vo))));
+    acc = f32x4.mul(acc, inv);
+    const co = <usize>c << 2;
+    store<f32>(o0 + co, f32x4.extract_lane(acc, 0));
+    if (nr > 1) store<f32>(o1 + co, f32x4.extract_lane(acc, 1));
+    if (nr > 2) store<f32>(o2 + co, f32x4.extract_lane(acc, 2));
+    if (nr > 3) store<f32>(o3 + co, f32x4.extract_lane(acc, 3));
+  }
+}
+
+/**
+ * Work units are (KV head, block of 4 of its query rows); threads split the units. A block's rows are
+ * (token i, head h of the group) pairs in order; a short last block repeats its last row (not stored).
+ */
+export function attention(
+  out: usize, q: usize, k: usize, v: usize, m: i32, nHeads: i32, nKv: i32, d: i32, cap: i32, kvLen: i32,
+  causal: i32, qOff: i32, scale: f32, scratch: usize, scratchStride: usize, tid: i32, nth: i32,
+): void {
+  const group = nHeads / nKv;
+  const rows = m * group;
+  const nb = (rows + 3) >> 2;
+  const u0 = partStart(nKv * nb, tid, nth), u1 = partStart(nKv * nb, tid + 1, nth);
+  const s = scratch + <usize>tid * scratchStride;
+  const rs = <usize>d << 2;
+  for (let u = u0; u < u1; u++) {
+    const g = u / nb;
+    const r0 = (u % nb) << 2;
+    const nr = min(4, rows - r0);
+    let qa0: usize = 0, qa1: usize = 0, qa2: usize = 0, qa3: usize = 0;
+    let l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+    for (let t = 0; t < 4; t++) {
+      const r = r0 + min(t, nr - 1);
+      const i = r / group;
+      const h = g * group + (r % group);
+      const qa = <usize>(i * nHeads + h) * rs;
+      const lim = causal ? max(0, min(kvLen, qOff + i + 1)) : kvLen;
+      if (t == 0) { qa0 = qa; l0 = lim; } else if (t == 1) { qa1 = qa; l1 = lim; } else if (t == 2) { qa2 = qa; l2 = lim; } else { qa3 = qa; l3 = lim; }
+    }
+    const maxLim = max(max(l0, l1), max(l2, l3));
+    const minLim = min(min(l0, l1), min(l2, l3));
+    const kb = k + <usize>g * <usize>cap * rs, vb = v + <usize>g * <usize>cap * rs;
+    scores4(s, q + qa0, q + qa1, q + qa2, q + qa3, kb, d, maxLim, scale);
+    const sums = softmax4(s, i32x4(l0, l1, l2, l3), minLim, maxLim);
+    const inv = v128.and(f32x4.div(f32x4.splat(1), sums), f32x4.gt(sums, f32x4.splat(0)));
+    weightedValues4(out + qa0, out + qa1, out + qa2, out + qa3, nr, s, vb, d, maxLim, inv);
+  }
+}

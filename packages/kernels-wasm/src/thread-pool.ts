@@ -1,0 +1,128 @@
+// Worker threads that run shares of a kernel call on one shared WebAssembly.Memory. Ops are synchronous in the
+// KernelBackend interface, so the calling thread publishes the job (function index + arguments in shared
+// arrays), runs share 0 itself and waits for the others: Atomics.wait in Node (the main thread may block there)
+// and in workers; a browser's main thread may not block, so there it spins on the counter (the caller is busy
+// with its own share for most of that time). Every pooled job uses every thread, so no worker can still be
+// reading a previous job when the next one is published.
+import { BackendUnavailableError } from '@shadowkv/core';
+import { CTL, MAX_ARGS, WORKER_SOURCE } from './worker-source.js';
+
+/** The subset of a Worker (Node worker_threads or Web Worker) the pool uses. */
+interface AnyWorker {
+  postMessage(m: unknown): void;
+  terminate(): unknown;
+}
+
+type KernelFn = (...args: number[]) => void;
+
+/** Whether this thread may block in Atomics.wait (false on a browser's main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+async function spawn(): Promise<{ worker: AnyWorker; onMessage(cb: (m: any) => void): void }> {
+  if (isNode) {
+    const specifier = 'node:worker_threads';
+    const { Worker } = (await import(/* @vite-ignore */ specifier)) as typeof import('node:worker_threads');
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    w.unref(); // a pool never keeps the process alive
+    return { worker: w, onMessage: (cb) => { w.on('message', cb); w.on('error', (e) => cb({ error: e.message })); } };
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url);
+  return {
+    worker: w,
+    onMessage: (cb) => {
+      w.onmessage = (e: MessageEvent) => cb(e.data);
+      w.onerror = (e: ErrorEvent) => cb({ error: e.message });
+    },
+  };
+}
+
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  private readonly args: Float64Array;
+  private readonly blocking = canBlock();
+  private closed = false;
+
+  private constructor(
+    /** Threads per job, the caller included. */
+    readonly threads: number,
+    private readonly workers: AnyWorker[],
+    control: SharedArrayBuffer,
+    args: SharedArrayBuffer,
+    private readonly fns: KernelFn[],
+  ) {
+    this.ctl = new Int32Array(control);
+    this.args = new Float64Array(args);
+  }
+
+  /** Starts `threads - 1` workers on `memory`, each with its own instance of `module`. */
+  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], fns: KernelFn[]): Promise<ThreadPool> {
+    const control = new SharedArrayBuffer(CTL.WORDS * 4);
+    const args = new SharedArrayBuffer(MAX_ARGS * 8);
+    const workers: AnyWorker[] = [];
+    try {
+      await Promise.all(
+        Array.from({ length: threads - 1 }, async (_, i) => {
+          const { worker, onMessage } = await spawn();
+          workers.push(worker);
+          await new Promise<void>((resolve, reject) => {
+            onMessage((m) => {
+              if (m?.ready) resolve();
+              else if (m?.error) reject(new Error(m.error));
+            });
+            worker.postMessage({ module, memory, control, args, names, tid: i + 1 });
+          });
+        }),
+      );
+    } catch (err) {
+      for (const w of workers) void w.terminate();
+      throw new BackendUnavailableError('wasm', `a kernel worker failed to start (${(err as Error).message}); use wasm({ threads: 1 })`, { cause: err });
+    }
+    return new ThreadPool(threads, workers, control, args, fns);
+  }
+
+  /** Runs kernel `fn` with `argv` on every thread (the caller is thread 0) and returns when all are done. */
+  run(fn: number, argv: readonly number[]): void {
+    const { ctl, threads } = this;
+    for (let i = 0; i < argv.length; i++) this.args[i] = argv[i];
+    ctl[CTL.FN] = fn;
+    ctl[CTL.NARGS] = argv.length;
+    ctl[CTL.NTH] = threads;
+    Atomics.store(ctl, CTL.PENDING, threads - 1);
+    Atomics.add(ctl, CTL.GEN, 1);
+    Atomics.notify(ctl, CTL.GEN);
+    let failed: unknown;
+    try {
+      this.fns[fn](...argv, 0, threads);
+    } catch (e) {
+      failed = e;
+    }
+    let spins = 0;
+    for (;;) {
+      const p = Atomics.load(ctl, CTL.PENDING);
+      if (p === 0) break;
+      if (this.blocking && ++spins > 1000) Atomics.wait(ctl, CTL.PENDING, p);
+    }
+    if (failed) throw failed;
+    if (Atomics.exchange(ctl, CTL.ERROR, 0)) throw new Error('a kernel trapped in a worker thread');
+  }
+
+  /** Stops the workers (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ctl, CTL.SHUTDOWN, 1);
+    Atomics.add(this.ctl, CTL.GEN, 1);
+    Atomics.notify(this.ctl, CTL.GEN);
+    for (const w of this.workers) void w.terminate();
+  }
+}

@@ -1,0 +1,382 @@
+// The wasm backend: every op of KernelBackend runs a kernel of the AssemblyScript module (assembly/) on tensors
+// that live in one WebAssembly.Memory, on the calling thread or split across a ThreadPool. Host-side checks
+// (ownership, validateOpArgs, id values) happen before any kernel runs, so bad calls throw ShapeError, never trap.
+import {
+  BackendDestroyedError,
+  bytesPerElement,
+  f32ToBf16,
+  f32ToF16,
+  halfToF32,
+  numel,
+  ShapeError,
+  validateOpArgs,
+  type AttentionParams,
+  type BackendCapabilities,
+  type DType,
+  type KernelBackend,
+  type RopeSpec,
+  type Shape,
+  type Tensor,
+} from '@shadowkv/core';
+import { KERNEL_NAMES, type KernelName, type ScratchQueries } from './kernel-module.js';
+import { DEFAULT_THRESHOLDS, type ParallelThresholds } from './parallel-thresholds.js';
+import { RopeTables } from './rope-tables.js';
+import type { ThreadPool } from './thread-pool.js';
+import { WasmAllocator } from './wasm-allocator.js';
+import { WasmTensor } from './wasm-tensor.js';
+
+type KernelFn = (...args: number[]) => void;
+const DT_CODE: Record<string, number> = { f32: 0, f16: 1, bf16: 2 };
+/** Addresses below this are never handed out (a zero address is never a tensor). */
+const HEAP_BASE = 1024;
+
+export interface WasmBackendParts {
+  memory: WebAssembly.Memory;
+  instance: WebAssembly.Instance;
+  pool: ThreadPool | null;
+  limitBytes: number;
+  thresholds: ParallelThresholds;
+  /** Why the backend runs single-threaded when threads were asked for (null otherwise). */
+  singleThreadReason: string | null;
+}
+
+export class WasmBackend implements KernelBackend {
+  readonly name = 'wasm';
+  readonly capabilities: BackendCapabilities;
+  /** Threads a large op runs on (the caller included). */
+  readonly threads: number;
+  /** Why threads were not used although asked for, or null. */
+  readonly singleThreadReason: string | null;
+  /** Parallel thresholds in force (see parallel-thresholds.ts). */
+  readonly thresholds: ParallelThresholds;
+
+  private readonly memory: WebAssembly.Memory;
+  private readonly fns: Record<KernelName, KernelFn>;
+  private readonly sizes: ScratchQueries;
+  private readonly pool: ThreadPool | null;
+  private readonly alloc: WasmAllocator;
+  private readonly live = new Set<WasmTensor>();
+  private readonly ropeTables: RopeTables;
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+  private destroyed = false;
+
+  constructor(parts: WasmBackendParts) {
+    this.memory = parts.memory;
+    const ex = parts.instance.exports as Record<string, unknown>;
+    this.fns = Object.fromEntries(KERNEL_NAMES.map((n) => [n, ex[n] as KernelFn])) as Record<KernelName, KernelFn>;
+    this.sizes = ex as unknown as ScratchQueries;
+    this.pool = parts.pool;
+    this.threads = parts.pool ? parts.pool.threads : 1;
+    this.singleThreadReason = parts.singleThreadReason;
+    this.thresholds = parts.thresholds;
+    this.alloc = new WasmAllocator(parts.memory, HEAP_BASE, parts.limitBytes);
+    this.ropeTables = new RopeTables(this.alloc, (p, n) => this.f32View(p, n));
+    this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32', 'f16', 'bf16'], maxTensorBytes: parts.limitBytes - HEAP_BASE };
+  }
+
+  /** Bytes held by live tensors and caches, and the size the memory has grown to. */
+  memoryStats(): { bytesInUse: number; bytesReserved: number; limitBytes: number; liveTensors: number } {
+    return { bytesInUse: this.alloc.bytesInUse, bytesReserved: this.alloc.bytesReserved, limitBytes: this.alloc.limitBytes, liveTensors: this.live.size };
+  }
+
+  // ---- memory ----
+
+  upload(data: Float32Array | Int32Array | Uint16Array, shape: Shape, dtype?: DType): Tensor {
+    this.alive('upload');
+    const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint16Array ? 'bf16' : 'f32');
+    validateOpArgs.upload(this, data, shape, dt);
+    const t = this.newTensor(shape, dt, 'upload');
+    const n = numel(shape);
+    if (dt === 'i32') this.i32View(t.ptr, n).set(data as Int32Array);
+    else if (dt === 'f32') this.f32View(t.ptr, n).set(data as Float32Array);
+    else {
+      const bits = data instanceof Uint16Array ? data : dt === 'bf16' ? f32ToBf16(data as Float32Array) : f32ToF16(data as Float32Array);
+      new Uint16Array(this.memory.buffer, t.ptr, n).set(bits);
+    }
+    return t;
+  }
+
+  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    this.alive('zeros');
+    if (!this.capabilities.weightDtypes.includes(dtype)) validateOpArgs.dtype('zeros', this, dtype);
+    const t = this.newTensor(shape, dtype, 'zeros');
+    new Uint8Array(this.memory.buffer, t.ptr, t.bytes).fill(0);
+    return t;
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    return this.readSync(t);
+  }
+
+  /** Synchronous read (a copy) for code that knows it runs on this backend; f16/bf16 are widened. */
+  readSync(t: Tensor): Float32Array | Int32Array {
+    const w = this.own('read', t);
+    const n = numel(w.shape);
+    if (w.dtype === 'i32') return this.i32View(w.ptr, n).slice();
+    if (w.dtype === 'f32') return this.f32View(w.ptr, n).slice();
+    return halfToF32(w.dtype as 'f16' | 'bf16', new Uint16Array(this.memory.buffer, w.ptr, n).slice());
+  }
+
+  dispose(t: Tensor): void {
+    if (this.destroyed) return;
+    if (!(t instanceof WasmTensor) || t.owner !== this || t.ptr < 0) return;
+    this.alloc.release(t.ptr, t.bytes);
+    t.ptr = -1;
+    this.live.delete(t);
+  }
+
+  async sync(): Promise<void> {
+    this.alive('sync');
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const t of this.live) t.ptr = -1;
+    this.live.clear();
+    this.alloc.reset(HEAP_BASE);
+    this.pool?.close();
+  }
+
+  // ---- dense ops ----
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    const tb = this.own('embedding', table);
+    const id = this.own('embedding', ids);
+    const { vocab, hidden, m } = validateOpArgs.embedding(table, ids, this.capabilities.weightDtypes);
+    validateOpArgs.tokenIds(this.i32View(id.ptr, m), vocab);
+    const out = this.newTensor([m, hidden], 'f32', 'embedding');
+    this.run('embedding', [out.ptr, tb.ptr, DT_CODE[tb.dtype], id.ptr, m, hidden], m * hidden, this.thresholds.elementwise);
+    return out;
+  }
+
+  matmul(x: Tensor, w: Tensor): Tensor {
+    const xt = this.own('matmul', x);
+    const wt = this.own('matmul', w);
+    const { m, k, n } = validateOpArgs.matmul(x, w, this.capabilities.weightDtypes);
+    const out = this.newTensor([m, n], 'f32', 'matmul');
+    const work = m * n * k;
+    if (m < 4) this.run('gemv', [out.ptr, xt.ptr, wt.ptr, DT_CODE[wt.dtype], m, n, k], work, this.thresholds.matmul);
+    else {
+      const parallel = this.parallel(work, this.thresholds.matmul);
+      const { ptr, stride } = this.scratch(this.sizes.gemmScratchBytes(), parallel);
+      this.exec('gemm', [out.ptr, xt.ptr, wt.ptr, DT_CODE[wt.dtype], m, n, k, ptr, stride], parallel);
+    }
+    return out;
+  }
+
+  rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+    const xt = this.own('rmsNorm', x);
+    const wt = this.own('rmsNorm', w);
+    const { m, d } = validateOpArgs.rmsNorm(x, w);
+    const out = this.newTensor([m, d], 'f32', 'rmsNorm');
+    this.run('rmsNorm', [out.ptr, xt.ptr, wt.ptr, m, d, eps], m * d, this.thresholds.elementwise);
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    const at = this.own('add', a);
+    const bt = this.own('add', b);
+    validateOpArgs.elementwise('add', a, b);
+    const out = this.newTensor(a.shape, 'f32', 'add');
+    const n = numel(a.shape);
+    this.run('add', [out.ptr, at.ptr, bt.ptr, n], n, this.thresholds.elementwise);
+    return out;
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    const gt = this.own('swiglu', gate);
+    const ut = this.own('swiglu', up);
+    validateOpArgs.elementwise('swiglu', gate, up);
+    const out = this.newTensor(gate.shape, 'f32', 'swiglu');
+    const n = numel(gate.shape);
+    this.run('swiglu', [out.ptr, gt.ptr, ut.ptr, n], n, this.thresholds.elementwise);
+    return out;
+  }
+
+  rope(x: Tensor, positions: Tensor, nHeads: number, rope: RopeSpec): Tensor {
+    const xt = this.own('rope', x);
+    const pt = this.own('rope', positions);
+    const { m, headDim } = validateOpArgs.rope(x, positions, nHeads, rope);
+    const out = this.newTensor(x.shape, 'f32', 'rope');
+    if (m === 0) return out;
+    const pos = this.i32View(pt.ptr, m);
+    let lo = pos[0];
+    let hi = pos[0];
+    for (let i = 1; i < m; i++) {
+      if (pos[i] < lo) lo = pos[i];
+      if (pos[i] > hi) hi = pos[i];
+    }
+    const table = this.ropeTables.get(rope, lo, hi);
+    try {
+      this.run('rope', [out.ptr, xt.ptr, pt.ptr, m, nHeads, headDim / 2, table.cos, table.sin, table.base], m * nHeads * headDim, this.thresholds.elementwise);
+    } finally {
+      this.ropeTables.done(table);
+    }
+    return out;
+  }
+
+  softmax(x: Tensor): Tensor {
+    const xt = this.own('softmax', x);
+    const { rows, n } = validateOpArgs.softmax(x);
+    const out = this.newTensor(x.shape, 'f32', 'softmax');
+    this.run('softmaxRows', [out.ptr, xt.ptr, rows, n], rows * n, this.thresholds.elementwise);
+    return out;
+  }
+
+  // ---- KV layout ----
+
+  writeKv(cache: Tensor, x: Tensor, start: number): void {
+    const ct = this.own('writeKv', cache);
+    const xt = this.own('writeKv', x);
+    const { nKvHeads, capacity, headDim, m } = validateOpArgs.writeKv(cache, x, start);
+    this.fns.writeKv(ct.ptr, xt.ptr, m, nKvHeads, capacity, headDim, start);
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
+    const qt = this.own('attention', q);
+    const kt = this.own('attention', k);
+    const vt = this.own('attention', v);
+    const { m, capacity, group } = validateOpArgs.attention(q, k, v, p);
+    const out = this.newTensor([m, p.nHeads * p.headDim], 'f32', 'attention');
+    const parallel = this.parallel(m * group * p.nKvHeads * p.kvLen * p.headDim, this.thresholds.attention);
+    const { ptr, stride } = this.scratch(this.sizes.attentionScratchBytes(p.kvLen), parallel);
+    this.exec(
+      'attention',
+      [out.ptr, qt.ptr, kt.ptr, vt.ptr, m, p.nHeads, p.nKvHeads, p.headDim, capacity, p.kvLen, p.causal ? 1 : 0, p.causal ? p.queryOffset : 0, p.scale, ptr, stride],
+      parallel,
+    );
+    return out;
+  }
+
+  // ---- sparse decode ops ----
+
+  gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
+    const st = this.own('gatherChunks', src);
+    const it = this.own('gatherChunks', idx);
+    const { nKvHeads, rows, headDim, nSel } = validateOpArgs.gatherChunks(src, idx, chunkSize);
+    validateOpArgs.chunkIds('gatherChunks', this.i32View(it.ptr, nKvHeads * nSel), nSel, chunkSize, rows, 'src');
+    const out = this.newTensor([nKvHeads, nSel * chunkSize, headDim], 'f32', 'gatherChunks');
+    this.run('copyChunks', [st.ptr, out.ptr, it.ptr, nKvHeads, rows, headDim, nSel, chunkSize, 1], nKvHeads * nSel * chunkSize * headDim, this.thresholds.elementwise);
+    return out;
+  }
+
+  scatterChunks(dst: Tensor, src: Tensor, idx: Tensor, chunkSize: number): void {
+    const dt = this.own('scatterChunks', dst);
+    const st = this.own('scatterChunks', src);
+    const it = this.own('scatterChunks', idx);
+    const { nKvHeads, rows, headDim, nSel } = validateOpArgs.scatterChunks(dst, src, idx, chunkSize);
+    validateOpArgs.chunkIds('scatterChunks', this.i32View(it.ptr, nKvHeads * nSel), nSel, chunkSize, rows, 'dst');
+    this.run('copyChunks', [dt.ptr, st.ptr, it.ptr, nKvHeads, rows, headDim, nSel, chunkSize, 0], nKvHeads * nSel * chunkSize * headDim, this.thresholds.elementwise);
+  }
+
+  rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
+    const at = this.own('rebuildKeys', a);
+    const bt = this.own('rebuildKeys', b);
+    const it = this.own('rebuildKeys', idx);
+    const { seqLen, rank, nKvHeads, headDim, nSel } = validateOpArgs.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope);
+    const ids = this.i32View(it.ptr, nKvHeads * nSel);
+    validateOpArgs.chunkIds('rebuildKeys', ids, nSel, chunkSize, seqLen, 'a');
+    const out = this.newTensor([nKvHeads, nSel * chunkSize, headDim], 'f32', 'rebuildKeys');
+    if (ids.length === 0) return out;
+    let lo = ids[0];
+    let hi = ids[0];
+    for (let i = 1; i < ids.length; i++) {
+      if (ids[i] < lo) lo = ids[i];
+      if (ids[i] > hi) hi = ids[i];
+    }
+    const table = this.ropeTables.get(rope, lo * chunkSize + positionOffset, (hi + 1) * chunkSize - 1 + positionOffset);
+    try {
+      this.run(
+        'rebuildKeys',
+        [out.ptr, at.ptr, bt.ptr, it.ptr, rank, nKvHeads, headDim, nSel, chunkSize, positionOffset, table.cos, table.sin, table.base],
+        nKvHeads * nSel * chunkSize * rank * headDim,
+        this.thresholds.sparse,
+      );
+    } finally {
+      this.ropeTables.done(table);
+    }
+    return out;
+  }
+
+  landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor {
+    const qt = this.own('landmarkScores', q);
+    const lt = this.own('landmarkScores', landmarks);
+    const { nKvHeads, nChunks, headDim } = validateOpArgs.landmarkScores(q, landmarks, nHeads);
+    const out = this.newTensor([nKvHeads, nChunks], 'f32', 'landmarkScores');
+    const parallel = this.parallel(nHeads * nChunks * headDim, this.thresholds.sparse);
+    const { ptr, stride } = this.scratch(this.sizes.landmarkScratchBytes(nChunks), parallel);
+    this.exec('landmarkScores', [out.ptr, qt.ptr, lt.ptr, nHeads, nKvHeads, nChunks, headDim, scale, ptr, stride], parallel);
+    return out;
+  }
+
+  topK(x: Tensor, k: number): Tensor {
+    const xt = this.own('topK', x);
+    const { rows, n } = validateOpArgs.topK(x, k);
+    const out = this.newTensor([rows, k], 'i32', 'topK');
+    const parallel = rows > 1 && this.parallel(rows * n, this.thresholds.sparse);
+    const { ptr, stride } = this.scratch(this.sizes.topKScratchBytes(n), parallel);
+    this.exec('topK', [out.ptr, xt.ptr, rows, n, k, ptr, stride], parallel);
+    return out;
+  }
+
+  // ---- internals ----
+
+  private alive(what: string): void {
+    if (this.destroyed) throw new BackendDestroyedError(this.name, what);
+  }
+
+  /** The tensor as this backend's, alive; ShapeError otherwise. */
+  private own(op: string, t: Tensor): WasmTensor {
+    this.alive(op);
+    if (!(t instanceof WasmTensor) || t.owner !== this) {
+      const from = t instanceof WasmTensor ? 'another wasm backend instance' : `backend "${t.backend}"`;
+      throw new ShapeError(op, `a tensor from ${from} was passed to this wasm backend`);
+    }
+    if (t.ptr < 0) throw new ShapeError(op, `a tensor of shape [${t.shape.join(', ')}] was used after dispose()`);
+    return t;
+  }
+
+  private newTensor(shape: Shape, dtype: DType, op: string): WasmTensor {
+    const bytes = numel(shape) * bytesPerElement(dtype);
+    const ptr = this.alloc.alloc(bytes, `a ${dtype} tensor [${shape.join(', ')}] (${op})`);
+    const t = new WasmTensor([...shape], dtype, ptr, bytes, this);
+    this.live.add(t);
+    return t;
+  }
+
+  private f32View(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  private i32View(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** Per-thread scratch of `perThread` bytes (64-aligned stride), kept between calls and grown on demand. */
+  private scratch(perThread: number, parallel: boolean): { ptr: number; stride: number } {
+    const stride = Math.ceil(perThread / 64) * 64;
+    const bytes = stride * (parallel ? this.threads : 1);
+    if (bytes > this.scratchBytes) {
+      if (this.scratchBytes > 0) this.alloc.release(this.scratchPtr, this.scratchBytes);
+      this.scratchBytes = 0;
+      this.scratchPtr = this.alloc.alloc(bytes, 'kernel scratch');
+      this.scratchBytes = bytes;
+    }
+    return { ptr: this.scratchPtr, stride };
+  }
+
+  private parallel(work: number, threshold: number): boolean {
+    return this.pool !== null && work >= threshold;
+  }
+
+  private run(name: KernelName, argv: number[], work: number, threshold: number): void {
+    this.exec(name, argv, this.parallel(work, threshold));
+  }
+
+  private exec(name: KernelName, argv: number[], parallel: boolean): void {
+    if (parallel && this.pool) this.pool.run(KERNEL_NAMES.indexOf(name), argv);
+    else this.fns[name](...argv, 0, 1);
+  }
+}
