@@ -1,0 +1,62 @@
+// Lifecycle and boundaries of the wasm backend: destroy(), tensor ownership, dispose, thread setup.
+import { BackendDestroyedError, ShapeError } from '@shadowkv/core';
+import { cpu } from '@shadowkv/kernels-cpu';
+import { describe, expect, it } from 'vitest';
+import { wasm } from './wasm.js';
+
+describe('wasm backend lifecycle', () => {
+  for (const threads of [1, 2]) {
+    it(`destroy() (threads ${threads}) is idempotent and afterwards every op, read and upload throws BackendDestroyedError`, async () => {
+      const be = await wasm({ threads });
+      expect(be.threads).toBe(threads);
+      const t = be.upload(Float32Array.of(1, 2, 3, 4), [2, 2]);
+      be.destroy();
+      be.destroy();
+      expect(() => be.upload(Float32Array.of(1), [1])).toThrow(BackendDestroyedError);
+      expect(() => be.zeros([1])).toThrow(BackendDestroyedError);
+      expect(() => be.add(t, t)).toThrow(BackendDestroyedError);
+      expect(() => be.matmul(t, t)).toThrow(BackendDestroyedError);
+      await expect(be.read(t)).rejects.toThrow(BackendDestroyedError);
+      await expect(be.sync()).rejects.toThrow(BackendDestroyedError);
+      expect(() => be.dispose(t)).not.toThrow();
+      expect(be.memoryStats().liveTensors).toBe(0);
+    });
+  }
+
+  it('rejects tensors of another backend and of another wasm instance, and disposed tensors, with ShapeError', async () => {
+    const a = await wasm({ threads: 1 });
+    const b = await wasm({ threads: 1 });
+    try {
+      const ta = a.upload(Float32Array.of(1, 2), [2]);
+      const tb = b.upload(Float32Array.of(1, 2), [2]);
+      const tc = cpu().upload(Float32Array.of(1, 2), [2]);
+      expect(() => a.add(ta, tb)).toThrow(/another wasm backend instance/);
+      expect(() => a.add(ta, tc)).toThrow(ShapeError);
+      a.dispose(ta);
+      a.dispose(ta);
+      expect(() => a.add(ta, ta)).toThrow(/after dispose/);
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
+  });
+
+  it('threads: 2 runs big ops on the pool with the same results as 1 thread (bit for bit: same per-thread order)', async () => {
+    const one = await wasm({ threads: 1 });
+    const two = await wasm({ threads: 2, thresholds: { matmul: 0 } });
+    try {
+      const x = new Float32Array(8 * 300).map((_, i) => Math.sin(i));
+      const w = new Float32Array(70 * 300).map((_, i) => Math.cos(i * 0.37));
+      const r1 = await one.read(one.matmul(one.upload(x, [8, 300]), one.upload(w, [70, 300])));
+      const r2 = await two.read(two.matmul(two.upload(x, [8, 300]), two.upload(w, [70, 300])));
+      expect(Array.from(r2)).toEqual(Array.from(r1));
+    } finally {
+      one.destroy();
+      two.destroy();
+    }
+  });
+
+  it('rejects a bad thread count with a typed error', async () => {
+    await expect(wasm({ threads: 0 })).rejects.toThrow(/threads = 0/);
+  });
+});
