@@ -3,8 +3,8 @@
 import { BackendUnavailableError, InvalidOptionError, type KernelBackend } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 
-export type BackendName = 'auto' | 'cpu' | 'wasm' | 'webgpu' | 'gpujs';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'cpu', 'wasm', 'webgpu', 'gpujs'];
+export type BackendName = 'auto' | 'cpu' | 'wasm' | 'webgpu' | 'gpujs' | 'cuda';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'cpu', 'wasm', 'webgpu', 'gpujs', 'cuda'];
 
 export interface BackendOptions {
   /** Worker threads of the wasm backend (default: its own choice). */
@@ -46,6 +46,11 @@ export async function chooseBackend(backend: BackendName | KernelBackend | undef
   if (backend === 'gpujs') {
     const mod = await importOptional('@shadowkv/kernels-gpujs', 'gpujs');
     return { backend: await (mod.gpujs as () => Promise<KernelBackend>)(), reason: 'asked for gpujs' };
+  }
+  if (backend === 'cuda') {
+    // The NVIDIA backend (Node-API addon); cuda() throws BackendUnavailableError naming a missing addon, driver or GPU.
+    const mod = await importOptional('@shadowkv/kernels-cuda', 'cuda');
+    return { backend: (mod.cuda as () => KernelBackend)(), reason: 'asked for cuda' };
   }
   throw new InvalidOptionError('backend', `unknown backend "${String(backend)}"; use one of ${BACKEND_NAMES.join(', ')}`);
 }
