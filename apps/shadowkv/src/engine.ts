@@ -2,6 +2,7 @@
 import {
   GenerationAbortedError,
   InvalidOptionError,
+  ShadowKvError,
   type KernelBackend,
   type KvCachePolicy,
   type KvCacheState,
@@ -11,9 +12,15 @@ import {
 import { dense } from '@shadowkv/kv-policies';
 import { LlamaModel, loadTokenizer, type ChatMessage, type LlamaTokenizer, type LoadProgress, type WeightsDtype } from '@shadowkv/model-llama';
 import { chooseBackend, type BackendName } from './backends.js';
-import { argmax, Sampler, type SamplingOptions } from './sampler.js';
+import { GenerationStream } from './generation-stream.js';
+import { modelFingerprint } from './model-fingerprint.js';
+import { argmax, type SamplingOptions } from './sampler.js';
+import { readSavedSession, sameParams, SavedSessionError, writeSavedSession } from './saved-session.js';
+import { Session, type SessionOptions } from './session.js';
 import { SharedPrefillState } from './shared-prefill.js';
-import { StopMatcher } from './stop-matcher.js';
+import { createPolicy } from './policy-options.js';
+
+export { GenerationStream };
 
 export interface EngineOptions {
   /** A Hugging Face Llama directory (config.json, *.safetensors, optional tokenizer files) or a loaded model. */
@@ -71,9 +78,19 @@ export type FinishReason = 'eos' | 'stop' | 'length';
 export interface GenerateResult {
   text: string;
   tokens: number[];
+  /** New prompt tokens of this call (a session turn: only what the turn added). */
   promptTokens: number;
+  /**
+   * Tokens run through the model before the first new token: this turn's new tokens, plus any token a session
+   * fed again after truncate(). Equals promptTokens for one-shot generation and for session turns.
+   */
+  prefilledTokens: number;
+  /** Tokens whose K/V were already in the session's state and were reused (0 for one-shot generation). */
+  reusedTokens: number;
   finishReason: FinishReason;
   prefillMs: number;
+  /** From the call's start to the first sampled token (prefill included). */
+  timeToFirstTokenMs: number;
   decodeMs: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
@@ -87,57 +104,164 @@ export interface GenerateResult {
   weightsDtype?: WeightsDtype;
 }
 
-/** A running generation: iterate it for chunks; `result` resolves when it ends. */
-export class GenerationStream implements AsyncIterable<GenerateChunk> {
-  private resolveResult!: (r: GenerateResult) => void;
-  private rejectResult!: (e: unknown) => void;
-  /** Resolves with the whole generation's text, tokens and measurements once iteration finishes. */
-  readonly result: Promise<GenerateResult> = new Promise((res, rej) => {
-    this.resolveResult = res;
-    this.rejectResult = rej;
-  });
-  private started = false;
-
-  constructor(private readonly run: (emit: (r: GenerateResult) => void) => AsyncGenerator<GenerateChunk>) {
-    this.result.catch(() => {});
+/** An engine was used after dispose(). */
+export class EngineDisposedError extends ShadowKvError {
+  constructor(what: string) {
+    super('ENGINE_DISPOSED', `${what}: the engine was disposed; create a new one with createEngine()`);
   }
+}
 
-  async *[Symbol.asyncIterator](): AsyncIterator<GenerateChunk> {
-    if (this.started) throw new Error('a GenerationStream can be iterated once');
-    this.started = true;
-    try {
-      yield* this.run((r) => this.resolveResult(r));
-    } catch (err) {
-      this.rejectResult(err);
-      throw err;
-    }
-  }
+export interface RestoreOptions {
+  /** The policy the session must have; a file saved under another policy or parameters is a SavedSessionError. */
+  cache?: KvCachePolicy;
 }
 
 export class Engine {
   /** Why `backend` was chosen (the 'auto' decision, or that it was asked for); set by create(). */
   backendReason = 'a backend instance was given';
+  private readonly sessions = new Set<Session>();
+  private disposed = false;
+  private fingerprintPromise: Promise<string> | undefined;
+
   private constructor(
     readonly model: LlamaModel,
     readonly tokenizer: LlamaTokenizer | null,
     readonly backend: KernelBackend,
     private readonly defaultCache: KvCachePolicy,
+    /** What this engine created itself and frees in dispose() (never what the caller passed in). */
+    private readonly owns: { model: boolean; backend: boolean },
   ) {}
 
   static async create(opts: EngineOptions): Promise<Engine> {
-    // A loaded model without a backend option keeps its own backend.
+    // A loaded model without a backend option keeps its own backend (and the engine does not own it).
     const modelBackend = typeof opts.model !== 'string' && opts.backend === undefined;
+    const ownsBackend = typeof opts.backend !== 'object' && !modelBackend;
     const { backend, reason } = modelBackend
       ? { backend: (opts.model as LlamaModel).backend, reason: 'the backend of the given model' }
       : await chooseBackend(opts.backend, { threads: opts.threads });
-    const model =
-      typeof opts.model === 'string'
-        ? await LlamaModel.load(opts.model, { backend, onProgress: opts.onLoadProgress, weightsDtype: opts.weightsDtype })
-        : opts.model;
-    const tokenizer = opts.tokenizer !== undefined ? opts.tokenizer : await loadTokenizer(model.dir);
-    const engine = new Engine(model, tokenizer, backend, opts.cache ?? dense());
-    engine.backendReason = reason;
-    return engine;
+    let model: LlamaModel;
+    try {
+      model = typeof opts.model === 'string' ? await LlamaModel.load(opts.model, { backend, onProgress: opts.onLoadProgress, weightsDtype: opts.weightsDtype }) : opts.model;
+    } catch (err) {
+      if (ownsBackend) destroyBackend(backend);
+      throw err;
+    }
+    const ownsModel = typeof opts.model === 'string';
+    try {
+      const tokenizer = opts.tokenizer !== undefined ? opts.tokenizer : await loadTokenizer(model.dir);
+      const engine = new Engine(model, tokenizer, backend, opts.cache ?? dense(), { model: ownsModel, backend: ownsBackend });
+      engine.backendReason = reason;
+      return engine;
+    } catch (err) {
+      if (ownsModel) model.dispose();
+      if (ownsBackend) destroyBackend(backend);
+      throw err;
+    }
+  }
+
+  /** The policy sessions and generate() use when none is given. */
+  get defaultPolicy(): KvCachePolicy {
+    return this.defaultCache;
+  }
+
+  /** Sessions created and not yet disposed. */
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Throws EngineDisposedError after dispose(). */
+  checkOpen(what: string): void {
+    if (this.disposed) throw new EngineDisposedError(what);
+  }
+
+  /**
+   * A session: a sequence whose KV state is kept between generate() calls, so each turn prefills only its new
+   * tokens (`session.generate(prompt | { messages }, options)`); see Session.
+   */
+  session(opts: SessionOptions = {}): Session {
+    this.checkOpen('engine.session()');
+    const s = new Session(this, opts);
+    this.sessions.add(s);
+    return s;
+  }
+
+  /** Called by Session.dispose(). */
+  forget(s: Session): void {
+    this.sessions.delete(s);
+  }
+
+  /** A fingerprint of the model folder's contents (saved sessions are keyed by it). */
+  fingerprint(): Promise<string> {
+    this.fingerprintPromise ??= modelFingerprint(this.model.dir);
+    return this.fingerprintPromise;
+  }
+
+  /** Writes `session` to `path` (docs/saved-session-format.md). Use session.save(path). */
+  async saveSession(session: Session, path: string): Promise<void> {
+    const snap = session.snapshot();
+    const c = this.model.config;
+    await writeSavedSession(path, {
+      model: { fingerprint: await this.fingerprint(), nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, vocabSize: c.vocabSize },
+      backend: this.backend.name,
+      policy: { name: session.policy.name, params: session.policy.params },
+      capacity: session.capacity,
+      ...snap,
+    });
+  }
+
+  /**
+   * A session restored from a file written by session.save(). Checks the file (format version, size, checksum),
+   * that it was saved from this model and, with `opts.cache`, under that policy; each problem is a
+   * SavedSessionError naming the file. The state is rebuilt into a new session returned only when complete.
+   */
+  async restore(path: string, opts: RestoreOptions = {}): Promise<Session> {
+    this.checkOpen('engine.restore()');
+    const saved = await readSavedSession(path);
+    const c = this.model.config;
+    const fp = await this.fingerprint();
+    const m = saved.model;
+    if (m.fingerprint !== fp || m.nLayers !== c.nLayers || m.nKvHeads !== c.nKvHeads || m.headDim !== c.headDim || m.vocabSize !== c.vocabSize) {
+      throw new SavedSessionError(
+        path,
+        'model',
+        `was saved from another model (fingerprint ${m.fingerprint}, ${m.nLayers} layers, ${m.nKvHeads}x${m.headDim} KV heads) than ${this.model.dir} (fingerprint ${fp}, ${c.nLayers} layers, ${c.nKvHeads}x${c.headDim}); restore it with the model it was saved from`,
+      );
+    }
+    const want = opts.cache;
+    if (want && (want.name !== saved.policy.name || !sameParams(want.params, saved.policy.params))) {
+      throw new SavedSessionError(
+        path,
+        'policy',
+        `was saved under policy ${saved.policy.name} ${JSON.stringify(saved.policy.params)}, not ${want.name} ${JSON.stringify(want.params)}; restore it without a policy (the file's is used) or with the same one`,
+      );
+    }
+    let policy: KvCachePolicy;
+    try {
+      policy = want ?? createPolicy(saved.policy.name, saved.policy.params as Record<string, never>);
+    } catch (err) {
+      throw new SavedSessionError(path, 'policy', `names policy ${saved.policy.name} ${JSON.stringify(saved.policy.params)}, which this shadowkv cannot create: ${(err as Error).message}`);
+    }
+    const s = new Session(this, { cache: policy, capacity: saved.capacity });
+    try {
+      await s.load({ tokens: saved.tokens, history: saved.history, lastLogits: saved.lastLogits, conversation: saved.conversation });
+    } catch (err) {
+      s.dispose();
+      throw err;
+    }
+    this.sessions.add(s);
+    return s;
+  }
+
+  /**
+   * Frees every open session, then the model and backend if this engine created them (from a path or a backend
+   * name); a model or backend passed in stays usable. Idempotent; the engine cannot be used afterwards.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const s of [...this.sessions]) s.dispose();
+    this.disposed = true;
+    if (this.owns.model) this.model.dispose();
+    if (this.owns.backend) destroyBackend(this.backend);
   }
 
   /** Turns a prompt into token ids (tokenizer and chat template when text is given). */
@@ -157,28 +281,32 @@ export class Engine {
     return tok.encode(prompt);
   }
 
-  private requireTokenizer(): LlamaTokenizer {
+  /** The tokenizer, or an InvalidOptionError saying to pass token ids when the model has none. */
+  requireTokenizer(): LlamaTokenizer {
     if (!this.tokenizer) {
       throw new InvalidOptionError('prompt', `${this.model.dir} has no tokenizer.json; pass token ids instead (--input-ids / { inputIds })`);
     }
     return this.tokenizer;
   }
 
-  /** Streams a generation. Validates everything (prompt length, policy parameters) before any compute. */
+  /**
+   * Streams a generation. Validates everything (prompt length, policy parameters) before any compute. A one-shot
+   * session: the same code path as session turns, sized to this prompt, freed when the generation ends.
+   */
   generate(prompt: PromptInput, opts: GenerateOptions = {}): GenerationStream {
+    this.checkOpen('engine.generate()');
     const maxNewTokens = opts.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidOptionError('maxNewTokens', `${maxNewTokens} must be an integer >= 1`);
-    const chunk = opts.prefillChunkSize ?? 512;
-    if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidOptionError('prefillChunkSize', `${chunk} must be an integer >= 1`);
     const ids = this.encodePrompt(prompt, opts.chat);
     if (ids.length === 0) throw new InvalidOptionError('prompt', 'the prompt encodes to no tokens; give some text or ids');
     this.model.checkContext(ids.length + maxNewTokens, `the prompt (${ids.length} tokens) plus maxNewTokens (${maxNewTokens})`);
-    const sampler = new Sampler(opts);
-    const policy = opts.cache ?? this.defaultCache;
-    const ctx = this.cacheContext(ids.length + maxNewTokens);
-    policy.validate(ctx, ids.length);
-    const stop = new StopMatcher(opts.stop ?? []);
-    return new GenerationStream((emit) => this.run(ids, maxNewTokens, chunk, sampler, policy, ctx, stop, opts, emit));
+    const s = new Session(this, { cache: opts.cache, capacity: ids.length + maxNewTokens }, true);
+    try {
+      return s.generate({ inputIds: ids }, opts);
+    } catch (err) {
+      s.dispose();
+      throw err;
+    }
   }
 
   /** Generates and returns the whole text with measurements. */
@@ -265,78 +393,11 @@ export class Engine {
     }
     return tokens;
   }
+}
 
-  private async *run(
-    ids: number[],
-    maxNewTokens: number,
-    chunk: number,
-    sampler: Sampler,
-    policy: KvCachePolicy,
-    ctx: ReturnType<Engine['cacheContext']>,
-    stop: StopMatcher,
-    opts: GenerateOptions,
-    emit: (r: GenerateResult) => void,
-  ): AsyncGenerator<GenerateChunk> {
-    const t0 = performance.now();
-    const { state, logits: first } = await this.prefill(ids, policy, ctx.maxSeqLen, chunk, opts.onPrefillProgress, opts.signal);
-    const prefillMs = performance.now() - t0;
-    const eos = new Set(this.model.config.eosTokenIds.concat(this.tokenizer?.eosTokenIds ?? []));
-    const decoder = this.tokenizer?.createStreamDecoder({ skipSpecialTokens: true });
-    const tokens: number[] = [];
-    let text = '';
-    let finishReason: FinishReason = 'length';
-    let logits = first;
-    const t1 = performance.now();
-    try {
-      for (let i = 0; i < maxNewTokens; i++) {
-        if (opts.signal?.aborted) throw new GenerationAbortedError();
-        const tokenId = sampler.sample(logits);
-        if (eos.has(tokenId) && !opts.ignoreEos) {
-          finishReason = 'eos';
-          break;
-        }
-        tokens.push(tokenId);
-        const piece = decoder ? decoder.push(tokenId) : '';
-        const { emit: out, stopped } = stop.push(piece);
-        text += out;
-        yield { index: i, tokenId, text: out };
-        if (stopped) {
-          finishReason = 'stop';
-          break;
-        }
-        if (i === maxNewTokens - 1) break;
-        const t = await this.model.forward([tokenId], state, { lastLogits: true });
-        logits = (await this.backend.read(t!)) as Float32Array;
-        this.backend.dispose(t!);
-      }
-      if (finishReason !== 'stop') {
-        const tail = stop.flush((decoder?.flush() ?? ''));
-        if (tail) {
-          text += tail;
-          yield { index: tokens.length, tokenId: -1, text: tail };
-        }
-      }
-      const decodeMs = performance.now() - t1;
-      emit({
-        text,
-        tokens,
-        promptTokens: ids.length,
-        finishReason,
-        prefillMs,
-        decodeMs,
-        prefillTokensPerSecond: ids.length / (prefillMs / 1000),
-        decodeTokensPerSecond: tokens.length / (decodeMs / 1000),
-        memory: state.memory(),
-        steps: state.stats(),
-        policy: { name: policy.name, params: policy.params },
-        backend: this.backend.name,
-        backendReason: this.backendReason,
-        weightsDtype: this.model.weights.dtype,
-      });
-    } finally {
-      state.dispose();
-    }
-  }
+/** Backends created by name are destroyed with their engine; destroy() is idempotent. */
+function destroyBackend(b: KernelBackend): void {
+  (b as { destroy?: () => void }).destroy?.();
 }
 
 /** Loads a model and returns an engine (`createEngine({ model: dir, backend: 'cpu', cache: shadowkv({ rank: 160 }) })`). */

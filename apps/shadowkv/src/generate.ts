@@ -16,7 +16,8 @@ export async function* generate(opts: OneShotOptions): AsyncGenerator<GenerateCh
     yield* stream;
     return await stream.result;
   } finally {
-    engine.model.dispose();
+    // Frees the model and backend only if this call created them (a model or backend passed in stays usable).
+    engine.dispose();
   }
 }
 
@@ -26,6 +27,7 @@ export async function generateText(opts: OneShotOptions): Promise<GenerateResult
   try {
     return await engine.generateText(opts.prompt, opts);
   } finally {
-    engine.model.dispose();
+    // Frees the model and backend only if this call created them (a model or backend passed in stays usable).
+    engine.dispose();
   }
 }
