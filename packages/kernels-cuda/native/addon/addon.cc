@@ -546,4 +546,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace skv
 
-NODE_API_MODULE(shadowkv_cuda, skv::Init)
+// The macro pastes its argument into an identifier, so it takes an unqualified function name.
+static Napi::Object InitShadowkvCuda(Napi::Env env, Napi::Object exports) { return skv::Init(env, exports); }
+
+NODE_API_MODULE(shadowkv_cuda, InitShadowkvCuda)
