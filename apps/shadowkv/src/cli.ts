@@ -6,13 +6,14 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { type KvCachePolicy } from '@shadowkv/core';
+import { InvalidOptionError, type KvCachePolicy } from '@shadowkv/core';
+import { describeRange, kebabCase, parseParamValue, type ParamSpec } from '@shadowkv/kv-policies';
 import { BACKEND_NAMES, type BackendName } from './backends.js';
 import { formatNiahTable, mergeNiah, readNiah, runNiah, shardRows, type NiahResult } from './bench/niah.js';
 import { PrefillRecordingCache } from './bench/prefill-recording.js';
 import { formatSpeedTable, runSpeed, type SpeedResult } from './bench/speed.js';
 import { createEngine, type Engine, type PromptInput } from './engine.js';
-import { createPolicy, POLICY_NAMES, type PolicyOptions } from './policy-options.js';
+import { createPolicy, parsePolicySpec, POLICY_NAMES, POLICY_SCHEMAS, type PolicyOptions } from './policy-options.js';
 import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
 import { addressedCommand, checkInputFile, readInputFile, userErrorReport } from './cli-errors.js';
@@ -32,40 +33,51 @@ const num = (name: string) => (v: string) => {
 };
 const intList = (name: string) => (v: string) => v.split(',').map((x) => int(name)(x.trim()));
 
-function addPolicyOptions(cmd: Command, multiple = false): Command {
+function addPolicyFlag(cmd: Command, multiple: boolean): Command {
   return cmd
-    .addOption(new Option(`--policy <name${multiple ? 's' : ''}>`, `KV cache policy: ${POLICY_NAMES.join(', ')}${multiple ? ' (comma list)' : ''}`).default('dense'))
-    .option('--rank <n>', 'shadowkv: rank of the low-rank pre-RoPE keys', int('--rank'))
-    .option('--budget <tokens>', 'shadowkv: sparse budget in tokens (multiple of --chunk-size)', int('--budget'))
-    .option('--chunk-size <n>', 'shadowkv: tokens per chunk', int('--chunk-size'))
-    .option('--local-chunks <n>', 'shadowkv: exact local-window chunks', int('--local-chunks'))
-    .option('--outliers <n>', 'shadowkv: outlier chunks kept exact', int('--outliers'))
-    .option('--refine <n>', 'shadowkv: landmarks nominate n × budget/chunk-size chunks, their rebuilt keys pick the budget (1 = landmarks only)', int('--refine'))
-    .addOption(new Option('--svd <method>', 'shadowkv: SVD of the keys: exact, randomized, or auto (exact up to 512 key columns)').choices(['auto', 'exact', 'randomized']))
-    .addOption(new Option('--rank-allocation <how>', 'shadowkv: rank per layer: uniform, or energy (the mean is --rank, split by key spectra)').choices(['uniform', 'energy']))
-    .option('--quantize-values', 'shadowkv, kcache: keep offloaded values as int8 with one scale per chunk and head')
-    .option('--top-n <n>', 'kcache: values fetched per step', int('--top-n'))
-    .option('--mass <p>', 'kcache: smallest token set reaching this attention mass instead of a fixed top-n', num('--mass'));
+    .addOption(new Option(`--policy <name${multiple ? 's' : ''}>`, `KV cache policy: ${POLICY_NAMES.join(', ')}${multiple ? ' (comma list)' : ''}`).default('dense'));
+}
+
+/** Every policy parameter once (a name several policies share, like quantizeValues, is one flag for all of them). */
+function policyParams(): { spec: ParamSpec; policies: string[] }[] {
+  const byName = new Map<string, { spec: ParamSpec; policies: string[] }>();
+  for (const name of POLICY_NAMES) {
+    for (const spec of POLICY_SCHEMAS[name].params) {
+      const seen = byName.get(spec.name);
+      if (seen) seen.policies.push(name);
+      else byName.set(spec.name, { spec, policies: [name] });
+    }
+  }
+  return [...byName.values()];
+}
+
+/** One flag per policy parameter, from the policies' schemas (kv-policies): `--chunk-size <value>` for chunkSize. */
+function addPolicyOptions(cmd: Command, multiple = false): Command {
+  addPolicyFlag(cmd, multiple);
+  for (const { spec, policies: owners } of policyParams()) {
+    const flag = `--${kebabCase(spec.name)}`;
+    const range = spec.type === 'enum' ? [] : [describeRange(spec)]; // commander lists an enum's choices itself
+    const help = `${owners.join(', ')}: ${spec.doc} (${[...range, spec.default === undefined ? 'no default' : `default ${String(spec.default)}`].join(', ')})`;
+    if (spec.type === 'boolean') cmd.option(flag, help);
+    else if (spec.type === 'enum') cmd.addOption(new Option(`${flag} <value>`, help).choices([...(spec.values ?? [])]));
+    else {
+      cmd.option(`${flag} <value>`, help, (v: string) => {
+        try {
+          return parseParamValue(spec, v);
+        } catch (e) {
+          throw new InvalidArgumentError(`${flag}: ${(e as Error).message}`);
+        }
+      });
+    }
+  }
+  return cmd;
 }
 
 function policyOptions(o: Record<string, unknown>): PolicyOptions {
-  const p: PolicyOptions = {};
-  const keys = ['rank', 'budget', 'chunkSize', 'localChunks', 'outliers', 'refine', 'rankAllocation', 'svd', 'quantizeValues', 'topN', 'mass'] as const;
-  for (const k of keys) if (o[k] !== undefined) (p as Record<string, unknown>)[k] = o[k];
-  return p;
+  const p: Record<string, unknown> = {};
+  for (const { spec } of policyParams()) if (o[spec.name] !== undefined) p[spec.name] = o[spec.name];
+  return p as PolicyOptions;
 }
-
-const PARAM_KEYS: Record<string, keyof PolicyOptions> = {
-  rank: 'rank', budget: 'budget', 'chunk-size': 'chunkSize', chunkSize: 'chunkSize', 'local-chunks': 'localChunks',
-  localChunks: 'localChunks', outliers: 'outliers', refine: 'refine', 'rank-allocation': 'rankAllocation',
-  rankAllocation: 'rankAllocation', 'top-n': 'topN', topN: 'topN', mass: 'mass',
-  'svd-oversample': 'svdOversample', svdOversample: 'svdOversample', 'svd-power-iterations': 'svdPowerIterations',
-  svdPowerIterations: 'svdPowerIterations', svd: 'svd', 'quantize-values': 'quantizeValues', quantizeValues: 'quantizeValues',
-};
-/** Inline keys whose values are true/false (also 1/0). */
-const BOOL_KEYS = new Set<keyof PolicyOptions>(['quantizeValues']);
-/** Inline keys whose values are words, not numbers. */
-const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation', 'svd']);
 
 /**
  * Policies from --policy: a comma list of `name[:key=value...]`; inline values override the flags,
@@ -73,25 +85,15 @@ const WORD_KEYS = new Set<keyof PolicyOptions>(['rankAllocation', 'svd']);
  */
 function policies(o: Record<string, unknown>): KvCachePolicy[] {
   return String(o.policy).split(',').map((spec) => {
-    const [name, ...pairs] = spec.trim().split(':');
-    const opts: Record<string, unknown> = { ...policyOptions(o) };
-    for (const pair of pairs) {
-      const [k, v] = pair.split('=');
-      const key = PARAM_KEYS[k];
-      if (key && BOOL_KEYS.has(key) && ['true', 'false', '1', '0'].includes(v ?? '')) {
-        opts[key] = v === 'true' || v === '1';
-        continue;
-      }
-      if (key && v !== undefined && WORD_KEYS.has(key)) {
-        opts[key] = v;
-        continue;
-      }
-      if (!key || v === undefined || !Number.isFinite(Number(v))) {
-        throw new InvalidArgumentError(`--policy "${spec}": "${pair}" must be key=value with key one of ${Object.keys(PARAM_KEYS).join(', ')} (values are numbers, except true/false for quantizeValues and words for rankAllocation and svd)`);
-      }
-      opts[key] = Number(v);
+    let parsed: ReturnType<typeof parsePolicySpec>;
+    try {
+      parsed = parsePolicySpec(spec, policyOptions(o));
+    } catch (e) {
+      // A malformed spec is a usage error (commander prints the usage line); bad values are typed errors below.
+      if (e instanceof InvalidOptionError && /key=value/.test(e.message)) throw new InvalidArgumentError(`--policy ${e.message.replace(/^option "policy": /, '')}`);
+      throw e;
     }
-    return createPolicy(name, opts as PolicyOptions);
+    return createPolicy(parsed.name, parsed.options);
   });
 }
 

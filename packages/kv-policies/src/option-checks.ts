@@ -1,17 +1,5 @@
-// Checks shared by the policy factories: every bad option is reported by name with what to do about it.
-import { ContextLengthError, InvalidOptionError } from '@shadowkv/core';
-
-/** Throws unless `value` is an integer >= min. */
-export function checkInt(option: string, value: number, min: number, hint = ''): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new InvalidOptionError(option, `must be an integer >= ${min}, got ${value}${hint ? `; ${hint}` : ''}`);
-  }
-}
-
-/** Throws unless `value` is a boolean. */
-export function checkBool(option: string, value: unknown): void {
-  if (typeof value !== 'boolean') throw new InvalidOptionError(option, `must be true or false, got ${String(value)}`);
-}
+// The prompt-length check shared by the policy factories (parameter checks live in each policy's schema).
+import { ContextLengthError } from '@shadowkv/core';
 
 /** Throws unless the prompt is non-empty and fits the capacity the cache is created with. */
 export function checkPromptFits(policy: string, promptLen: number, maxSeqLen: number): void {

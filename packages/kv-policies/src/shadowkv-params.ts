@@ -1,102 +1,7 @@
 // ShadowKV's parameters: defaults from the paper's reference setup, and the checks that say what to change.
 import { InvalidOptionError, type KvModelShape } from '@shadowkv/core';
-import { checkBool, checkInt, checkPromptFits } from './option-checks.js';
-
-/** Parameters of the shadowkv policy; every field is optional. */
-export interface ShadowKvParams {
-  /** Rank of the low-rank pre-RoPE keys, <= min(prompt length, nKvHeads*headDim). Default 160. */
-  rank?: number;
-  /** Sparse budget in tokens fetched per step (a multiple of chunkSize, below the prompt length). Default 2048. */
-  budget?: number;
-  /** Tokens per chunk (the unit of landmarks, selection and value fetches). Default 8. */
-  chunkSize?: number;
-  /** Full chunks at the end of the prompt kept exact (plus the partial tail). Default 4. */
-  localChunks?: number;
-  /** Chunks per KV head kept exact because their landmark represents them badly. Default 48. */
-  outliers?: number;
-  /**
-   * How the low-rank keys' SVD is computed. 'exact': the exact leading components (through the Gram matrix of
-   * the keys, as the authors' torch.svd gives them). 'randomized': the randomized range finder with
-   * svdOversample and svdPowerIterations (error within ~1% of the optimum, cheaper for wide keys).
-   * 'auto': exact when nKvHeads*headDim <= SVD_EXACT_MAX_WIDTH (512), where it costs at most ~2x the
-   * randomized one, else randomized. Default 'auto'.
-   */
-  svd?: 'auto' | 'exact' | 'randomized';
-  /**
-   * Extra random directions of the randomized SVD. Default 10. When rank + svdOversample reaches
-   * min(prompt length, nKvHeads*headDim) the SVD is computed exactly.
-   */
-  svdOversample?: number;
-  /** Power iterations of the randomized SVD (more help slowly decaying spectra). Default 2. */
-  svdPowerIterations?: number;
-  /** Seed of the randomized SVD's test matrix. Default 0. */
-  svdSeed?: number;
-  /**
-   * Two-stage selection: landmarks nominate `refine` × budget/chunkSize chunks per KV head, then the softmax mass
-   * of their rebuilt rank-r keys picks budget/chunkSize of them (sparse-select's refineChunks). 1 is the authors'
-   * one-stage landmark selection. Costs a rebuild and a score of refine × budget keys per step; no fast memory is
-   * kept for it. Default 1.
-   */
-  refine?: number;
-  /**
-   * How the rank is spread over layers. 'uniform': every layer gets `rank` (the authors'). 'energy': `rank` is
-   * the mean; layers whose pre-RoPE key spectrum decays slowly get more, others less (allocateRanks, each layer
-   * between 1 and min(2·rank, nKvHeads*headDim)), so the low-rank keys cost the same fast memory. Default 'uniform'.
-   */
-  rankAllocation?: 'uniform' | 'energy';
-  /** Keep the offloaded values as int8 with one scale per chunk and head (about 4x less slow memory). Default false. */
-  quantizeValues?: boolean;
-}
-
-export type ResolvedShadowKvParams = Required<ShadowKvParams>;
-
-export const SHADOWKV_DEFAULTS: ResolvedShadowKvParams = {
-  rank: 160,
-  budget: 2048,
-  chunkSize: 8,
-  localChunks: 4,
-  outliers: 48,
-  svd: 'auto',
-  svdOversample: 10,
-  svdPowerIterations: 2,
-  svdSeed: 0,
-  quantizeValues: false,
-  refine: 1,
-  rankAllocation: 'uniform',
-};
-
-/** Fills defaults for the fields not given; other keys of `p` (other policies' options) are ignored. */
-export function resolveShadowKvParams(p: ShadowKvParams): ResolvedShadowKvParams {
-  const out = { ...SHADOWKV_DEFAULTS };
-  for (const k of Object.keys(SHADOWKV_DEFAULTS) as (keyof ShadowKvParams)[]) {
-    if (p[k] !== undefined) (out as Record<string, unknown>)[k] = p[k];
-  }
-  return out;
-}
-
-/** Checks the parameters alone (no prompt needed). */
-export function checkShadowKvParams(p: ResolvedShadowKvParams): void {
-  checkInt('rank', p.rank, 1);
-  checkInt('chunkSize', p.chunkSize, 1);
-  checkInt('budget', p.budget, p.chunkSize, `the budget is in tokens and covers at least one chunk of ${p.chunkSize}`);
-  checkInt('localChunks', p.localChunks, 0);
-  checkInt('outliers', p.outliers, 0);
-  checkInt('svdOversample', p.svdOversample, 0);
-  checkInt('svdPowerIterations', p.svdPowerIterations, 0);
-  checkInt('svdSeed', p.svdSeed, 0);
-  checkBool('quantizeValues', p.quantizeValues);
-  checkInt('refine', p.refine, 1, 'it is the number of candidate chunks per selected chunk, 1 for landmark selection only');
-  if (p.svd !== 'auto' && p.svd !== 'exact' && p.svd !== 'randomized') {
-    throw new InvalidOptionError('svd', `must be 'auto', 'exact' or 'randomized', got ${String(p.svd)}`);
-  }
-  if (p.rankAllocation !== 'uniform' && p.rankAllocation !== 'energy') {
-    throw new InvalidOptionError('rankAllocation', `must be 'uniform' or 'energy', got ${String(p.rankAllocation)}`);
-  }
-  if (p.budget % p.chunkSize !== 0) {
-    const lo = p.budget - (p.budget % p.chunkSize);
-    throw new InvalidOptionError('budget', `${p.budget} is not a multiple of chunkSize ${p.chunkSize}; use ${lo} or ${lo + p.chunkSize}`);
-  }
-}
+import { checkPromptFits } from './option-checks.js';
+import { resolveParams, type ParamSpec, type ParamsOf, type PolicySchema } from './param-schema.js';
 
 /**
  * Widest key matrix (nKvHeads*headDim) for which svd 'auto' computes the exact SVD. Measured per layer at 8K
@@ -104,6 +9,72 @@ export function checkShadowKvParams(p: ResolvedShadowKvParams): void {
  * columns, 388 vs 319 ms at 256, 1.76 vs 1.03 s at 512; the width³ eigen-decomposition makes 1024 ~8x dearer.
  */
 export const SVD_EXACT_MAX_WIDTH = 512;
+
+/**
+ * The parameters of the shadowkv policy, one row each: defaults (the paper's reference setup), checks, the CLI
+ * flags, the inline `shadowkv:key=value` keys and the README table all come from this table.
+ */
+export const SHADOWKV_PARAMS = [
+  { name: 'rank', type: 'int', default: 160, min: 1, doc: 'Rank of the low-rank pre-RoPE keys; at most min(prompt length, nKvHeads*headDim) (checked against the prompt).' },
+  {
+    name: 'budget',
+    type: 'int',
+    default: 2048,
+    min: 1,
+    rule: 'a multiple of chunkSize, below the prompt length',
+    check: (budget: number, p) => {
+      const chunk = p.chunkSize as number;
+      if (budget < chunk) return `must be an integer >= ${chunk}, got ${budget}; the budget is in tokens and covers at least one chunk of ${chunk}`;
+      const lo = budget - (budget % chunk);
+      return budget % chunk === 0 ? undefined : `${budget} is not a multiple of chunkSize ${chunk}; use ${lo} or ${lo + chunk}`;
+    },
+    doc: 'Sparse budget: tokens whose keys are rebuilt and values fetched per decode step.',
+  },
+  { name: 'chunkSize', type: 'int', default: 8, min: 1, doc: 'Tokens per chunk (the unit of landmarks, selection and value fetches).' },
+  { name: 'localChunks', type: 'int', default: 4, min: 0, doc: 'Full chunks at the end of the prompt kept exact (plus the partial tail).' },
+  { name: 'outliers', type: 'int', default: 48, min: 0, doc: 'Chunks per KV head kept exact because their landmark represents them badly.' },
+  {
+    // 'exact' gives the leading components through the Gram matrix of the keys (as the authors' torch.svd does);
+    // 'randomized' is the range finder (error within ~1% of the optimum, cheaper for wide keys).
+    name: 'svd',
+    type: 'enum',
+    values: ['auto', 'exact', 'randomized'],
+    default: 'auto',
+    doc: `How the keys' SVD is computed: exact, randomized (svdOversample, svdPowerIterations), or auto: exact up to ${SVD_EXACT_MAX_WIDTH} key columns (nKvHeads*headDim), where it costs at most ~2x the randomized one.`,
+  },
+  { name: 'svdOversample', type: 'int', default: 10, min: 0, doc: 'Extra random directions of the randomized SVD; rank + svdOversample >= min(prompt length, nKvHeads*headDim) makes it exact.' },
+  { name: 'svdPowerIterations', type: 'int', default: 2, min: 0, doc: 'Power iterations of the randomized SVD (more help slowly decaying spectra).' },
+  { name: 'svdSeed', type: 'int', default: 0, min: 0, doc: "Seed of the randomized SVD's test matrix." },
+  {
+    // Costs a rebuild and a score of refine × budget keys per step; keeps no extra fast memory.
+    name: 'refine',
+    type: 'int',
+    default: 1,
+    min: 1,
+    hint: 'it is the number of candidate chunks per selected chunk, 1 for landmark selection only',
+    doc: "Two-stage selection: landmarks nominate refine × budget/chunkSize chunks per KV head, their rebuilt keys' softmax mass picks the budget (1: the authors' landmark selection).",
+  },
+  {
+    name: 'rankAllocation',
+    type: 'enum',
+    values: ['uniform', 'energy'],
+    default: 'uniform',
+    doc: "Rank per layer: uniform (the authors'), or energy: rank is the mean, layers whose key spectrum decays slowly get more (between 1 and min(2·rank, nKvHeads*headDim)), same fast memory.",
+  },
+  { name: 'quantizeValues', type: 'boolean', default: false, doc: 'Keep the offloaded values as int8 with one scale per chunk and head (about 4x less slow memory).' },
+] as const satisfies readonly ParamSpec[];
+
+export const SHADOWKV_SCHEMA: PolicySchema = { policy: 'shadowkv', params: SHADOWKV_PARAMS };
+
+/** Parameters of the shadowkv policy; every field is optional (SHADOWKV_PARAMS documents them). */
+export type ShadowKvParams = ParamsOf<typeof SHADOWKV_PARAMS>;
+
+export type ResolvedShadowKvParams = Required<ShadowKvParams>;
+
+/** Fills defaults and checks the parameters (every problem in one error); other keys of `p` are ignored. */
+export function resolveShadowKvParams(p: ShadowKvParams): ResolvedShadowKvParams {
+  return resolveParams<ResolvedShadowKvParams>(SHADOWKV_SCHEMA, p);
+}
 
 /** The oversampling that gives the SVD method asked for (rank + oversample >= width makes it exact). */
 export function svdOversampleFor(p: ResolvedShadowKvParams, width: number): number {
@@ -132,7 +103,6 @@ export interface ShadowKvLayout {
 
 /** Splits a prompt of promptLen tokens; throws InvalidOptionError if the parameters do not fit it. */
 export function shadowKvLayout(p: ResolvedShadowKvParams, model: KvModelShape, promptLen: number, maxSeqLen: number): ShadowKvLayout {
-  checkShadowKvParams(p);
   checkPromptFits('shadowkv', promptLen, maxSeqLen);
   const width = model.nKvHeads * model.headDim;
   if (p.budget >= promptLen) {

@@ -1,7 +1,7 @@
 // The shadowkv cache policy factory (Sun et al. 2024): low-rank pre-RoPE keys, offloaded values, sparse decode.
 import type { KvCacheContext, KvCachePolicy } from '@shadowkv/core';
 import { ShadowKvState } from './shadowkv-state.js';
-import { checkShadowKvParams, resolveShadowKvParams, shadowKvLayout, type ShadowKvParams } from './shadowkv-params.js';
+import { resolveShadowKvParams, shadowKvLayout, type ShadowKvParams } from './shadowkv-params.js';
 
 /**
  * ShadowKV: prefill is dense; at the end of prefill each layer keeps a rank-`rank` SVD of its pre-RoPE keys,
@@ -13,7 +13,6 @@ import { checkShadowKvParams, resolveShadowKvParams, shadowKvLayout, type Shadow
  */
 export function shadowkv(params: ShadowKvParams = {}): KvCachePolicy {
   const p = resolveShadowKvParams(params);
-  checkShadowKvParams(p);
   return {
     name: 'shadowkv',
     params: { ...p },
