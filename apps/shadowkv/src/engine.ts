@@ -18,6 +18,8 @@ import { argmax, type SamplingOptions } from './sampler.js';
 import { readSavedSession, sameParams, SavedSessionError, writeSavedSession } from './saved-session.js';
 import { Session, type SessionOptions } from './session.js';
 import { SharedPrefillState } from './shared-prefill.js';
+import { validateGenerateOptions, validatePromptInput } from './generate-options.js';
+import { checkTokenizerFitsModel } from './tokenizer-model-check.js';
 import { createPolicy } from './policy-options.js';
 
 export { GenerationStream };
@@ -52,8 +54,11 @@ export type PromptInput = string | { inputIds: number[] } | { messages: ChatMess
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens?: number;
-  /** Generation ends when the text produced contains one of these; the stop string is not emitted. */
-  stop?: string[];
+  /**
+   * Generation ends when the text produced contains one of these; the stop string is not emitted. A single
+   * string is one stop string (`stop: "abc"` stops at "abc").
+   */
+  stop?: string | string[];
   /** Keep going past EOS tokens (for benchmarks). */
   ignoreEos?: boolean;
   /** Render a string prompt through the model's chat template as a single user message. */
@@ -149,6 +154,7 @@ export class Engine {
     const ownsModel = typeof opts.model === 'string';
     try {
       const tokenizer = opts.tokenizer !== undefined ? opts.tokenizer : await loadTokenizer(model.dir);
+      if (tokenizer) checkTokenizerFitsModel(tokenizer, model);
       const engine = new Engine(model, tokenizer, backend, opts.cache ?? dense(), { model: ownsModel, backend: ownsBackend });
       engine.backendReason = reason;
       return engine;
@@ -276,9 +282,11 @@ export class Engine {
       return [...prompt.inputIds];
     }
     const tok = this.requireTokenizer();
-    if (typeof prompt === 'object') return tok.encode(tok.applyChatTemplate(prompt.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
-    if (chat) return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false });
-    return tok.encode(prompt);
+    // A text longer than the context can hold is refused from its length, before tokenizing megabytes.
+    const maxTokens = this.model.contextLimit || this.model.config.maxPositionEmbeddings;
+    if (typeof prompt === 'object') return tok.encode(tok.applyChatTemplate(prompt.messages, { addGenerationPrompt: true }), { addSpecialTokens: false, maxTokens });
+    if (chat) return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false, maxTokens });
+    return tok.encode(prompt, { maxTokens });
   }
 
   /** The tokenizer, or an InvalidOptionError saying to pass token ids when the model has none. */
@@ -295,6 +303,9 @@ export class Engine {
    */
   generate(prompt: PromptInput, opts: GenerateOptions = {}): GenerationStream {
     this.checkOpen('engine.generate()');
+    // Untrusted input (e.g. an HTTP body): every option and the prompt's shape, before anything runs.
+    validatePromptInput(prompt);
+    opts = validateGenerateOptions(opts);
     const maxNewTokens = opts.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidOptionError('maxNewTokens', `${maxNewTokens} must be an integer >= 1`);
     const ids = this.encodePrompt(prompt, opts.chat);
@@ -361,11 +372,11 @@ export class Engine {
       const body = ids.length - 1;
       for (let s = 0; s < body; s += chunk) {
         if (signal?.aborted) throw new GenerationAbortedError();
-        await this.model.forward(ids.slice(s, Math.min(body, s + chunk)), state);
+        await this.model.forward(ids.slice(s, Math.min(body, s + chunk)), state, { signal });
         await this.backend.sync();
         onProgress?.(Math.min(body, s + chunk), ids.length);
       }
-      const logitsT = await this.model.forward([ids[ids.length - 1]], state, { lastLogits: true });
+      const logitsT = await this.model.forward([ids[ids.length - 1]], state, { lastLogits: true, signal });
       const logits = (await this.backend.read(logitsT!)) as Float32Array;
       this.backend.dispose(logitsT!);
       onProgress?.(ids.length, ids.length);

@@ -1,5 +1,6 @@
 // Token sampling on the host: greedy, temperature, top-k and top-p (nucleus), with a seeded PRNG.
 import { InvalidOptionError, mulberry32 } from '@shadowkv/core';
+import { checkFiniteLogits } from './logits-check.js';
 
 export interface SamplingOptions {
   /** 0 (default) means greedy argmax. */
@@ -38,6 +39,7 @@ export class Sampler {
   }
 
   sample(logits: Float32Array): number {
+    checkFiniteLogits(logits);
     const t = this.opts.temperature ?? 0;
     if (t === 0) return argmax(logits);
     const n = logits.length;

@@ -200,11 +200,11 @@ export class Session {
         const body = feed.length - 1;
         for (let s = 0; s < body; s += chunk) {
           if (opts.signal?.aborted) throw new GenerationAbortedError();
-          await model.forward(feed.slice(s, Math.min(body, s + chunk)), state);
+          await model.forward(feed.slice(s, Math.min(body, s + chunk)), state, { signal: opts.signal });
           await backend.sync();
           opts.onPrefillProgress?.(Math.min(body, s + chunk), feed.length);
         }
-        const t = await model.forward([feed[feed.length - 1]], state, { lastLogits: true });
+        const t = await model.forward([feed[feed.length - 1]], state, { lastLogits: true, signal: opts.signal });
         logits = (await backend.read(t!)) as Float32Array;
         backend.dispose(t!);
         opts.onPrefillProgress?.(feed.length, feed.length);
@@ -242,7 +242,7 @@ export class Session {
           break;
         }
         if (i === maxNewTokens - 1) break;
-        const t = await model.forward([tokenId], state, { lastLogits: true });
+        const t = await model.forward([tokenId], state, { lastLogits: true, signal: opts.signal });
         logits = (await backend.read(t!)) as Float32Array;
         backend.dispose(t!);
       }

@@ -2,7 +2,11 @@
 
 export class StopMatcher {
   private pending = '';
-  constructor(private readonly stops: string[]) {}
+  private readonly stops: readonly string[];
+  /** A single string is one stop string (not a list of its characters). */
+  constructor(stops: string | readonly string[]) {
+    this.stops = typeof stops === 'string' ? [stops] : stops;
+  }
 
   /** Adds text; returns what can be emitted now and whether a stop string was found. */
   push(piece: string): { emit: string; stopped: boolean } {

@@ -79,3 +79,10 @@ export class GenerationAbortedError extends ShadowKvError {
     super('ABORTED', message);
   }
 }
+
+/** A computation produced non-finite values (NaN/Inf logits): the model or its weights are broken. */
+export class NumericalError extends ShadowKvError {
+  constructor(message: string) {
+    super('NUMERICAL', message);
+  }
+}

@@ -29,6 +29,7 @@ export {
   BackendUnavailableError,
   ContextLengthError,
   GenerationAbortedError,
+  NumericalError,
   InvalidOptionError,
   ModelFormatError,
   ShadowKvError,

@@ -1,8 +1,10 @@
 // The Llama forward pass (embedding, RMSNorm, RoPE, GQA attention through a KV cache policy,
 // SwiGLU MLP, LM head), written against the KernelBackend interface so any backend runs it.
-import { bytesPerElement, ContextLengthError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
+import { bytesPerElement, ContextLengthError, GenerationAbortedError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
 import { openModelWeights } from '#model-files';
 import { loadLlamaConfig, type LlamaConfig } from './config.js';
+import { yieldToEventLoop } from './event-loop-yield.js';
+import { checkFiniteWeights } from './weight-finite.js';
 import { ropeSpecFromConfig } from './rope-spec.js';
 import type { WeightSource } from './weight-source.js';
 import { validateLlamaWeights } from './weight-source-validate.js';
@@ -45,6 +47,8 @@ export interface ForwardOptions {
   lastLogits?: boolean;
   /** Observes hidden states: after the embedding (0) and after each layer (1..nLayers, the last one after the final norm). */
   onHidden?: (index: number, hidden: Tensor) => void | Promise<void>;
+  /** Checked after the forward pass yields to the event loop: an aborted signal throws GenerationAbortedError. */
+  signal?: AbortSignal;
 }
 
 export class LlamaModel {
@@ -91,7 +95,9 @@ export class LlamaModel {
     const load = async (name: string, matrix = true): Promise<Tensor> => {
       const info = source.info(name);
       const placed = matrix ? placeWeight(info, requested, opts.backend) : { dtype: 'f32' as const };
-      const t = opts.backend.upload(await readWeight(source, info, placed.dtype), info.shape, placed.dtype);
+      const data = await readWeight(source, info, placed.dtype);
+      checkFiniteWeights(data, placed.dtype, info);
+      const t = opts.backend.upload(data, info.shape, placed.dtype);
       if (matrix) {
         matrixDtype ??= placed.dtype;
         note ??= placed.note;
@@ -148,6 +154,10 @@ export class LlamaModel {
     const m = ids.length;
     const start = state.seqLen;
     this.checkContext(start + m, 'the sequence');
+    // Each call (a prefill chunk, a decode step) first lets timers and I/O run, so AbortSignal.timeout and
+    // other requests are served during a long generation; with opts.signal an abort stops before any compute.
+    await yieldToEventLoop();
+    if (opts.signal?.aborted) throw new GenerationAbortedError();
     const idsT = backend.upload(Int32Array.from(ids), [m], 'i32');
     const positions = new Int32Array(m);
     for (let i = 0; i < m; i++) positions[i] = start + i;

@@ -1,0 +1,120 @@
+// Cancellation by timers (issue 14): generation yields to the event loop before every prefill chunk and decode
+// step, so AbortSignal.timeout stops it within about one chunk or step, on the CPU and the WebGPU backend.
+// Before the yield existed, the timer could not fire until the whole generation had finished.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackendUnavailableError, GenerationAbortedError, type KernelBackend } from '@shadowkv/core';
+import { dense } from '@shadowkv/kv-policies';
+import { writeRandomLlama } from '@shadowkv/model-llama';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveBackend } from './backends.js';
+import { createEngine, type Engine } from './engine.js';
+
+const CHUNK = 64;
+const ABORT_MS = 300;
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'skv-abort-'));
+  await writeRandomLlama(tmp, {
+    config: { vocab_size: 512, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 32 },
+  });
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function webgpuSkip(): Promise<string | undefined> {
+  try {
+    const be = (await resolveBackend('webgpu')) as KernelBackend & { destroy?(): void };
+    be.destroy?.();
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof BackendUnavailableError)) throw e;
+    console.warn(`[abort] skipping the WebGPU abort tests: ${e.message}`);
+    return e.message;
+  }
+}
+
+/** Milliseconds of one prefill chunk and one decode step on this engine (measured, for the latency bound). */
+async function unitCosts(engine: Engine): Promise<{ chunkMs: number; stepMs: number }> {
+  const ids = Array.from({ length: CHUNK + 1 }, (_, i) => (i * 7) % 512);
+  const t0 = performance.now();
+  const r = await engine.generateText({ inputIds: ids }, { maxNewTokens: 4, ignoreEos: true, prefillChunkSize: CHUNK, cache: dense() });
+  const total = performance.now() - t0;
+  return { chunkMs: r.prefillMs, stepMs: Math.max(1, r.decodeMs / 3, (total - r.prefillMs) / 4) };
+}
+
+/**
+ * Generates until aborted by a timer: AbortSignal.timeout(ABORT_MS) from the start (prefill), or a setTimeout
+ * armed at the first token (decode: on a slow software adapter the prefill alone may outlast ABORT_MS).
+ * `ms` runs from when the timer was armed.
+ */
+async function runUntilAborted(
+  engine: Engine,
+  ids: number[],
+  maxNewTokens: number,
+  armAt: 'start' | 'first-token',
+): Promise<{ err: unknown; ms: number; prefilled: number; tokens: number }> {
+  let prefilled = 0;
+  let tokens = 0;
+  const ac = new AbortController();
+  let t0 = performance.now();
+  const signal = armAt === 'start' ? AbortSignal.timeout(ABORT_MS) : ac.signal;
+  const stream = engine.generate(
+    { inputIds: ids },
+    { maxNewTokens, ignoreEos: true, prefillChunkSize: CHUNK, signal, onPrefillProgress: (d) => (prefilled = d), cache: dense() },
+  );
+  let err: unknown = null;
+  try {
+    for await (const _ of stream) {
+      if (tokens++ === 0 && armAt === 'first-token') {
+        t0 = performance.now();
+        setTimeout(() => ac.abort(), ABORT_MS);
+      }
+    }
+  } catch (e) {
+    err = e;
+  }
+  return { err, ms: performance.now() - t0, prefilled, tokens };
+}
+
+const skipGpu = await webgpuSkip();
+
+describe.each([
+  ['cpu', undefined],
+  ['webgpu', skipGpu],
+] as const)('AbortSignal.timeout(%s) stops a generation', (backend, skip) => {
+  let engine: Engine;
+  let costs: { chunkMs: number; stepMs: number };
+  beforeAll(async () => {
+    if (skip) return;
+    engine = await createEngine({ model: tmp, backend });
+    costs = await unitCosts(engine);
+  });
+  afterAll(() => engine?.dispose());
+
+  it.skipIf(skip !== undefined)(`in the prefill, within about one chunk${skip ? ` (skipped: ${skip})` : ''}`, async () => {
+    // Enough chunks that the prefill takes several times the abort delay.
+    const chunks = Math.min(4000 / CHUNK, Math.ceil((6 * ABORT_MS) / costs.chunkMs) + 2);
+    const ids = Array.from({ length: chunks * CHUNK + 1 }, (_, i) => (i * 13) % 512);
+    const r = await runUntilAborted(engine, ids, 1, 'start');
+    console.log(`[abort] ${backend} prefill: aborted after ${r.ms.toFixed(0)} ms (timer ${ABORT_MS} ms, chunk ${costs.chunkMs.toFixed(0)} ms, ${r.prefilled}/${ids.length} prefilled)`);
+    expect(r.err).toBeInstanceOf(GenerationAbortedError);
+    expect(r.prefilled).toBeLessThan(ids.length - 1);
+    // The timer fires while a chunk computes; the next forward call yields, sees the abort and computes nothing:
+    // at most one chunk past the timer, plus scheduling slack on a shared machine.
+    expect(r.ms).toBeLessThan(ABORT_MS + 1.5 * costs.chunkMs + 250);
+  });
+
+  it.skipIf(skip !== undefined)(`in the decode, within about one step${skip ? ` (skipped: ${skip})` : ''}`, async () => {
+    const steps = Math.ceil((6 * ABORT_MS) / costs.stepMs) + 4;
+    const r = await runUntilAborted(engine, [1, 2, 3, 4, 5, 6, 7, 8], Math.min(steps, 3000), 'first-token');
+    console.log(`[abort] ${backend} decode: aborted after ${r.ms.toFixed(0)} ms (timer ${ABORT_MS} ms, step ${costs.stepMs.toFixed(1)} ms, ${r.tokens} tokens)`);
+    expect(r.err).toBeInstanceOf(GenerationAbortedError);
+    expect(r.tokens).toBeGreaterThan(1);
+    expect(r.tokens).toBeLessThan(Math.min(steps, 3000));
+    expect(r.ms).toBeLessThan(ABORT_MS + 1.5 * costs.stepMs + 250);
+  });
+});
