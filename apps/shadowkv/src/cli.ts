@@ -16,6 +16,7 @@ import { createEngine, type Engine, type PromptInput } from './engine.js';
 import { createPolicy, parsePolicySpec, POLICY_NAMES, POLICY_SCHEMAS, type PolicyOptions } from './policy-options.js';
 import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
+import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
 import { addressedCommand, checkInputFile, readInputFile, userErrorReport } from './cli-errors.js';
 
 /** This package's version: package.json sits one folder above src/, dist/ and the dev bundle alike. */
@@ -215,13 +216,26 @@ export function buildCli(): Command {
 
   const demo = program
     .command('demo')
-    .description('generate with a seeded random tiny Llama (no download needed) or --model DIR, then compare dense, ShadowKV and KCache on a long prompt')
-    .option('--model <dir>', 'use this Hugging Face Llama directory instead of the random demo model')
-    .option('--prompt <text>', 'prompt text', 'The pass key is 48213. Remember it. What is the pass key?')
-    .option('--input-ids <ids>', 'comma-separated token ids')
-    .option('--context <n>', 'tokens of the long-context comparison (0 to skip)', int('--context'), 2048)
+    .description('the shipped needle model finds a pass key deep in a long prompt with the dense and the ShadowKV cache, side by side (fast-side memory, decode speed); --random or --model DIR: generate, then compare dense, ShadowKV and KCache on a long prompt')
+    .option('--random', 'use a seeded random tiny Llama (untrained: gibberish text, real pipeline) for a speed run')
+    .option('--model <dir>', 'use this Hugging Face Llama directory (as --random does)')
+    .option('--prompt <text>', 'prompt text (--random, --model)', 'The pass key is 48213. Remember it. What is the pass key?')
+    .option('--input-ids <ids>', 'comma-separated token ids (--random, --model)')
+    .option('--context <n>', 'prompt tokens of the comparison (needle demo: 4000; --random/--model: 2048; 0 skips it there)', int('--context'))
+    .option('--depth <fraction>', 'needle demo: where the pass key sits, 0 = start of the prompt, 1 = just before the question', num('--depth'), 0.25)
     .addOption(backendOption());
   generationOptions(addPolicyOptions(demo)).action(async (o) => {
+    if (!o.model && !o.random) {
+      if (!(o.depth >= 0 && o.depth <= 1)) throw new InvalidArgumentError(`--depth must be between 0 and 1, got ${o.depth}`);
+      if (o.context !== undefined && o.context < 256) throw new InvalidArgumentError(`--context must be at least 256 tokens for the needle demo, got ${o.context}`);
+      const log = (t: string) => (o.json || o.quiet ? undefined : process.stdout.write(t));
+      const r = await runNeedleDemo(
+        { backend: o.backend, context: o.context ?? 4000, depth: o.depth, seed: o.seed, steps: 32, shadowkv: { ...DEMO_SHADOWKV, ...policyOptions(o) }, quiet: Boolean(o.quiet || o.json) },
+        log,
+      );
+      process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : formatDemo(r));
+      return;
+    }
     const model = o.model ?? (await ensureRandomModel('tiny'));
     if (!o.model) process.stderr.write('demo model: seeded RANDOM weights (not trained) — the text is gibberish by design; the pipeline is real.\n');
     const engine = await loadEngine(model, o.backend, Boolean(o.quiet || o.json));
@@ -230,7 +244,7 @@ export function buildCli(): Command {
     const prompt: PromptInput = o.inputIds !== undefined ? await promptFrom({ inputIds: o.inputIds }) : String(o.prompt);
     process.stdout.write('1) streamed generation\n');
     await runGenerate(engine, prompt, { ...o, maxNewTokens: o.maxNewTokens === 128 ? 32 : o.maxNewTokens }, false);
-    const context = Math.min(o.context as number, c.maxPositionEmbeddings - 16);
+    const context = Math.min((o.context as number | undefined) ?? 2048, c.maxPositionEmbeddings - 16);
     if (context > 0) {
       process.stdout.write(`\n2) one ${context}-token prompt, prefilled once, decoded 16 tokens under each cache policy\n`);
       const ps = [createPolicy('dense'), createPolicy('shadowkv', { rank: 32, budget: 256, outliers: 4 }), createPolicy('kcache', { topN: 256 })];

@@ -30,7 +30,7 @@ export function createProgress(label: string, total: number, quiet = false, opts
       lastPrintMs = now;
       const s = ((now - t0) / 1000).toFixed(1);
       // The ETA assumes the remaining steps cost what the finished ones did on average.
-      const eta = done > 0 && done < total ? `, ETA ${formatSeconds(((now - t0) / 1000 / done) * (total - done))}` : '';
+      const eta = done > 0 && done < total && now - t0 > 500 ? `, ETA ${formatSeconds(((now - t0) / 1000 / done) * (total - done))}` : '';
       process.stderr.write(`${label}: ${done}/${total} (${s} s${eta})${payload?.info ? ` ${payload.info}` : ''}\n`);
     },
     stop() {},
