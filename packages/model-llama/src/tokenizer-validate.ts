@@ -44,8 +44,12 @@ export function validateTokenizerJson(json: Record<string, unknown>, file: strin
     maxId = vocab.length - 1;
     if (count > LLAMA_CONFIG_LIMITS.vocabSize) throw new ModelFormatError(file, 'model.vocab', `has ${count} entries, above the limit ${LLAMA_CONFIG_LIMITS.vocabSize}`);
   } else if (typeof vocab === 'object' && vocab !== null) {
+    // Two tokens with one id make decoding ambiguous: real vocabularies are one-to-one.
+    const seen = new Set<number>();
     for (const [token, id] of Object.entries(vocab)) {
       checkId('model.vocab', token, id);
+      if (seen.has(id as number)) throw new ModelFormatError(file, 'model.vocab', `token ${showBounded(token, 40)} reuses id ${id as number}; every token needs its own id`);
+      seen.add(id as number);
       maxTokenChars = Math.max(maxTokenChars, token.length);
       count++;
     }

@@ -8,6 +8,7 @@ import { ChatTemplate, chatTemplateSource, type ChatMessage } from './chat-templ
 import { createStreamDecoder, type StreamDecoder } from './stream-decoder.js';
 import { checkTextFits, probeTokenizer, wrapTokenizerError } from './tokenizer-probe.js';
 import { validateTokenizerJson } from './tokenizer-validate.js';
+import { showBounded } from './bounded-json.js';
 
 /** Encode, decode and chat formatting for one model. */
 export interface LlamaTokenizer {
@@ -135,6 +136,9 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfigJson: unk
     const v = config[name];
     // Special tokens are stored as strings or as AddedToken objects ({ content, ... }).
     const content = typeof v === 'string' ? v : typeof (v as { content?: unknown })?.content === 'string' ? (v as { content: string }).content : null;
+    if (content === null && v !== undefined && v !== null) {
+      throw new ModelFormatError(configFile, name, `must be a token string or an object with a string "content", got ${showBounded(v, 60)}`);
+    }
     if (content !== null) specialTokens[name] = content;
   }
 
