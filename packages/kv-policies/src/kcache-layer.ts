@@ -1,5 +1,5 @@
 // One layer of KCache's decode state: every key on the fast side, values offloaded, top-N (or mass) values fetched.
-import type { KernelBackend, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import type { KernelBackend, KvAppendInput, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { massCount, selectTokens, tokenScores } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
@@ -90,6 +90,19 @@ export class KcacheLayer implements DecodeLayer {
     backend.dispose(k);
     stats.attentionMs += performance.now() - t;
     return out;
+  }
+
+  /**
+   * Stores m tokens after the prompt as m decode steps would (a replay, or a session's new turn stored without
+   * attention): keys to the fast-side cache, values to the store. KCache has no exact tail to fold: every key is
+   * kept exact on the fast side by design, and every value after the prompt already goes to slow memory.
+   */
+  async append(input: KvAppendInput): Promise<void> {
+    const { backend } = this.ctx;
+    backend.writeKv(this.keys, input.k, input.start);
+    const v = (await backend.read(input.v)) as Float32Array;
+    this.store.appendTokenMajor(v, input.m);
+    this.length += input.m;
   }
 
   /** Mass mode needed more slots than reserved: a bigger buffer, whose cache starts empty. */

@@ -1,9 +1,9 @@
 // One layer of ShadowKV's decode state: low-rank pre-RoPE keys, landmarks, exact local/outlier/generated K/V,
 // and the offloaded values with a cache of the last selection.
-import { ShapeError, type KernelBackend, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
+import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
-import { buildLandmarkSet, landmarkChunkIds, refineChunks, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
+import { buildLandmarkSet, chunkLandmarks, landmarkChunkIds, refineChunks, selectChunks, type LandmarkSet } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { DenseLayerData } from './dense-kv-buffer.js';
 import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
@@ -21,8 +21,23 @@ export interface ShadowKvLayerSnapshot {
 }
 
 /**
+ * Tokens after the prompt (generated tokens, and the prompts of later turns) form the exact tail. When the tail
+ * holds `exactTail` tokens and one more arrives, the tail is folded (the multi-turn / long-generation rule):
+ *
+ * - Its oldest whole chunks, all but the last localChunks·chunkSize tokens (the recent window stays exact), join
+ *   the compressed state without a new SVD: their pre-RoPE keys are projected on the existing basis
+ *   (A rows a = kPre·V·S⁻¹, i.e. a_r = kPre·B_r / ‖B_r‖² with B = S·Vᵀ), each chunk gets a landmark (mean of
+ *   its post-RoPE keys per head) and becomes selectable, and the values go to the ValueStore.
+ * - Chunk ids are positions / chunkSize, so the first fold first pins the tokens up to the next chunk boundary
+ *   (the partial chunk after the prompt) as exact static rows, for good.
+ *
+ * So the fast side holds, at any length, rank floats per token (A), one landmark per chunk and head, and fixed
+ * buffers (budget + static + exactTail rows); no room is reserved per remaining position. The outliers are the
+ * prompt's; folded chunks are never outliers. A fold is a function of the token count only, so appending tokens
+ * in one call (a replay) or one at a time (decode) folds at the same points.
+ *
  * The decode buffers Kd and Vd [nKvHeads, rows, headDim] hold, per KV head,
- * `[ selected chunks (budget rows, slot order) | local window + outlier chunks (exact) | generated tokens ]`,
+ * `[ selected chunks (budget rows, slot order) | local window + outlier chunks (exact) | exact tail ]`,
  * so one attention call over the first `budget + nStatic + generated` rows covers everything the token sees.
  * Selected keys are rebuilt into the first region every step; selected values are kept there by a ChunkCache
  * so that only chunks missed since the previous step are copied from the ValueStore.
@@ -35,19 +50,32 @@ export class ShadowKvLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
   private a!: Tensor; // [localStart, rank], set by setRank
   private b!: Tensor; // [nKvHeads, rank, headDim], set by setRank
-  private readonly landmarks: Tensor; // [nKvHeads, nLandmarks, headDim]
-  private readonly set: LandmarkSet;
+  private landmarks: Tensor; // [nKvHeads, nLandmarks, headDim]
+  private set: LandmarkSet;
   private readonly store: ValueStore;
   private readonly kd: Tensor; // [nKvHeads, rows, headDim]
   private readonly vd: Tensor; // [nKvHeads, rows, headDim]
   private readonly cache: ChunkCache;
   private readonly budgetIdx: Tensor; // i32 [nKvHeads, 1] of zeros: the budget region as one chunk of `budget` rows
   private readonly rows: number;
-  private readonly nStatic: number;
+  private nStatic: number;
   private readonly selected: Int32Array; // [nKvHeads, nSelect] chunk ids of the last step, ascending
-  private generated = 0;
+  private generated = 0; // tokens in the exact tail
   private stepped = false;
   private rank = 0;
+  /** Position of the tail's first token. */
+  private tailStart: number;
+  /** Tail tokens before a fold (ShadowKvParams.exactTail, or every remaining position when that is 0). */
+  private readonly tailCap: number;
+  /**
+   * Pre-RoPE keys of the static and tail rows, token-major [1, rows - budget, width] (row r of Kd is row r - budget
+   * here): a fold projects them on the basis. Written on the device each step; read back only when folding.
+   */
+  private readonly kPreTail: Tensor | undefined;
+  /** Host copies of A [aRows, rank] and B (S·Vᵀ) [rank, width], for projecting folded keys and re-uploading A. */
+  private aHost!: Float32Array;
+  private bHost!: Float32Array;
+  private aRows = 0;
   /** Singular values of this layer's pre-RoPE keys, descending (as many as the SVD computed). */
   readonly spectrum: Float64Array;
   /** Squared Frobenius norm of the pre-RoPE keys (the energy every component's share is taken of). */
@@ -94,9 +122,15 @@ export class ShadowKvLayer implements DecodeLayer {
     this.store = new ValueStore({ nKvHeads, headDim, chunkSize, initialCapacity: promptLen, quantize: p.quantizeValues ? 'int8' : 'none' });
     this.store.appendHeadMajor(data.values, maxSeqLen, promptLen);
 
-    // Decode buffers: budget rows | static rows | room for every token that can still be generated.
+    // Decode buffers: budget rows | static rows | the exact tail (with folding: exactTail rows plus the chunk
+    // that the first fold pins; without: every position that can still come).
     this.nStatic = layout.nLocal + p.outliers * chunkSize;
-    this.rows = p.budget + this.nStatic + (maxSeqLen - promptLen);
+    const remaining = maxSeqLen - promptLen;
+    const exactTail = p.exactTail;
+    this.tailCap = exactTail > 0 && exactTail < remaining ? exactTail : remaining;
+    this.rows = p.budget + this.nStatic + Math.min(remaining, this.tailCap + chunkSize);
+    this.tailStart = promptLen;
+    this.kPreTail = this.tailCap < remaining ? backend.zeros([1, this.rows - p.budget, width]) : undefined;
     this.kd = backend.zeros([nKvHeads, this.rows, headDim]);
     this.vd = backend.zeros([nKvHeads, this.rows, headDim]);
     this.writeStatic(data);
@@ -127,6 +161,9 @@ export class ShadowKvLayer implements DecodeLayer {
     }
     this.a = backend.upload(a, [localStart, rank]);
     this.b = backend.upload(bh, [nKvHeads, rank, headDim]);
+    this.aHost = a;
+    this.aRows = localStart;
+    this.bHost = f.b.slice(0, rank * width);
     this.rank = rank;
     this.factors = undefined;
   }
@@ -165,14 +202,12 @@ export class ShadowKvLayer implements DecodeLayer {
     const { backend, model, rope } = this.ctx;
     const { nHeads, nKvHeads, headDim } = model;
     const { budget, chunkSize } = this.p;
-    const { nSelect, nLandmarks } = this.layout;
+    const { nSelect } = this.layout;
     const scale = 1 / Math.sqrt(headDim);
 
-    // 1. The new token's exact K/V join the generated region (it attends to itself).
-    const row = budget + this.nStatic + this.generated;
-    backend.writeKv(this.kd, input.k, row);
-    backend.writeKv(this.vd, input.v, row);
-    this.generated++;
+    // 1. The new token's exact K/V join the exact tail (it attends to itself); a full tail is folded first.
+    await this.store1(input);
+    const { nLandmarks } = this;
 
     // 2. Select budget/chunkSize chunks per KV head by landmark scores; only the ids come to the host. On a queued
     // backend (WebGPU) the read also waits for the work queued before it, which selectMs then includes.
@@ -222,13 +257,164 @@ export class ShadowKvLayer implements DecodeLayer {
     return out;
   }
 
+  /** Landmarks (selectable chunks) per KV head: the prompt's non-outlier chunks plus every folded chunk. */
+  get nLandmarks(): number {
+    return this.set.nLandmarks;
+  }
+
+  /** Stores one token (m = 1) at the end of the tail, folding a full tail first. No host round trip. */
+  private async store1(input: KvAppendInput): Promise<void> {
+    const { backend } = this.ctx;
+    if (this.generated === this.tailCap) await this.fold();
+    const row = this.p.budget + this.nStatic + this.generated;
+    backend.writeKv(this.kd, input.k, row);
+    backend.writeKv(this.vd, input.v, row);
+    if (this.kPreTail) backend.writeKv(this.kPreTail, input.kPre, row - this.p.budget);
+    this.generated++;
+  }
+
+  /**
+   * Stores m tokens without attention (a replayed turn or decode steps): the same rows and folds as m decode steps
+   * would leave, since a step's attention output is not part of the state.
+   */
+  async append(input: KvAppendInput): Promise<void> {
+    const { backend } = this.ctx;
+    const width = this.ctx.model.nKvHeads * this.ctx.model.headDim;
+    const [k, v, kPre] = (await Promise.all([backend.read(input.k), backend.read(input.v), backend.read(input.kPre)])) as Float32Array[];
+    let i = 0;
+    while (i < input.m) {
+      if (this.generated === this.tailCap) await this.fold();
+      const n = Math.min(input.m - i, this.tailCap - this.generated);
+      this.writeTail(this.generated, n, k.subarray(i * width), v.subarray(i * width), kPre.subarray(i * width));
+      this.generated += n;
+      i += n;
+    }
+  }
+
+  /** Uploads n token-major rows of k/v/kPre into tail rows first..first+n. */
+  private writeTail(first: number, n: number, k: Float32Array, v: Float32Array, kPre: Float32Array): void {
+    if (n <= 0) return;
+    const { backend } = this.ctx;
+    const width = this.ctx.model.nKvHeads * this.ctx.model.headDim;
+    const row = this.p.budget + this.nStatic + first;
+    if (row + n > this.rows) throw new ShapeError('ShadowKvLayer', `the exact tail is full (${this.rows} rows); the cache capacity is exhausted`);
+    const targets: [Tensor | undefined, Float32Array, number][] = [[this.kd, k, row], [this.vd, v, row], [this.kPreTail, kPre, row - this.p.budget]];
+    for (const [dst, src, at] of targets) {
+      if (!dst) continue;
+      const t = backend.upload(src.slice(0, n * width), [n, width]);
+      backend.writeKv(dst, t, at);
+      backend.dispose(t);
+    }
+  }
+
+  /** Reads the tail's rows back, token-major [generated, width] each (only when folding). */
+  private async readTail(): Promise<{ k: Float32Array; v: Float32Array; kPre: Float32Array }> {
+    const { backend, model } = this.ctx;
+    const { nKvHeads, headDim } = model;
+    const width = nKvHeads * headDim;
+    const g = this.generated;
+    const row0 = this.p.budget + this.nStatic;
+    const [kd, vd, kp] = (await Promise.all([backend.read(this.kd), backend.read(this.vd), backend.read(this.kPreTail as Tensor)])) as Float32Array[];
+    const k = new Float32Array(g * width);
+    const v = new Float32Array(g * width);
+    for (let t = 0; t < g; t++) {
+      for (let h = 0; h < nKvHeads; h++) {
+        const from = (h * this.rows + row0 + t) * headDim;
+        k.set(kd.subarray(from, from + headDim), t * width + h * headDim);
+        v.set(vd.subarray(from, from + headDim), t * width + h * headDim);
+      }
+    }
+    const kPre = kp.slice((row0 - this.p.budget) * width, (row0 - this.p.budget + g) * width);
+    return { k, v, kPre };
+  }
+
+  /** Folds the tail's oldest whole chunks into A, the landmarks and the ValueStore (the rule in the class comment). */
+  private async fold(): Promise<void> {
+    const { backend, model } = this.ctx;
+    const { nKvHeads, headDim } = model;
+    const width = nKvHeads * headDim;
+    const { chunkSize, localChunks } = this.p;
+    let tail = await this.readTail();
+    const drop = (n: number) => {
+      tail = { k: tail.k.subarray(n * width), v: tail.v.subarray(n * width), kPre: tail.kPre.subarray(n * width) };
+      this.generated -= n;
+      this.tailStart += n;
+    };
+    // Pin the partial chunk after the prompt: those tail rows become static rows where they are.
+    const pin = Math.min((chunkSize - (this.tailStart % chunkSize)) % chunkSize, this.generated);
+    if (pin > 0) {
+      this.store.appendTokenMajor(tail.v.subarray(0, pin * width), pin);
+      this.nStatic += pin;
+      drop(pin);
+    }
+    const keep = localChunks * chunkSize;
+    const n = Math.floor(Math.max(0, this.generated - keep) / chunkSize) * chunkSize;
+    if (n === 0) throw new ShapeError('ShadowKvLayer.fold', `exactTail ${this.tailCap} leaves no whole chunk to fold beyond the ${keep}-token local window`);
+    const first = this.tailStart; // position of the first folded token, a chunk boundary
+    if (this.store.length !== first) throw new ShapeError('ShadowKvLayer.fold', `value store holds ${this.store.length} tokens, expected ${first}`);
+
+    // Values to slow memory, in position order (store chunk id = position / chunkSize).
+    this.store.appendTokenMajor(tail.v.subarray(0, n * width), n);
+
+    // Low-rank rows: A grows to cover positions 0..first+n; the rows between the old end and `first` (the local
+    // window and pinned tokens, always exact) are zeros that no landmark points at.
+    const r = this.rank;
+    const rows = first + n;
+    const a = new Float32Array(rows * r);
+    a.set(this.aHost.subarray(0, this.aRows * r));
+    const norm2 = new Float64Array(r);
+    for (let j = 0; j < r; j++) {
+      let acc = 0;
+      for (let e = 0; e < width; e++) acc += this.bHost[j * width + e] ** 2;
+      norm2[j] = acc;
+    }
+    for (let t = 0; t < n; t++) {
+      const kp = tail.kPre.subarray(t * width, (t + 1) * width);
+      for (let j = 0; j < r; j++) {
+        let acc = 0;
+        const bj = j * width;
+        for (let e = 0; e < width; e++) acc += kp[e] * this.bHost[bj + e];
+        a[(first + t) * r + j] = norm2[j] > 0 ? acc / norm2[j] : 0;
+      }
+    }
+    backend.dispose(this.a);
+    this.a = backend.upload(a, [rows, r]);
+    this.aHost = a;
+    this.aRows = rows;
+
+    // Landmarks of the folded chunks (head-major copy of their post-RoPE keys), appended per head.
+    const nNew = n / chunkSize;
+    const hm = new Float32Array(nKvHeads * n * headDim);
+    for (let t = 0; t < n; t++) for (let h = 0; h < nKvHeads; h++) hm.set(tail.k.subarray(t * width + h * headDim, t * width + (h + 1) * headDim), (h * n + t) * headDim);
+    const fresh = chunkLandmarks({ data: hm, nKvHeads, rowStride: n, headDim }, chunkSize, nNew);
+    const old = this.set;
+    const nL = old.nLandmarks + nNew;
+    const landmarks = new Float32Array(nKvHeads * nL * headDim);
+    const chunkIds = new Int32Array(nKvHeads * nL);
+    for (let h = 0; h < nKvHeads; h++) {
+      landmarks.set(old.landmarks.subarray(h * old.nLandmarks * headDim, (h + 1) * old.nLandmarks * headDim), h * nL * headDim);
+      landmarks.set(fresh.subarray(h * nNew * headDim, (h + 1) * nNew * headDim), (h * nL + old.nLandmarks) * headDim);
+      chunkIds.set(old.chunkIds.subarray(h * old.nLandmarks, (h + 1) * old.nLandmarks), h * nL);
+      for (let c = 0; c < nNew; c++) chunkIds[h * nL + old.nLandmarks + c] = first / chunkSize + c;
+    }
+    this.set = { ...old, landmarks, chunkIds, nLandmarks: nL };
+    backend.dispose(this.landmarks);
+    this.landmarks = backend.upload(landmarks, [nKvHeads, nL, headDim]);
+
+    // The rest of the tail moves to the front of the tail region.
+    drop(n);
+    this.writeTail(0, this.generated, tail.k, tail.v, tail.kPre);
+  }
+
   fastBytes(): number {
     const { nKvHeads, headDim } = this.ctx.model;
     const f32 = 4;
-    const lowRank = (this.layout.localStart * this.rank + nKvHeads * this.rank * headDim) * f32;
-    const landmarks = nKvHeads * this.layout.nLandmarks * headDim * f32;
+    const lowRank = (this.aRows * this.rank + nKvHeads * this.rank * headDim) * f32;
+    const landmarks = nKvHeads * this.nLandmarks * headDim * f32;
     const used = this.p.budget + this.nStatic + this.generated; // rows of Kd/Vd in use
-    return lowRank + landmarks + 2 * nKvHeads * used * headDim * f32;
+    // With folding, the pre-RoPE keys of the tail rows are kept too (the fold projects them).
+    const preRope = this.kPreTail ? nKvHeads * this.generated * headDim * f32 : 0;
+    return lowRank + landmarks + 2 * nKvHeads * used * headDim * f32 + preRope;
   }
 
   slowBytes(): number {
@@ -248,6 +434,6 @@ export class ShadowKvLayer implements DecodeLayer {
   }
 
   dispose(): void {
-    for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd, this.budgetIdx]) if (t) this.backend.dispose(t); // a, b unset if setRank never ran
+    for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd, this.budgetIdx, this.kPreTail]) if (t) this.backend.dispose(t); // a, b unset if setRank never ran
   }
 }

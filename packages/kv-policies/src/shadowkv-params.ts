@@ -62,6 +62,19 @@ export const SHADOWKV_PARAMS = [
     doc: "Rank per layer: uniform (the authors'), or energy: rank is the mean, layers whose key spectrum decays slowly get more (between 1 and min(2·rank, nKvHeads*headDim)), same fast memory.",
   },
   { name: 'quantizeValues', type: 'boolean', default: false, doc: 'Keep the offloaded values as int8 with one scale per chunk and head (about 4x less slow memory).' },
+  {
+    // The fold rule (generated tokens and later turns): shadowkv-layer.ts, docs/sessions.md.
+    name: 'exactTail',
+    type: 'int',
+    default: 1024,
+    min: 0,
+    rule: '0, or at least (localChunks + 2) × chunkSize',
+    check: (tail: number, p) => {
+      const need = ((p.localChunks as number) + 2) * (p.chunkSize as number);
+      return tail === 0 || tail >= need ? undefined : `${tail} must be 0 (never fold) or at least (localChunks + 2) × chunkSize = ${need}, so that a fold has a whole chunk beyond the exact local window`;
+    },
+    doc: 'Tokens after the prompt (generated, later turns) kept exact; one more folds the oldest whole chunks into the low-rank keys (projected on the existing basis, no new SVD), landmarks and value store, keeping the last localChunks exact. 0: never fold.',
+  },
 ] as const satisfies readonly ParamSpec[];
 
 export const SHADOWKV_SCHEMA: PolicySchema = { policy: 'shadowkv', params: SHADOWKV_PARAMS };
