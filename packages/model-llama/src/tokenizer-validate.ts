@@ -56,6 +56,10 @@ export function validateTokenizerJson(json: Record<string, unknown>, file: strin
   } else if (vocab !== undefined) {
     throw new ModelFormatError(file, 'model.vocab', `must be an object of token ids or a list of [token, score] pairs, got ${showBounded(vocab, 60)}`);
   }
+  if (typeof vocab === 'object' && vocab !== null && !Array.isArray(vocab)) checkMerges(model, vocab as Record<string, unknown>, file);
+  if (model.unk_token !== undefined && model.unk_token !== null && typeof model.unk_token !== 'string') {
+    throw new ModelFormatError(file, 'model.unk_token', `must be a token string or null, got ${showBounded(model.unk_token, 60)}`);
+  }
   const added = json.added_tokens;
   if (added !== undefined && added !== null) {
     if (!Array.isArray(added)) throw new ModelFormatError(file, 'added_tokens', `must be a list, got ${showBounded(added, 60)}`);
@@ -63,6 +67,10 @@ export function validateTokenizerJson(json: Record<string, unknown>, file: strin
       const content = (t as { content?: unknown } | null)?.content;
       if (typeof content !== 'string') throw new ModelFormatError(file, `added_tokens[${i}]`, `must be an object with a string "content", got ${showBounded(t, 60)}`);
       checkId(`added_tokens[${i}].id`, content, (t as { id?: unknown }).id);
+      for (const flag of ['special', 'lstrip', 'rstrip', 'normalized', 'single_word']) {
+        const v = (t as Record<string, unknown>)[flag];
+        if (v !== undefined && typeof v !== 'boolean') throw new ModelFormatError(file, `added_tokens[${i}].${flag}`, `must be true or false, got ${showBounded(v, 60)}`);
+      }
       maxTokenChars = Math.max(maxTokenChars, content.length);
       count++;
     });
@@ -91,4 +99,31 @@ function checkComponent(v: unknown, file: string, field: string, depth: number):
     if (!Array.isArray(list)) throw new ModelFormatError(file, `${field}.${k}`, `must be a list, got ${showBounded(list, 60)}`);
     list.forEach((entry, i) => checkComponent(entry, file, `${field}.${k}[${i}]`, depth + 1));
   }
+}
+
+/**
+ * BPE merges are "a b" strings or [a, b] pairs whose parts and result are tokens of the vocabulary (the Rust
+ * library refuses others; the JS one silently skips them, changing tokenization without a word).
+ */
+function checkMerges(model: Record<string, unknown>, vocab: Record<string, unknown>, file: string): void {
+  const merges = model.merges;
+  if (merges === undefined || merges === null) return;
+  if (!Array.isArray(merges)) throw new ModelFormatError(file, 'model.merges', `must be a list, got ${showBounded(merges, 60)}`);
+  const prefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '';
+  const has = (t: string) => Object.prototype.hasOwnProperty.call(vocab, t);
+  merges.forEach((m, i) => {
+    let pair: unknown[] | null = null;
+    if (typeof m === 'string') {
+      const at = m.indexOf(' ', 1);
+      pair = at > 0 ? [m.slice(0, at), m.slice(at + 1)] : null;
+    } else if (Array.isArray(m) && m.length === 2) pair = m;
+    if (!pair || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      throw new ModelFormatError(file, `model.merges[${i}]`, `must be "a b" or ["a", "b"], got ${showBounded(m, 60)}`);
+    }
+    const [a, b] = pair as [string, string];
+    const merged = a + (prefix && b.startsWith(prefix) ? b.slice(prefix.length) : b);
+    for (const t of [a, b, merged]) {
+      if (!has(t)) throw new ModelFormatError(file, `model.merges[${i}]`, `uses ${showBounded(t, 40)}, which is not a token of model.vocab`);
+    }
+  });
 }
