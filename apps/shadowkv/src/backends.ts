@@ -17,9 +17,21 @@ export interface BackendChoice {
   reason: string;
 }
 
+const loaders = new Map<string, () => Promise<unknown>>();
+
+/**
+ * Hands in a literal `import()` of an optional backend package, for entry points that bundle their code (the
+ * CLI: its bundle then carries the workspace backends). Elsewhere the package is imported by name at run time,
+ * so that bundlers of this library never pull in backends the page does not use.
+ */
+export function registerBackendLoader(pkg: string, load: () => Promise<unknown>): void {
+  loaders.set(pkg, load);
+}
+
 async function importOptional(pkg: string, backend: string): Promise<Record<string, unknown>> {
   try {
-    return (await import(/* @vite-ignore */ pkg)) as Record<string, unknown>;
+    const load = loaders.get(pkg);
+    return (await (load ? load() : import(/* @vite-ignore */ pkg))) as Record<string, unknown>;
   } catch (err) {
     throw new BackendUnavailableError(backend, `the package ${pkg} could not be loaded (${(err as Error).message}); install it next to shadowkv`, { cause: err });
   }

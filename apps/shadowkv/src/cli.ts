@@ -6,13 +6,17 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { InvalidOptionError, type KvCachePolicy } from '@shadowkv/core';
+import { InvalidOptionError, type KernelBackend, type KvCachePolicy } from '@shadowkv/core';
 import { describeRange, kebabCase, parseParamValue, type ParamSpec } from '@shadowkv/kv-policies';
 import { BACKEND_NAMES, type BackendName } from './backends.js';
+import { registerCliBackends } from './cli-backends.js';
 import { formatNiahTable, mergeNiah, readNiah, runNiah, shardRows, type NiahResult } from './bench/niah.js';
 import { PrefillRecordingCache } from './bench/prefill-recording.js';
 import { formatSpeedTable, runSpeed, type SpeedResult } from './bench/speed.js';
+import { backendThreads, formatSpeedComparison, peerThreadCounts, runSpeedComparison, type SpeedComparison } from './bench/speed-comparison.js';
+import { findPeerGguf, LlamaCppPeer, NODE_LLAMA_CPP_VERSION } from './bench/peer-llama-cpp.js';
 import { createEngine, type Engine, type PromptInput } from './engine.js';
+import type { WeightsDtype } from '@shadowkv/model-llama';
 import { createPolicy, parsePolicySpec, POLICY_NAMES, POLICY_SCHEMAS, type PolicyOptions } from './policy-options.js';
 import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
@@ -99,10 +103,31 @@ function policies(o: Record<string, unknown>): KvCachePolicy[] {
 }
 
 function backendOption(multiple = false): Option {
-  return new Option(`--backend <name${multiple ? 's' : ''}>`, `kernel backend: ${BACKEND_NAMES.join(', ')}${multiple ? ' (comma list)' : ''}`).default('cpu');
+  return new Option(
+    `--backend <name${multiple ? 's' : ''}>`,
+    `kernel backend: ${BACKEND_NAMES.join(', ')}${multiple ? ' (comma list)' : ''}; auto = WebGPU on a real GPU, else wasm, else cpu (the reference)`,
+  ).default('auto');
 }
 
-async function loadEngine(model: string, backend: string, quiet: boolean, policy?: KvCachePolicy): Promise<Engine> {
+/** --threads, --weights-dtype and --verbose: how the engine's backend and weights are set up. */
+function addEngineOptions(cmd: Command): Command {
+  return cmd
+    .option('--threads <n>', 'wasm backend: worker threads (default: its own choice)', int('--threads'))
+    .addOption(
+      new Option('--weights-dtype <dtype>', "weight matrices in memory (default: the checkpoint's dtype; 16-bit only on backends that take it, else widened to f32)").choices(['f32', 'f16', 'bf16']),
+    )
+    .option('--verbose', 'print the backend chosen and why, and the weights dtype');
+}
+
+/** Backends the command created: destroyed when it ends, so that worker threads (wasm) do not keep the process alive. */
+const loadedBackends = new Set<KernelBackend>();
+
+function releaseBackends(): void {
+  for (const b of loadedBackends) (b as { destroy?: () => void }).destroy?.();
+  loadedBackends.clear();
+}
+
+async function loadEngine(model: string, backend: string, quiet: boolean, policy?: KvCachePolicy, flags: Record<string, unknown> = {}): Promise<Engine> {
   if (!BACKEND_NAMES.includes(backend as BackendName)) {
     throw new InvalidArgumentError(`unknown backend "${backend}"; use one of ${BACKEND_NAMES.join(', ')}`);
   }
@@ -111,12 +136,22 @@ async function loadEngine(model: string, backend: string, quiet: boolean, policy
     model,
     backend: backend as BackendName,
     cache: policy,
+    threads: flags.threads as number | undefined,
+    weightsDtype: flags.weightsDtype as WeightsDtype | undefined,
     onLoadProgress: (p) => {
       bar ??= createProgress(`loading ${model}`, p.total, quiet);
       bar.update(p.done);
     },
   });
   bar?.stop();
+  loadedBackends.add(engine.backend);
+  if (flags.verbose) {
+    const w = engine.model.weights;
+    process.stderr.write(
+      `backend ${engine.backend.name}: ${engine.backendReason}\n` +
+        `weights ${w.dtype} (checkpoint ${w.checkpoint}${w.requested ? `, asked ${w.requested}` : ''}${w.note ? `; ${w.note}` : ''}), ${bytes(w.bytes)} of weight matrices; norms f32\n`,
+    );
+  }
   return engine;
 }
 
@@ -190,6 +225,7 @@ function generationOptions(cmd: Command): Command {
 }
 
 export function buildCli(): Command {
+  registerCliBackends();
   const program = new Command('shadowkv')
     .description('Long-context Llama inference with the KV cache in shadows (ShadowKV, KCache).')
     .version(VERSION, '-V, --version', 'print the version')
@@ -210,7 +246,7 @@ export function buildCli(): Command {
     // Inputs (prompt file, policy flags) are checked before the model loads, which can take minutes.
     const prompt = await promptFrom(o);
     policies(o);
-    const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.json));
+    const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.json), undefined, o);
     await runGenerate(engine, prompt, o, Boolean(o.json));
   });
 
@@ -238,7 +274,7 @@ export function buildCli(): Command {
     }
     const model = o.model ?? (await ensureRandomModel('tiny'));
     if (!o.model) process.stderr.write('demo model: seeded RANDOM weights (not trained) — the text is gibberish by design; the pipeline is real.\n');
-    const engine = await loadEngine(model, o.backend, Boolean(o.quiet || o.json));
+    const engine = await loadEngine(model, o.backend, Boolean(o.quiet || o.json), undefined, o);
     const c = engine.model.config;
     if (!o.json && !o.quiet) process.stderr.write(`model ${model}: ${c.nLayers} layers, ${c.nHeads} heads / ${c.nKvHeads} KV heads, ${(engine.model.parameterCount() / 1e6).toFixed(2)}M parameters, backend ${engine.backend.name}\n`);
     const prompt: PromptInput = o.inputIds !== undefined ? await promptFrom({ inputIds: o.inputIds }) : String(o.prompt);
@@ -286,7 +322,7 @@ export function buildCli(): Command {
         const [i, n] = String(o.shard).split('/').map(Number);
         rows = shardRows(rows, i, n);
       }
-      const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.shard));
+      const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.shard), undefined, o);
       const recordings = o.prefillCache
         ? await PrefillRecordingCache.open(typeof o.prefillCache === 'string' ? o.prefillCache : join(tmpdir(), 'shadowkv-prefill-cache'), engine)
         : undefined;
@@ -308,13 +344,22 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .option('--out <file>', 'also write the table and JSON to this markdown file, updated after each context')
     .option('--max-context <n>', 'allow contexts past max_position_embeddings (speed runs only: RoPE extrapolates, quality untested)', int('--max-context'))
+    .addOption(new Option('--peer <engine>', 'also run this engine on the same model and prompts, interleaved, and print ratios ours/peer').choices(['llama.cpp']))
+    .option('--peer-model <file.gguf>', "the peer's GGUF (default: <model>-gguf/*-<weights dtype>.gguf beside --model)")
+    .option('--peer-threads <list>', 'llama.cpp thread counts (default: ours and 1..cores; its best is reported)', intList('--peer-threads'))
+    .option('--repeat <n>', 'with --peer/--bandwidth: interleaved repeats per context (medians reported)', int('--repeat'), 1)
+    .option('--bandwidth', 'measure memory read bandwidth in the same run and print the decode floor (weight bytes per step / bandwidth)')
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(speed, true).action(async (o) => {
     if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
     const model = o.model ?? (await ensureRandomModel(o.random));
+    if (o.peer || o.bandwidth) {
+      await speedComparison(model, o, (backend) => loadEngine(model, backend, Boolean(o.quiet), undefined, o));
+      return;
+    }
     const results: SpeedResult[] = [];
     for (const backend of String(o.backend).split(',')) {
-      const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet));
+      const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet), undefined, o);
       if (o.maxContext) {
         engine.model.contextLimit = o.maxContext;
         process.stderr.write(`context limit raised to ${o.maxContext} (model trained for ${engine.model.config.maxPositionEmbeddings}): speed and memory only\n`);
@@ -337,7 +382,44 @@ export function buildCli(): Command {
     else process.stdout.write(`${table}\n`);
   });
 
+  for (const cmd of [gen, demo, niah, speed]) addEngineOptions(cmd);
   return program;
+}
+
+/** `bench speed` with --peer and/or --bandwidth: interleaved repeats, medians, ratios (bench/speed-comparison.ts). */
+async function speedComparison(model: string, o: Record<string, unknown>, load: (backend: string) => Promise<Engine>): Promise<void> {
+  const engines: Engine[] = [];
+  for (const backend of String(o.backend).split(',')) {
+    const engine = await load(backend.trim());
+    if (o.maxContext) engine.model.contextLimit = o.maxContext as number;
+    engines.push(engine);
+  }
+  if (!Number.isInteger(o.repeat) || (o.repeat as number) < 1) throw new InvalidArgumentError(`--repeat must be an integer >= 1, got ${o.repeat}`);
+  let peer: { peer: LlamaCppPeer; threads: number[] } | undefined;
+  if (o.peer) {
+    const gguf = (o.peerModel as string | undefined) ?? findPeerGguf(model, engines[0].model.weights.dtype);
+    peer = { peer: await LlamaCppPeer.open(gguf), threads: (o.peerThreads as number[] | undefined) ?? peerThreadCounts(engines.map(backendThreads)) };
+    if (!o.quiet) process.stderr.write(`peer: llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}) on ${gguf}, threads ${peer.threads.join(', ')}\n`);
+  }
+  const write = async (r: SpeedComparison) => {
+    if (o.out) await writeFile(o.out as string, `${formatSpeedComparison(r)}\n\n\`\`\`json\n${JSON.stringify(r)}\n\`\`\`\n`);
+  };
+  try {
+    const r = await runSpeedComparison(engines, {
+      contexts: o.context as number[],
+      newTokens: o.newTokens as number,
+      repeat: o.repeat as number,
+      policies: () => policies(o),
+      peer,
+      bandwidth: Boolean(o.bandwidth),
+      quiet: Boolean(o.quiet),
+      onProgress: write,
+    });
+    await write(r);
+    process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${formatSpeedComparison(r)}\n`);
+  } finally {
+    await peer?.peer.dispose();
+  }
 }
 
 /** Re-runs this command in `jobs` child processes, each on a shard of the rows, and merges their results. */
@@ -363,7 +445,9 @@ export async function main(argv = process.argv): Promise<void> {
   const program = buildCli();
   try {
     await program.parseAsync(argv);
+    releaseBackends();
   } catch (err) {
+    releaseBackends();
     const report = userErrorReport(err, addressedCommand(program, argv.slice(2)));
     if (!report) throw err;
     process.stderr.write(report.text);
