@@ -1,7 +1,7 @@
 // A session's host-side log of every stored token's pre-RoPE keys and values, and its replay into a fresh state.
 // Every policy's state is a deterministic function of these rows and of where the prompt ended (endPrefill), so
 // the log is what truncate, fork and saved sessions rebuild a state from, whatever the policy.
-import type { KernelBackend, KvCacheState, LayerAttentionInput, RopeSpec, Tensor, KvAppendInput } from '@shadowkv/core';
+import type { KernelBackend, KvCacheState, KvStep, LayerAttentionInput, RopeSpec, Tensor, KvAppendInput } from '@shadowkv/core';
 import { ShapeError } from '@shadowkv/core';
 
 /** The rows of tokens 0..length per layer, token-major [length, nKvHeads*headDim], f32. */
@@ -106,6 +106,14 @@ export class RecordingState implements KvCacheState {
     return this.inner.phase;
   }
 
+  beginStep(step: KvStep): void {
+    this.inner.beginStep(step);
+  }
+
+  endStep(): void {
+    this.inner.endStep();
+  }
+
   async attend(input: LayerAttentionInput): Promise<Tensor> {
     const out = await this.inner.attend(input);
     await this.copy(input);
@@ -163,6 +171,7 @@ export async function replayHistory(
     if (m <= 0) return;
     const positions = backend.upload(Int32Array.from({ length: m }, (_, i) => start + i), [m], 'i32');
     try {
+      state.beginStep({ start, m });
       for (let layer = 0; layer < history.nLayers; layer++) {
         const kPre = backend.upload(history.kPre(layer, end).slice(start * width), [m, width]);
         const k = backend.rope(kPre, positions, nKvHeads, rope);
@@ -173,6 +182,7 @@ export async function replayHistory(
           for (const t of [kPre, k, v]) backend.dispose(t);
         }
       }
+      state.endStep();
     } finally {
       backend.dispose(positions);
     }

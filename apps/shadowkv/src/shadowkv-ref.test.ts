@@ -114,12 +114,19 @@ describe(`shadowkv against the authors' cache class (${DIR})`, () => {
     // append (record without attention, as benchmarks sharing one prefill do), which keeps this test fast; the
     // first chunk's queries are zero (only the prompt's last row is checked, below).
     const first = Math.min(512, L - 1);
+    // One layer, so each step is beginStep, that layer, endStep (what LlamaModel.forward announces).
+    state.beginStep({ start: 0, m: first });
     await state.attend({ ...tokens(0, first), q: backend.zeros([first, nHeads * headDim]) });
+    state.endStep();
     for (let start = first; start < L - 1; start += 512) {
       const m = Math.min(512, L - 1 - start);
+      state.beginStep({ start, m });
       state.append(tokens(start, m));
+      state.endStep();
     }
+    state.beginStep({ start: L - 1, m: 1 });
     const last = await state.attend({ ...tokens(L - 1, 1), q: backend.upload(t.q_last_prefill as Float32Array, [1, nHeads * headDim]) });
+    state.endStep();
     prefillLastRow = (await backend.read(last)) as Float32Array;
     expect(state.seqLen).toBe(L);
     expect(state.phase).toBe('prefill');
@@ -127,6 +134,7 @@ describe(`shadowkv against the authors' cache class (${DIR})`, () => {
     expect(state.phase).toBe('decode');
     const pos = backend.upload(new Int32Array([L]), [1], 'i32');
     const kp = backend.upload(tokenMajor(kPre, nKvHeads, rows, headDim, L, 1), [1, nKvHeads * headDim]);
+    state.beginStep({ start: L, m: 1 });
     const o = await state.attend({
       layer: 0,
       start: L,
@@ -136,6 +144,7 @@ describe(`shadowkv against the authors' cache class (${DIR})`, () => {
       k: backend.rope(kp, pos, nKvHeads, rope),
       v: backend.upload(tokenMajor(v, nKvHeads, rows, headDim, L, 1), [1, nKvHeads * headDim]),
     });
+    state.endStep();
     out = (await backend.read(o)) as Float32Array;
     snap = await state.snapshot(0);
     expect(state.seqLen).toBe(L + 1);

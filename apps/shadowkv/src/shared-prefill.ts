@@ -1,7 +1,7 @@
 // Several KV states fed by one prefill: the first computes the (dense) attention, the rest only record.
 // Prefill attention is dense under every policy, so this is exact, and comparing N policies on a prompt
 // costs one prefill instead of N.
-import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStep, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
 
 export class SharedPrefillState implements KvCacheState {
   constructor(private readonly states: KvCacheState[]) {
@@ -14,6 +14,14 @@ export class SharedPrefillState implements KvCacheState {
 
   get phase(): 'prefill' | 'decode' {
     return this.states[0].phase;
+  }
+
+  beginStep(step: KvStep): void {
+    for (const s of this.states) s.beginStep(step);
+  }
+
+  endStep(): void {
+    for (const s of this.states) s.endStep();
   }
 
   attend(input: LayerAttentionInput): Tensor | Promise<Tensor> {

@@ -48,6 +48,20 @@ export class ContextLengthError extends ShadowKvError {
   }
 }
 
+/**
+ * A step needs more positions than the KV cache state was created for (`KvCacheContext.maxSeqLen`). The one
+ * error every policy throws for it (a ContextLengthError: the model's own limit is the other kind).
+ */
+export class KvCapacityError extends ContextLengthError {
+  readonly needed: number;
+  readonly capacity: number;
+  constructor(policy: string, needed: number, capacity: number) {
+    super(`${policy}: position ${needed} exceeds the capacity ${capacity} the KV cache was created with (maxSeqLen); create the state with a larger maxSeqLen, or raise maxNewTokens`);
+    this.needed = needed;
+    this.capacity = capacity;
+  }
+}
+
 /** A requested kernel backend cannot run here (no adapter, no driver, missing optional dependency). */
 export class BackendUnavailableError extends ShadowKvError {
   readonly backend: string;

@@ -20,6 +20,7 @@ export type {
   KvCacheState,
   KvMemoryReport,
   KvModelShape,
+  KvStep,
   KvStepStats,
   LayerAttentionInput,
 } from './kv-policy.js';
@@ -29,6 +30,7 @@ export {
   BackendUnavailableError,
   ContextLengthError,
   GenerationAbortedError,
+  KvCapacityError,
   NumericalError,
   InvalidOptionError,
   ModelFormatError,

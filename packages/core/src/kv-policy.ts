@@ -59,10 +59,27 @@ export interface KvStepStats {
   steps: number;
 }
 
-/** The KV state of one sequence. Created by a policy; the forward pass calls it once per layer. */
+/** One forward call over a sequence: m new tokens at positions start..start+m-1. */
+export interface KvStep {
+  start: number;
+  m: number;
+}
+
+/**
+ * The KV state of one sequence. Created by a policy. The forward pass owns the positions: it announces each
+ * step (`beginStep`), calls `attend` (or `append`) once per layer with that step's tokens, then `endStep`;
+ * a state never infers where a step ends from the layer index.
+ */
 export interface KvCacheState {
-  /** Tokens stored so far. */
+  /** Tokens stored so far (the positions of every ended step). */
   readonly seqLen: number;
+  /**
+   * Starts a step of `m` tokens at `start` (at most seqLen: a smaller start overwrites from there on, where the
+   * policy allows it). Throws KvCapacityError when start + m exceeds the capacity the state was created for.
+   */
+  beginStep(step: KvStep): void;
+  /** Ends the step begun last, after every layer has been attended or appended: seqLen becomes start + m. */
+  endStep(): void;
   /** Whether attention for new tokens is in the prefill (dense) or decode phase. */
   readonly phase: 'prefill' | 'decode';
   /**

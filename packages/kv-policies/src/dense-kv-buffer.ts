@@ -1,5 +1,5 @@
 // The one dense K/V buffer: serves the dense policy, the dense prefill of the offloading policies and prefill recordings.
-import { ContextLengthError, type KvAppendInput, type KvCacheContext, type KvModelShape, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
+import { KvCapacityError, type KvAppendInput, type KvCacheContext, type KvModelShape, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 
 /** Bytes full attention holds for `seqLen` tokens: K and V of every layer, f32 (KvMemoryReport.denseBytes). */
 export function denseKvBytes(model: KvModelShape, seqLen: number): number {
@@ -53,9 +53,7 @@ export class DenseKvBuffer {
   write(input: KvAppendInput): void {
     const { backend, maxSeqLen } = this.ctx;
     const { layer, start, m } = input;
-    if (start + m > maxSeqLen) {
-      throw new ContextLengthError(`position ${start + m} exceeds the capacity ${maxSeqLen} the KV cache was created with; raise maxNewTokens or the cache capacity`);
-    }
+    if (start + m > maxSeqLen) throw new KvCapacityError('dense K/V buffer', start + m, maxSeqLen);
     backend.writeKv(this.keys[layer] as Tensor, input.k, start);
     backend.writeKv(this.values[layer] as Tensor, input.v, start);
     const kPre = this.kPre[layer];

@@ -6,16 +6,18 @@ import {
   type KvCachePolicy,
   type KvCacheState,
   type KvMemoryReport,
+  type KvStep,
   type KvStepStats,
   type LayerAttentionInput,
   type Tensor,
 } from '@shadowkv/core';
+import { StepTracker } from './step-tracker.js';
 import { DenseKvBuffer, denseKvBytes, headMajorToTokenMajor, type DenseKvBufferOptions } from './dense-kv-buffer.js';
 
 /** A dense state; `readLayer` gives its K/V (and pre-RoPE K when kept) back on the host, token-major. */
 export class DenseState implements KvCacheState {
   private readonly buffer: DenseKvBuffer;
-  private length = 0;
+  private readonly steps: StepTracker;
   phase: 'prefill' | 'decode' = 'prefill';
   private readonly stepStats = emptyStepStats();
 
@@ -24,25 +26,32 @@ export class DenseState implements KvCacheState {
     opts: DenseKvBufferOptions = {},
   ) {
     this.buffer = new DenseKvBuffer(ctx, opts);
+    this.steps = new StepTracker('dense', ctx.maxSeqLen, ctx.model.nLayers);
   }
 
   get seqLen(): number {
-    return this.length;
+    return this.steps.seqLen;
+  }
+
+  /** Any start up to seqLen: dense attention simply overwrites the positions from there on. */
+  beginStep(step: KvStep): void {
+    this.steps.begin(step);
+  }
+
+  endStep(): void {
+    this.steps.end();
+    if (this.phase === 'decode') this.stepStats.steps++;
   }
 
   append(input: KvAppendInput): void {
+    this.steps.check('append', input);
     this.buffer.write(input);
-    if (input.layer === this.ctx.model.nLayers - 1) this.length = input.start + input.m;
   }
 
   attend(input: LayerAttentionInput): Tensor {
-    const { layer, start, m } = input;
+    this.steps.check('attend', input);
     const t0 = performance.now();
     const out = this.buffer.attend(input);
-    if (layer === this.ctx.model.nLayers - 1) {
-      this.length = start + m;
-      if (this.phase === 'decode') this.stepStats.steps++;
-    }
     if (this.phase === 'decode') this.stepStats.attentionMs += performance.now() - t0;
     return out;
   }
@@ -57,12 +66,12 @@ export class DenseState implements KvCacheState {
    */
   async readLayer(layer: number): Promise<{ kPre?: Float32Array; v: Float32Array }> {
     const { nKvHeads, headDim } = this.ctx.model;
-    const data = await this.buffer.read(layer, this.length);
-    return { kPre: data.kPre?.slice(), v: headMajorToTokenMajor(data.values, nKvHeads, this.ctx.maxSeqLen, headDim, this.length) };
+    const data = await this.buffer.read(layer, this.seqLen);
+    return { kPre: data.kPre?.slice(), v: headMajorToTokenMajor(data.values, nKvHeads, this.ctx.maxSeqLen, headDim, this.seqLen) };
   }
 
   memory(): KvMemoryReport {
-    return { fastBytes: this.buffer.bytes(this.length), slowBytes: 0, denseBytes: denseKvBytes(this.ctx.model, this.length) };
+    return { fastBytes: this.buffer.bytes(this.seqLen), slowBytes: 0, denseBytes: denseKvBytes(this.ctx.model, this.seqLen) };
   }
 
   stats(): KvStepStats {

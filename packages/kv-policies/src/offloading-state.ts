@@ -6,10 +6,12 @@ import {
   type KvCacheContext,
   type KvCacheState,
   type KvMemoryReport,
+  type KvStep,
   type KvStepStats,
   type LayerAttentionInput,
   type Tensor,
 } from '@shadowkv/core';
+import { StepTracker } from './step-tracker.js';
 import { DenseKvBuffer, denseKvBytes, type DenseLayerData } from './dense-kv-buffer.js';
 
 /** The decode-phase state of one layer. */
@@ -32,7 +34,7 @@ export interface DecodeLayer {
  */
 export abstract class OffloadingState implements KvCacheState {
   phase: 'prefill' | 'decode' = 'prefill';
-  private length = 0;
+  private readonly steps: StepTracker;
   private prefill: DenseKvBuffer | undefined;
   protected readonly layers: DecodeLayer[] = [];
   private readonly stepStats = emptyStepStats();
@@ -43,54 +45,52 @@ export abstract class OffloadingState implements KvCacheState {
     preRopeKeys: boolean,
   ) {
     this.prefill = new DenseKvBuffer(ctx, { preRopeKeys });
+    this.steps = new StepTracker(policyName, ctx.maxSeqLen, ctx.model.nLayers);
   }
 
   get seqLen(): number {
-    return this.length;
+    return this.steps.seqLen;
+  }
+
+  /** Prefill steps may start anywhere up to seqLen (dense); after endPrefill, tokens must arrive in order. */
+  beginStep(step: KvStep): void {
+    if (this.phase === 'decode' && step.start !== this.seqLen) {
+      throw new ShapeError(`${this.policyName}.beginStep`, `tokens at position ${step.start}, but ${this.seqLen} are stored; tokens must arrive in order`);
+    }
+    this.steps.begin(step);
+  }
+
+  endStep(): void {
+    const { m } = this.steps.end();
+    if (this.phase === 'decode') this.stepStats.steps += m;
   }
 
   append(input: KvAppendInput): void {
-    this.checkInput('append', input);
+    this.steps.check('append', input);
     if (this.phase !== 'prefill') {
       throw new ShapeError(`${this.policyName}.append`, 'append records prompt tokens and is only valid before endPrefill; decode tokens go through attend');
     }
     (this.prefill as DenseKvBuffer).write(input);
-    if (input.layer === this.ctx.model.nLayers - 1) this.length = input.start + input.m;
   }
 
   /** Always a promise (errors are rejections): decode reads the selection back; prefill is dense and queues only. */
   async attend(input: LayerAttentionInput): Promise<Tensor> {
-    const { nLayers } = this.ctx.model;
-    const { layer, start, m } = input;
-    this.checkInput('attend', input);
+    const { layer, m } = input;
+    this.steps.check('attend', input);
     let out: Tensor;
     if (this.phase === 'prefill') {
       out = (this.prefill as DenseKvBuffer).attend(input);
     } else {
       if (m !== 1) throw new ShapeError(`${this.policyName}.attend`, `decode takes one token per call, got m = ${m}`);
-      if (start !== this.length) {
-        throw new ShapeError(`${this.policyName}.attend`, `decode token at position ${start}, but ${this.length} tokens are stored; tokens must arrive in order`);
-      }
       out = await this.layers[layer].attend(input, this.stepStats);
-    }
-    if (layer === nLayers - 1) {
-      this.length = start + m;
-      if (this.phase === 'decode') this.stepStats.steps++;
     }
     return out;
   }
 
-  private checkInput(op: string, { layer, start, m }: KvAppendInput): void {
-    const { nLayers } = this.ctx.model;
-    if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers) throw new ShapeError(`${this.policyName}.${op}`, `layer ${layer} is outside [0, ${nLayers})`);
-    if (start + m > this.ctx.maxSeqLen) {
-      throw new ShapeError(`${this.policyName}.${op}`, `position ${start + m} exceeds the capacity ${this.ctx.maxSeqLen} the cache was created with; raise maxSeqLen`);
-    }
-  }
-
   async endPrefill(): Promise<void> {
     if (this.phase === 'decode') return;
-    const promptLen = this.length;
+    if (this.steps.current) throw new ShapeError(`${this.policyName}.endPrefill`, 'a step is still open; endPrefill comes after endStep');
+    const promptLen = this.seqLen;
     this.checkPrompt(promptLen);
     const prefill = this.prefill as DenseKvBuffer;
     for (let l = 0; l < this.ctx.model.nLayers; l++) {
@@ -103,8 +103,8 @@ export abstract class OffloadingState implements KvCacheState {
   }
 
   memory(): KvMemoryReport {
-    const denseBytes = denseKvBytes(this.ctx.model, this.length);
-    if (this.prefill) return { fastBytes: this.prefill.bytes(this.length), slowBytes: 0, denseBytes };
+    const denseBytes = denseKvBytes(this.ctx.model, this.seqLen);
+    if (this.prefill) return { fastBytes: this.prefill.bytes(this.seqLen), slowBytes: 0, denseBytes };
     let fastBytes = 0;
     let slowBytes = 0;
     for (const l of this.layers) {

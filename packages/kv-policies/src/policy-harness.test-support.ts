@@ -1,5 +1,5 @@
 // Drives a cache policy the way the forward pass does, with seeded random q/k/v, for the policy tests.
-import type { KernelBackend, KvCacheContext, KvCachePolicy, KvCacheState, RopeSpec } from '@shadowkv/core';
+import type { KernelBackend, KvCacheContext, KvCachePolicy, KvCacheState, RopeSpec, Tensor } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 
 export const backend = cpu();
@@ -80,20 +80,25 @@ export async function run(policy: KvCachePolicy, ctx: KvCacheContext, o: RunOpti
     const kPre = backend.upload(k, [m, width]);
     return { layer: l, start, m, q: qT, kPre, k: backend.rope(kPre, pos, nKvHeads, ctx.rope), v: backend.upload(v, [m, width]) };
   };
-  const prefillLast: Float32Array[] = [];
+  // One forward call: the step is announced, then every layer attends (as LlamaModel.forward does).
+  const step = async (start: number, m: number): Promise<Float32Array[]> => {
+    state.beginStep({ start, m });
+    const outs: Tensor[] = [];
+    for (let l = 0; l < nLayers; l++) outs.push(await state.attend(inputs(l, start, m)));
+    state.endStep();
+    const host: Float32Array[] = [];
+    for (const t of outs) host.push((await backend.read(t)) as Float32Array);
+    return host;
+  };
   // Like the engine: the prompt minus its last token in chunks, then the last token alone.
   for (let start = 0; start < o.promptLen - 1; start += chunk) {
     const m = Math.min(chunk, o.promptLen - 1 - start);
-    for (let l = 0; l < nLayers; l++) await state.attend(inputs(l, start, m));
+    await step(start, m);
   }
-  for (let l = 0; l < nLayers; l++) prefillLast.push((await backend.read(await state.attend(inputs(l, o.promptLen - 1, 1)))) as Float32Array);
+  const prefillLast = await step(o.promptLen - 1, 1);
   await state.endPrefill();
   const decode: Float32Array[][] = [];
-  for (let s = 0; s < o.steps; s++) {
-    const row: Float32Array[] = [];
-    for (let l = 0; l < nLayers; l++) row.push((await backend.read(await state.attend(inputs(l, o.promptLen + s, 1)))) as Float32Array);
-    decode.push(row);
-  }
+  for (let s = 0; s < o.steps; s++) decode.push(await step(o.promptLen + s, 1));
   return { state, prefillLast, decode };
 }
 

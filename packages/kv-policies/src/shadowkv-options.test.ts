@@ -29,10 +29,12 @@ async function prefill(policy: KvCachePolicy, ctx: KvCacheContext, kPre: Float32
   policy.validate(ctx, promptLen);
   const state = policy.create(ctx);
   const pos = backend.upload(Int32Array.from({ length: promptLen }, (_, i) => i), [promptLen], 'i32');
+  state.beginStep({ start: 0, m: promptLen });
   for (let l = 0; l < kPre.length; l++) {
     const k = backend.upload(kPre[l], [promptLen, width]);
     state.append({ layer: l, start: 0, m: promptLen, kPre: k, k: backend.rope(k, pos, nKvHeads, ctx.rope), v: backend.upload(v[l], [promptLen, width]) });
   }
+  state.endStep();
   await state.endPrefill();
   return state;
 }
@@ -42,10 +44,12 @@ async function decode(state: KvCacheState, ctx: KvCacheContext, q: Float32Array,
   const { nLayers, nHeads, nKvHeads, headDim } = ctx.model;
   const z = backend.zeros([1, nKvHeads * headDim]);
   const out: Float32Array[] = [];
+  state.beginStep({ start: position, m: 1 });
   for (let l = 0; l < nLayers; l++) {
     const o = await state.attend({ layer: l, start: position, m: 1, q: backend.upload(q, [1, nHeads * headDim]), kPre: z, k: z, v: z });
     out.push((await backend.read(o)) as Float32Array);
   }
+  state.endStep();
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { ContextLengthError, InvalidOptionError, ShapeError } from '@shadowkv/core';
+import { ContextLengthError, InvalidOptionError, KvCapacityError, ShapeError } from '@shadowkv/core';
 import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
 import { backend, context, relErr, run } from './policy-harness.test-support.js';
@@ -96,7 +96,9 @@ describe('shadowkv policy', () => {
   it('reports dense-like memory during prefill (K, V and the recorded pre-RoPE keys)', () => {
     const state = shadowkv({ ...base, rank: 8, budget: 32 }).create(ctx);
     const x = backend.zeros([10, width]);
+    state.beginStep({ start: 0, m: 10 });
     for (let l = 0; l < shape.nLayers; l++) state.append({ layer: l, start: 0, m: 10, kPre: x, k: x, v: x });
+    state.endStep();
     expect(state.seqLen).toBe(10);
     expect(state.memory()).toEqual({ fastBytes: 3 * 2 * width * 4 * 10, slowBytes: 0, denseBytes: 2 * 2 * width * 4 * 10 });
   });
@@ -122,17 +124,38 @@ describe('shadowkv policy', () => {
     expect(() => p({}).validate(ctx, promptLen)).not.toThrow();
   });
 
-  it('checks the prompt again at endPrefill and refuses multi-token decode calls', async () => {
+  it('checks the prompt again at endPrefill, and checks the steps the forward pass announces', async () => {
     const policy = shadowkv({ ...base, rank: 8, budget: 32 });
     const state = policy.create(ctx);
     const x = backend.zeros([20, width]);
+    state.beginStep({ start: 0, m: 20 });
     for (let l = 0; l < shape.nLayers; l++) await state.attend({ layer: l, start: 0, m: 20, q: backend.zeros([20, 64]), kPre: x, k: x, v: x });
+    state.endStep();
+    expect(state.seqLen).toBe(20);
     await expect(state.endPrefill()).rejects.toThrow(/budget/); // 20 tokens cannot hold a 32-token budget
     const r = await run(policy, ctx, { promptLen, steps: 1 });
-    const y = backend.zeros([2, width]);
-    await expect(r.state.attend({ layer: 0, start: promptLen + 1, m: 2, q: backend.zeros([2, 64]), kPre: y, k: y, v: y })).rejects.toThrow(ShapeError);
+    const n = promptLen + 1;
+    expect(r.state.seqLen).toBe(n);
     const z = backend.zeros([1, width]);
-    await expect(r.state.attend({ layer: 0, start: promptLen + 5, m: 1, q: backend.zeros([1, 64]), kPre: z, k: z, v: z })).rejects.toThrow(/position|capacity/);
-    expect(() => r.state.append({ layer: 0, start: promptLen + 1, m: 1, kPre: z, k: z, v: z })).toThrow(/only valid before endPrefill/);
+    const token = (layer: number, start: number) => ({ layer, start, m: 1, q: backend.zeros([1, 64]), kPre: z, k: z, v: z });
+    await expect(r.state.attend(token(0, n))).rejects.toThrow(/no step is open/);
+    expect(() => r.state.beginStep({ start: n + 2, m: 1 })).toThrow(ShapeError); // tokens arrive in order
+    expect(() => r.state.beginStep({ start: n, m: steps + 5 })).toThrow(KvCapacityError);
+    r.state.beginStep({ start: n, m: 1 });
+    await expect(r.state.attend(token(0, n + 1))).rejects.toThrow(/open step is/);
+    expect(() => r.state.endStep()).toThrow(/only 0 of 2 layers/);
+    expect(r.state.seqLen).toBe(n);
+  });
+
+  it('takes every step length from beginStep: seqLen moves at endStep, not at the last layer', async () => {
+    const state = dense().create(ctx);
+    const x = backend.zeros([4, width]);
+    state.beginStep({ start: 0, m: 4 });
+    for (let l = shape.nLayers - 1; l >= 0; l--) state.append({ layer: l, start: 0, m: 4, kPre: x, k: x, v: x }); // any layer order
+    expect(state.seqLen).toBe(0);
+    state.endStep();
+    expect(state.seqLen).toBe(4);
+    expect(() => state.beginStep({ start: 0, m: promptLen + steps + 1 })).toThrow(KvCapacityError);
+    expect(() => state.endStep()).toThrow(/no step is open/);
   });
 });

@@ -166,6 +166,8 @@ export class LlamaModel {
     backend.dispose(idsT);
     await opts.onHidden?.(0, x);
     const lastRowOnly = !opts.allLogits && opts.lastLogits;
+    // The model owns the positions: the state learns where this step starts and how long it is from here.
+    state.beginStep({ start, m });
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l];
       const h = backend.rmsNorm(x, w.attnNorm, c.rmsNormEps);
@@ -197,6 +199,7 @@ export class LlamaModel {
       backend.dispose(down);
       if (opts.onHidden && l < c.nLayers - 1) await opts.onHidden(l + 1, x);
     }
+    state.endStep();
     backend.dispose(posT);
     if (!opts.allLogits && !opts.lastLogits) {
       if (opts.onHidden) {

@@ -56,6 +56,7 @@ export async function replayPrefill(engine: Engine, rec: PrefillRecording, polic
   const state = policy.create(ctx);
   const positions = backend.upload(Int32Array.from({ length: L }, (_, i) => i), [L], 'i32');
   try {
+    state.beginStep({ start: 0, m: L });
     for (let layer = 0; layer < c.nLayers; layer++) {
       const kPre = backend.upload(rec.kPre[layer], [L, c.nKvHeads * c.headDim]);
       const k = backend.rope(kPre, positions, c.nKvHeads, model.rope);
@@ -63,6 +64,7 @@ export async function replayPrefill(engine: Engine, rec: PrefillRecording, polic
       state.append({ layer, start: 0, m: L, kPre, k, v });
       for (const t of [kPre, k, v]) backend.dispose(t);
     }
+    state.endStep();
     await state.endPrefill();
     return state;
   } catch (err) {

@@ -1,5 +1,5 @@
 // A decode-only KvCacheState built straight from a prefill recording, one ResearchLayer per model layer.
-import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStepStats, LayerAttentionInput, RopeSpec, Tensor } from '@shadowkv/core';
+import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStep, KvStepStats, LayerAttentionInput, RopeSpec, Tensor } from '@shadowkv/core';
 import { emptyStepStats, ShapeError } from '@shadowkv/core';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { allocateRanks } from '@shadowkv/kv-policies';
@@ -110,15 +110,23 @@ export class ResearchState implements KvCacheState {
     return this.length;
   }
 
+  beginStep(step: KvStep): void {
+    if (step.m !== 1 || step.start !== this.length) {
+      throw new ShapeError('research.beginStep', `decode takes one token per call at position ${this.length}, got ${step.m} at ${step.start}`);
+    }
+  }
+
+  endStep(): void {
+    this.length++;
+  }
+
   async attend(input: LayerAttentionInput): Promise<Tensor> {
     const { backend } = this.engine;
-    if (input.m !== 1) throw new ShapeError('research.attend', `decode takes one token per call, got m = ${input.m}`);
     const q = (await backend.read(input.q)) as Float32Array;
     const k = (await backend.read(input.k)) as Float32Array;
     const v = (await backend.read(input.v)) as Float32Array;
     const { out, diag } = this.layers[input.layer].step(q, k, v);
     this.diags[input.layer].push(diag);
-    if (input.layer === this.layers.length - 1) this.length++;
     return backend.upload(out, [1, out.length]);
   }
 

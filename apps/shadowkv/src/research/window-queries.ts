@@ -1,5 +1,5 @@
 // Queries of the last prompt tokens per layer, recomputed exactly from a prefill recording (research only).
-import type { KvAppendInput, KvCacheState, LayerAttentionInput, Tensor } from '@shadowkv/core';
+import type { KvAppendInput, KvCacheState, KvStep, LayerAttentionInput, Tensor } from '@shadowkv/core';
 import { dense } from '@shadowkv/kv-policies';
 import type { PrefillRecording } from '../bench/prefill-recording.js';
 import type { Engine } from '../engine.js';
@@ -18,6 +18,7 @@ export async function windowQueries(engine: Engine, rec: PrefillRecording, ids: 
   const inner = dense().create(engine.cacheContext(L));
   const width = c.nKvHeads * c.headDim;
   const positions = backend.upload(Int32Array.from({ length: start }, (_, i) => i), [start], 'i32');
+  inner.beginStep({ start: 0, m: start });
   for (let layer = 0; layer < c.nLayers; layer++) {
     const kPre = backend.upload(rec.kPre[layer].subarray(0, start * width), [start, width]);
     const k = backend.rope(kPre, positions, c.nKvHeads, model.rope);
@@ -25,6 +26,7 @@ export async function windowQueries(engine: Engine, rec: PrefillRecording, ids: 
     inner.append({ layer, start: 0, m: start, kPre, k, v });
     for (const t of [kPre, k, v]) backend.dispose(t);
   }
+  inner.endStep();
   backend.dispose(positions);
   const out: Float32Array[] = [];
   const capture: KvCacheState = {
@@ -36,6 +38,8 @@ export async function windowQueries(engine: Engine, rec: PrefillRecording, ids: 
       out[input.layer] = (await backend.read(input.q)) as Float32Array;
       return inner.attend(input);
     },
+    beginStep: (step: KvStep) => inner.beginStep(step),
+    endStep: () => inner.endStep(),
     append: (input: KvAppendInput) => inner.append(input),
     endPrefill: () => inner.endPrefill(),
     memory: () => inner.memory(),
