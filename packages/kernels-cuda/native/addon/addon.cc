@@ -189,7 +189,8 @@ class Context : public Napi::ObjectWrap<Context> {
   }
 
   bool alive(Napi::Env env) {
-    if (ready_) return true;
+    // The current device is per host thread: re-select ours, in case another context (device) ran in between.
+    if (ready_) return cudaSetDevice(device_) == cudaSuccess || check(env, cudaSetDevice(device_), "cudaSetDevice");
     Napi::Error::New(env, "the CUDA context was destroyed").ThrowAsJavaScriptException();
     return false;
   }
