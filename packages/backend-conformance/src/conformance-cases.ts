@@ -5,6 +5,7 @@ import { kvCases } from './cases/kv-cases.js';
 import { memoryCases } from './cases/memory-cases.js';
 import { ropeCases } from './cases/rope-cases.js';
 import { sparseCases } from './cases/sparse-cases.js';
+import { weightDtypeCases } from './cases/weight-dtype-cases.js';
 import type { ConformanceCase, OpName } from './conformance-case.js';
 
 /** Default suite seed; shapes and data of every case derive from it. */
@@ -40,6 +41,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
     ...ropeCases(seed, n),
     ...kvCases(seed, n),
     ...sparseCases(seed, n),
+    ...weightDtypeCases(),
     ...errorCases(),
   ];
   return all.filter((c) => (opts.long || !c.long) && (!opts.ops || opts.ops.includes(c.op)));

@@ -1,7 +1,7 @@
 // Tests of the suite itself: deliberately broken variants of the CPU backend must fail the cases of the op
 // they break, and variants that only round like an f32 GPU would (f32 accumulation, f32 RoPE angles) must
 // pass, so the tolerances are neither too loose nor too tight.
-import type { AttentionParams, RopeSpec, Shape, Tensor } from '@shadowkv/core';
+import { f32ToBf16, halfToF32, type AttentionParams, type RopeSpec, type Shape, type Tensor } from '@shadowkv/core';
 import { CpuBackend, CpuTensor, cpu } from '@shadowkv/kernels-cpu';
 import { describe, expect, it } from 'vitest';
 import { ALL_OPS, conformanceCases, DEFAULT_CONFORMANCE_SEED } from './conformance-cases.js';
@@ -23,7 +23,9 @@ async function failures(backend: CpuBackend, ops: OpName[]): Promise<string[]> {
 }
 
 function data(t: Tensor): Float32Array {
-  return (t as CpuTensor).data as Float32Array;
+  const d = (t as CpuTensor).data;
+  // 16-bit weights hold raw bits: widened here (exactly), so the variants below see what the reference sees.
+  return d instanceof Uint16Array ? halfToF32(t.dtype as 'f16' | 'bf16', d) : (d as Float32Array);
 }
 
 /** Rounds every multiply-add to f32, as a GPU kernel accumulating in f32 does. */
@@ -121,6 +123,20 @@ class BrokenBackends {
       return out;
     }
   };
+  /** Reads bf16 weight bits as if they were f16 (the two 16-bit formats confused). */
+  static bf16ReadAsF16 = class extends CpuBackend {
+    override matmul(x: Tensor, w: Tensor): Tensor {
+      return super.matmul(x, w.dtype === 'bf16' ? new CpuTensor([...w.shape], 'f16', (w as CpuTensor).data) : w);
+    }
+  };
+  /** Multiplies 16-bit weights with activations rounded to bf16 too (a bf16 product instead of f32). */
+  static bf16Activations = class extends CpuBackend {
+    override matmul(x: Tensor, w: Tensor): Tensor {
+      if (w.dtype === 'f32') return super.matmul(x, w);
+      const rounded = halfToF32('bf16', f32ToBf16(data(x)));
+      return super.matmul(new CpuTensor([...x.shape], 'f32', rounded), w);
+    }
+  };
   static softmaxWithoutMax = class extends CpuBackend {
     override softmax(x: Tensor): Tensor {
       const xv = data(x);
@@ -209,6 +225,8 @@ describe('the conformance suite', () => {
     ['rope that ignores attentionScaling', new BrokenBackends.ignoresAttentionScaling(), 'rope'],
     ['rope that overwrites its input', new BrokenBackends.ropeInPlace(), 'rope', /must not be modified/],
     ['matmul that drops the last of k terms', new BrokenBackends.dropsLastTerm(), 'matmul'],
+    ['matmul that reads bf16 weights as f16', new BrokenBackends.bf16ReadAsF16(), 'matmul', /bf16 weights/],
+    ['matmul that rounds activations to bf16 when the weights are 16-bit', new BrokenBackends.bf16Activations(), 'matmul', /(bf16|f16) weights m=/],
     ['softmax without max-subtraction', new BrokenBackends.softmaxWithoutMax(), 'softmax'],
     ['rebuildKeys that ignores positionOffset', new BrokenBackends.rebuildIgnoresOffset(), 'rebuildKeys'],
     ['landmarkScores that uses one query head per group', new BrokenBackends.landmarkMeanOverGroup(), 'landmarkScores'],
