@@ -1,5 +1,5 @@
 // Where a niah row's needle sits in its prompt, for the research diagnostics (needle chunks selected or not).
-import type { NiahRow } from '../bench/niah.js';
+import type { NiahRow } from 'shadowkv/bench';
 
 /** Positions of the answer's digits (answer ids without the leading space and trailing period) in the prompt. */
 export function needlePositions(row: Pick<NiahRow, 'prompt_ids' | 'answer_ids'>): number[] {

@@ -1,6 +1,6 @@
 // Research driver: runs named sets of ShadowKV variants on recorded niah prefills and prints accuracy with
 // per-layer diagnostics. Usage (from the repo root):
-//   npx tsx --conditions=@shadowkv/source apps/shadowkv/src/research/research-niah.ts \
+//   npx tsx --conditions=@shadowkv/source apps/shadowkv-research/src/research-niah.ts \
 //     --model ../shared/models/needle-llama --data ../shared/bench/niah-dev.jsonl --set diag --limit 48 [--out f.jsonl]
 // Only prompts whose prefill is already recorded (bench niah --prefill-cache) are used; none is recorded here.
 import { existsSync } from 'node:fs';
@@ -9,15 +9,15 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createEngine } from '../engine.js';
+import { createEngine } from 'shadowkv';
 import type { KvCacheState } from '@shadowkv/core';
-import type { Engine } from '../engine.js';
-import { readNiah } from '../bench/niah.js';
+import type { Engine } from 'shadowkv';
+import { readNiah } from 'shadowkv/bench';
 import { needlePositions } from './needle-positions.js';
 import { windowQueries } from './window-queries.js';
-import { PrefillRecordingCache } from '../bench/prefill-recording.js';
+import { PrefillRecordingCache } from 'shadowkv/bench';
 import { shadowkv } from '@shadowkv/kv-policies';
-import { replayPrefill } from '../bench/prefill-recording.js';
+import { replayPrefill } from 'shadowkv/bench';
 import type { PolicyRun, ResearchConfig } from './research-config.js';
 import { PromptData, researchFastBytes, ResearchState } from './research-state.js';
 import { RESEARCH_SETS } from './research-sets.js';

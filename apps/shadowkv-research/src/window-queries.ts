@@ -1,8 +1,8 @@
 // Queries of the last prompt tokens per layer, recomputed exactly from a prefill recording (research only).
 import type { KvAppendInput, KvCacheState, KvStep, LayerAttentionInput, Tensor } from '@shadowkv/core';
 import { dense } from '@shadowkv/kv-policies';
-import type { PrefillRecording } from '../bench/prefill-recording.js';
-import type { Engine } from '../engine.js';
+import type { PrefillRecording } from 'shadowkv/bench';
+import type { Engine } from 'shadowkv';
 
 /**
  * Post-RoPE queries of the last `window` prompt tokens, per layer [window, nHeads*headDim]. The recording's K/V

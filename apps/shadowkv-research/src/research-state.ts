@@ -3,8 +3,8 @@ import type { KvAppendInput, KvCacheState, KvMemoryReport, KvStep, KvStepStats, 
 import { emptyStepStats, ShapeError } from '@shadowkv/core';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { allocateRanks } from '@shadowkv/kv-policies';
-import type { Engine } from '../engine.js';
-import type { PrefillRecording } from '../bench/prefill-recording.js';
+import type { Engine } from 'shadowkv';
+import type { PrefillRecording } from 'shadowkv/bench';
 import { isSparseLayer, rankOf, type ResearchConfig } from './research-config.js';
 import { ResearchLayer, type LayerStepDiagnostics } from './research-layer.js';
 
