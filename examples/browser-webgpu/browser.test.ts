@@ -83,8 +83,8 @@ describe.skipIf(missing !== null)('the page in headless Chromium on WebGPU', () 
       expect(outcome.error, `the page failed; ${problems.join('; ')}`).toBeUndefined();
       const r = outcome.result as PageResult;
       console.log(
-        `browser-webgpu: ${r.adapterName} (${r.adapterInfo.features.includes('shader-f16') ? 'shader-f16' : 'no shader-f16'}, ` +
-          `${r.adapterInfo.maxComputeInvocationsPerWorkgroup} invocations): load ${r.loadMs.toFixed(0)} ms, prefill ${r.prefillMs.toFixed(0)} ms, decode ${r.decodeMs.toFixed(0)} ms`,
+        `browser-webgpu: ${r.adapterName} (${r.adapterInfo!.features.includes('shader-f16') ? 'shader-f16' : 'no shader-f16'}, ` +
+          `${r.adapterInfo!.maxComputeInvocationsPerWorkgroup} invocations): load ${r.loadMs.toFixed(0)} ms, prefill ${r.prefillMs.toFixed(0)} ms, decode ${r.decodeMs.toFixed(0)} ms`,
       );
 
       // Token ids compare exactly: greedy decoding is discrete, and the f32 CPU reference reproduces these
@@ -104,4 +104,59 @@ describe.skipIf(missing !== null)('the page in headless Chromium on WebGPU', () 
     },
     240_000,
   );
+});
+
+// The same page on the wasm backend, served with the COOP/COEP headers (cross-origin isolated: SharedArrayBuffer,
+// so worker threads on one shared WebAssembly.Memory; the main thread spins while they work, since a page's main
+// thread may not Atomics.wait) and without them (single-threaded, with the reason reported).
+describe.skipIf(missing !== null)('the page in headless Chromium on the wasm backend', () => {
+  let browser: HeadlessChromium;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  for (const isolated of [true, false]) {
+    it(
+      `${isolated ? 'cross-origin isolated: threads' : 'not isolated: single-threaded, says why'}; the golden greedy tokens`,
+      async () => {
+        const server = await startStaticServer({ '/': outDir, '/model/': FIXTURE_DIR, '/tokenizer/': TOKENIZER_DIR }, 0, { crossOriginIsolated: isolated });
+        try {
+          const ids = golden.inputs[String(golden.generate.prompt_len)];
+          const want = golden.generate.new_tokens;
+          const page = await browser.context.newPage();
+          const problems: string[] = [];
+          page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+          page.on('console', (m) => {
+            if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+          });
+          const query = new URLSearchParams({ model: 'model/', ids: ids.join(','), maxNewTokens: String(want.length), backend: 'wasm', autorun: '1' });
+          await page.goto(`${server.url}?${query}`);
+          await page.waitForFunction(() => window.__result !== undefined || window.__error !== undefined, null, { timeout: 200_000 });
+          const outcome = await page.evaluate(() => ({ result: window.__result, error: window.__error, isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+          await page.close();
+          expect(outcome.error, `the page failed; ${problems.join('; ')}`).toBeUndefined();
+          const r = outcome.result as PageResult;
+          console.log(`browser wasm (${isolated ? 'isolated' : 'not isolated'}): ${r.adapterName}: load ${r.loadMs.toFixed(0)} ms, prefill ${r.prefillMs.toFixed(0)} ms, decode ${r.decodeMs.toFixed(0)} ms`);
+          expect(outcome.isolated).toBe(isolated);
+          expect(r.tokens).toEqual(want);
+          expect(r.backend).toBe('wasm');
+          expect(r.adapterInfo).toBeNull();
+          if (isolated) {
+            expect(r.singleThreadReason).toBeNull();
+            expect(r.wasmThreads).toBe(Math.min(8, outcome.cores));
+          } else {
+            expect(r.wasmThreads).toBe(1);
+            expect(r.singleThreadReason).toMatch(/cross-origin isolated|SharedArrayBuffer/);
+          }
+          expect(problems).toEqual([]);
+        } finally {
+          await server.close();
+        }
+      },
+      240_000,
+    );
+  }
 });

@@ -26,11 +26,23 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
+export interface StaticServerOptions {
+  /**
+   * Send Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp with every
+   * response, which makes the page cross-origin isolated: SharedArrayBuffer, so the wasm backend's threads.
+   */
+  crossOriginIsolated?: boolean;
+}
+
 /** Serves `routes` on 127.0.0.1 (port 0 = any free port). */
-export async function startStaticServer(routes: StaticRoutes, port = 0): Promise<StaticServer> {
+export async function startStaticServer(routes: StaticRoutes, port = 0, options: StaticServerOptions = {}): Promise<StaticServer> {
   const prefixes = Object.keys(routes).sort((a, b) => b.length - a.length);
   const log: string[] = [];
   const server = createServer((req, res) => {
+    if (options.crossOriginIsolated) {
+      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+      res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    }
     handle(req, res, routes, prefixes)
       .then((status) => log.push(`${req.method} ${req.url} ${req.headers.range ?? ''} → ${status}`))
       .catch((err: unknown) => {

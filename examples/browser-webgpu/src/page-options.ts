@@ -12,10 +12,14 @@ export interface PageOptions {
   inputIds: number[] | null;
   prompt: string | null;
   maxNewTokens: number;
+  /** Kernel backend: WebGPU (navigator.gpu) or WebAssembly SIMD on the CPU (threads when cross-origin isolated). */
+  backend: PageBackend;
 }
 
+export type PageBackend = 'webgpu' | 'wasm';
+
 /** Field names shared by the query string and the form. */
-export const OPTION_FIELDS = ['model', 'tokenizer', 'ids', 'prompt', 'maxNewTokens'] as const;
+export const OPTION_FIELDS = ['model', 'tokenizer', 'ids', 'prompt', 'maxNewTokens', 'backend'] as const;
 
 /** Reads options from name → value pairs (URLSearchParams or FormData). */
 export function parsePageOptions(get: (name: (typeof OPTION_FIELDS)[number]) => string | null): PageOptions {
@@ -28,7 +32,9 @@ export function parsePageOptions(get: (name: (typeof OPTION_FIELDS)[number]) => 
   if (inputIds === null && tokenizerUrl === null) throw new InvalidOptionError('tokenizer', 'a text prompt needs a tokenizer folder URL (with tokenizer.json); or give token ids');
   const n = Number(get('maxNewTokens') ?? 24);
   if (!Number.isInteger(n) || n < 1) throw new InvalidOptionError('maxNewTokens', `${get('maxNewTokens')} must be an integer >= 1`);
-  return { modelUrl, tokenizerUrl, inputIds, prompt, maxNewTokens: n };
+  const backend = get('backend')?.trim() || 'webgpu';
+  if (backend !== 'webgpu' && backend !== 'wasm') throw new InvalidOptionError('backend', `"${backend}" is not a backend of this page; use webgpu or wasm`);
+  return { modelUrl, tokenizerUrl, inputIds, prompt, maxNewTokens: n, backend };
 }
 
 function tokenId(s: string, i: number): number {

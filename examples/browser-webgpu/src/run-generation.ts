@@ -1,6 +1,7 @@
-// The page's work, apart from the DOM: a WebGPU backend from navigator.gpu, the model and tokenizer fetched
-// from folder URLs, and a greedy generate() whose tokens are reported as they stream.
-import { BackendUnavailableError, ModelFormatError } from '@shadowkv/core';
+// The page's work, apart from the DOM: a WebGPU backend from navigator.gpu (or the wasm backend on the CPU),
+// the model and tokenizer fetched from folder URLs, and a greedy generate() whose tokens are reported as they stream.
+import { BackendUnavailableError, ModelFormatError, type KernelBackend } from '@shadowkv/core';
+import { wasm } from '@shadowkv/kernels-wasm';
 import { webgpu } from '@shadowkv/kernels-webgpu';
 import { createTokenizer, LlamaModel, openHttpSafetensors, parseLlamaConfig, type LlamaTokenizer, type LoadProgress } from '@shadowkv/model-llama';
 import { createEngine, type FinishReason, type GenerateChunk } from 'shadowkv';
@@ -23,8 +24,13 @@ export interface PageResult {
   /** Decoded text, or null without a tokenizer. */
   text: string | null;
   backend: string;
+  /** WebGPU adapter name, or "wasm (N threads)". */
   adapterName: string;
-  adapterInfo: AdapterReport;
+  /** The WebGPU adapter (null on the wasm backend). */
+  adapterInfo: AdapterReport | null;
+  /** wasm backend: threads per large op, and why it runs single-threaded when it does (else null). */
+  wasmThreads: number | null;
+  singleThreadReason: string | null;
   promptTokens: number;
   finishReason: FinishReason;
   loadMs: number;
@@ -41,6 +47,20 @@ export interface RunEvents {
 
 /** Runs one generation; rejects with the library's typed errors (their messages say what to fix). */
 export async function runGeneration(opts: PageOptions, events: RunEvents): Promise<PageResult> {
+  if (opts.backend === 'wasm') {
+    events.onStatus('Starting the wasm backend…');
+    // Threads need a cross-origin isolated page (COOP/COEP headers); otherwise wasm() runs single-threaded and
+    // reports why (shown in the status line once).
+    const backend = await wasm({ threads: 'auto', onSingleThreaded: (reason) => events.onStatus(`wasm runs single-threaded: ${reason}`) });
+    try {
+      return await generateOn(backend, `wasm (${backend.threads} thread${backend.threads > 1 ? 's' : ''})`, null, opts, events, {
+        wasmThreads: backend.threads,
+        singleThreadReason: backend.singleThreadReason,
+      });
+    } finally {
+      backend.destroy(); // stops its workers; the next run starts a fresh backend
+    }
+  }
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) {
     throw new BackendUnavailableError('webgpu', 'navigator.gpu is missing: open the page in a browser with WebGPU (Chrome or Edge 113+, or Chromium started with --enable-unsafe-webgpu), over http://localhost or https');
@@ -51,7 +71,17 @@ export async function runGeneration(opts: PageOptions, events: RunEvents): Promi
   const adapterInfo = reportAdapter(adapter);
   events.onAdapter(adapterInfo);
   const backend = await webgpu({ gpu });
+  return generateOn(backend, backend.adapterName, adapterInfo, opts, events, { wasmThreads: null, singleThreadReason: null });
+}
 
+async function generateOn(
+  backend: KernelBackend,
+  adapterName: string,
+  adapterInfo: AdapterReport | null,
+  opts: PageOptions,
+  events: RunEvents,
+  extra: Pick<PageResult, 'wasmThreads' | 'singleThreadReason'>,
+): Promise<PageResult> {
   const t0 = performance.now();
   const configUrl = fileUrl(opts.modelUrl, 'config.json');
   events.onStatus(`Loading ${configUrl}…`);
@@ -82,8 +112,9 @@ export async function runGeneration(opts: PageOptions, events: RunEvents): Promi
       tokens: r.tokens,
       text: tokenizer ? r.text : null,
       backend: r.backend,
-      adapterName: backend.adapterName,
+      adapterName,
       adapterInfo,
+      ...extra,
       promptTokens: r.promptTokens,
       finishReason: r.finishReason,
       loadMs,
