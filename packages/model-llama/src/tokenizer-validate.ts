@@ -11,6 +11,7 @@ const MAX_COMPONENT_DEPTH = 32;
 const ID_SLACK = 1024;
 /** Component keys and the list-valued keys of their Sequence/TemplateProcessing forms. */
 const COMPONENTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'] as const;
+const MODEL_TYPES = ['BPE', 'Unigram', 'WordPiece', 'WordLevel'];
 const LIST_KEYS = new Set(['normalizers', 'pretokenizers', 'processors', 'decoders', 'single', 'pair']);
 
 /** What the validation learned: one past the largest id, and the longest token string (for length pre-checks). */
@@ -22,6 +23,11 @@ export interface TokenizerJsonFacts {
 /** Throws ModelFormatError naming the field for the first defect; returns facts used by the length checks. */
 export function validateTokenizerJson(json: Record<string, unknown>, file: string): TokenizerJsonFacts {
   const model = json.model as Record<string, unknown>;
+  // The library falls back to guessing the model from its fields for any unknown type (so "Bogus" or 5 loaded
+  // as some model); Hugging Face's own files name one of these or none.
+  if (model.type !== undefined && model.type !== null && !MODEL_TYPES.includes(model.type as string)) {
+    throw new ModelFormatError(file, 'model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${showBounded(model.type, 40)}`);
+  }
   const vocab = model.vocab;
   let count = 0;
   let maxId = -1;

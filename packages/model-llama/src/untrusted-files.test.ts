@@ -177,6 +177,17 @@ describe('tokenizer files are validated at load, library errors are typed', () =
     expect(err.file).toBe('tokenizer.json');
     expect(err.field).toBe('post_processor');
   });
+  it('defects the library would accept silently are named: bad merges, unknown model type, duplicate ids, non-string special tokens', () => {
+    const merges = typedError(make((t) => ((t.model as { merges: unknown[] }).merges[5] = ['zz', 'qq'])), ModelFormatError);
+    expect(merges.field).toBe('model.merges[5]');
+    expect(typedError(make((t) => ((t.model as { type: unknown }).type = 'Bogus')), ModelFormatError).field).toBe('model.type');
+    const vocab = (t: Record<string, unknown>) => (t.model as { vocab: Record<string, number> }).vocab;
+    expect(typedError(make((t) => (vocab(t).hello = vocab(t)[Object.keys(vocab(t))[7]])), ModelFormatError).message).toMatch(/reuses id/);
+    const special = typedError(make(() => {}, { ...tokConfig, eos_token: [[['<|eot_id|>']]] }), ModelFormatError);
+    expect(special.field).toBe('eos_token');
+    // The type may be absent (the library infers it, as Hugging Face's does).
+    expect(() => make((t) => delete (t.model as { type?: unknown }).type)()).not.toThrow();
+  });
   it('library failures are wrapped into ModelFormatError naming the file and stage; typed errors pass through', () => {
     const raw = new TypeError("Cannot read properties of null (reading 'Regex')");
     const err = wrapTokenizerError(raw, 'tok/tokenizer.json', 'decode');

@@ -305,8 +305,13 @@ const tokenizer: Mutator = (files, r) => {
       const merges = json.model.merges;
       const i = r.int(merges.length);
       const v = r.pick([null, 'a', 'zz qq', ['a'], ['zz', 'qq'], 5, wildValue(r)]);
-      if (r.chance(0.2)) json.model.merges = wildValue(r) as unknown[];
-      else merges[i] = v;
+      if (r.chance(0.2)) {
+        const all = wildValue(r);
+        json.model.merges = all as unknown[];
+        save();
+        return { kind: 'merges', detail: `(all) = ${showValue(all)}` };
+      }
+      merges[i] = v;
       save();
       return { kind: 'merges', detail: `[${i}] = ${showValue(v)}` };
     }
