@@ -18,6 +18,7 @@ import { findPeerGguf, LlamaCppPeer, NODE_LLAMA_CPP_VERSION } from './bench/peer
 import { createEngine, type Engine, type PromptInput } from './engine.js';
 import type { WeightsDtype } from '@shadowkv/model-llama';
 import { createPolicy, parsePolicySpec, POLICY_NAMES, POLICY_SCHEMAS, type PolicyOptions } from './policy-options.js';
+import { addSessionOptions, applyMaxContext, readTurns, runSessionGenerate, wantsSession } from './cli-session.js';
 import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
 import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
@@ -244,10 +245,15 @@ export function buildCli(): Command {
     .addOption(backendOption());
   generationOptions(addPolicyOptions(gen)).action(async (o) => {
     // Inputs (prompt file, policy flags) are checked before the model loads, which can take minutes.
-    const prompt = await promptFrom(o);
+    // A session run takes its prompts from --turns-file, or continues a resumed session without one.
+    const noPrompt = o.turnsFile !== undefined || (o.resumeSession !== undefined && ['prompt', 'promptFile', 'inputIds'].every((k) => o[k] === undefined));
+    const prompt = noPrompt ? null : await promptFrom(o);
+    if (o.turnsFile !== undefined) await readTurns(o.turnsFile);
     policies(o);
     const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.json), undefined, o);
-    await runGenerate(engine, prompt, o, Boolean(o.json));
+    applyMaxContext(engine, o);
+    if (wantsSession(o)) await runSessionGenerate(engine, prompt, o, policies(o)[0]);
+    else await runGenerate(engine, prompt as PromptInput, o, Boolean(o.json));
   });
 
   const demo = program
@@ -311,6 +317,7 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(niah, true).action(async (o) => {
+    .option('--two-turn', 'ask each question as a second turn: the haystack is prefilled (and compressed) as turn 1, the question then fed into that state')
     const ps = policies(o);
     await checkInputFile('--data', o.data);
     let rows = await readNiah(o.data, o.limit);
@@ -326,7 +333,7 @@ export function buildCli(): Command {
       const recordings = o.prefillCache
         ? await PrefillRecordingCache.open(typeof o.prefillCache === 'string' ? o.prefillCache : join(tmpdir(), 'shadowkv-prefill-cache'), engine)
         : undefined;
-      results = await runNiah(engine, rows, ps, { quiet: o.quiet, label: o.shard ? `niah shard ${o.shard}` : undefined, recordings });
+      results = await runNiah(engine, rows, ps, { quiet: o.quiet, label: o.shard ? `niah shard ${o.shard}` : undefined, recordings, twoTurn: Boolean(o.twoTurn) });
     }
     if (o.shard) process.stdout.write(`${JSON.stringify(results)}\n`);
     else if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);

@@ -166,7 +166,7 @@ export async function replayHistory(
   if (n > history.length) throw new ShapeError('replayHistory', `${n} tokens asked, ${history.length} recorded`);
   const width = history.width;
   const prefillEnd = history.endPrefillAt === undefined ? n : Math.min(history.endPrefillAt, n);
-  const appendRange = (start: number, end: number) => {
+  const appendRange = async (start: number, end: number) => {
     const m = end - start;
     if (m <= 0) return;
     const positions = backend.upload(Int32Array.from({ length: m }, (_, i) => start + i), [m], 'i32');
@@ -177,7 +177,8 @@ export async function replayHistory(
         const k = backend.rope(kPre, positions, nKvHeads, rope);
         const v = backend.upload(history.v(layer, end).slice(start * width), [m, width]);
         try {
-          state.append({ layer, start, m, kPre, k, v });
+          // After endPrefill an offloading policy's append reads the rows back (a promise).
+          await state.append({ layer, start, m, kPre, k, v });
         } finally {
           for (const t of [kPre, k, v]) backend.dispose(t);
         }
@@ -187,9 +188,9 @@ export async function replayHistory(
       backend.dispose(positions);
     }
   };
-  appendRange(0, prefillEnd);
+  await appendRange(0, prefillEnd);
   if (history.endPrefillAt !== undefined && history.endPrefillAt <= n) {
     await state.endPrefill();
-    appendRange(prefillEnd, n);
+    await appendRange(prefillEnd, n);
   }
 }

@@ -136,9 +136,14 @@ export class Session {
     this.check('generate');
     // Untrusted input: the prompt's shape and every option, before anything runs (generate-options.ts).
     if (prompt !== null) validatePromptInput(prompt);
-    opts = validateGenerateOptions(opts);
+    // A session turn may generate nothing (maxNewTokens 0: prefill only); the shared checks want >= 1.
+    const prefillOnly = opts?.maxNewTokens === 0 && !this.oneShot;
+    opts = validateGenerateOptions(prefillOnly ? { ...opts, maxNewTokens: 1 } : opts);
+    if (prefillOnly) opts = { ...opts, maxNewTokens: 0 };
     const maxNewTokens = opts.maxNewTokens ?? 128;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidOptionError('maxNewTokens', `${maxNewTokens} must be an integer >= 1`);
+    // 0 prefills the turn and generates nothing (e.g. a document as the first turn); one-shot generation needs >= 1.
+    const least = this.oneShot ? 1 : 0;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < least) throw new InvalidOptionError('maxNewTokens', `${maxNewTokens} must be an integer >= ${least}`);
     const chunk = opts.prefillChunkSize ?? 512;
     if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidOptionError('prefillChunkSize', `${chunk} must be an integer >= 1`);
     const turn = prompt === null ? { ids: [], keep: this.allTokens.length } : this.turnIds(prompt, Boolean(opts.chat));
@@ -247,6 +252,10 @@ export class Session {
         backend.dispose(t!);
       }
       if (finishReason !== 'stop') {
+      if (maxNewTokens === 0) {
+        this.lastLogits = logits;
+        firstTokenMs = performance.now() - t0;
+      }
         const tail = stop.flush(decoder?.flush() ?? '');
         if (tail) {
           text += tail;

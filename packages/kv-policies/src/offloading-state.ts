@@ -21,6 +21,11 @@ export interface DecodeLayer {
    * Async because the selection is read back to the host (`backend.read`) to decide which values to fetch.
    */
   attend(input: LayerAttentionInput, stats: KvStepStats): Promise<Tensor>;
+  /**
+   * Stores m tokens after the prompt without computing attention, exactly as m decode steps would leave the
+   * state (a decode step's attention output is not part of it): replays of saved sessions and histories.
+   */
+  append(input: KvAppendInput): Promise<void> | void;
   /** Bytes of KV state on the fast side now (reserved but unused rows are not counted, as for dense). */
   fastBytes(): number;
   /** Bytes in slow memory. */
@@ -65,7 +70,11 @@ export abstract class OffloadingState implements KvCacheState {
     if (this.phase === 'decode') this.stepStats.steps += m;
   }
 
-  append(input: KvAppendInput): void {
+  /**
+   * Before endPrefill: records prompt tokens (dense). After: stores tokens like decode steps (the decode layer's
+   * append; a promise, since the rows are read back to the host), e.g. when a saved session is replayed.
+   */
+  append(input: KvAppendInput): void | Promise<void> {
     this.steps.check('append', input);
     if (this.phase !== 'prefill') {
       throw new ShapeError(`${this.policyName}.append`, 'append records prompt tokens and is only valid before endPrefill; decode tokens go through attend');
@@ -81,11 +90,42 @@ export abstract class OffloadingState implements KvCacheState {
     if (this.phase === 'prefill') {
       out = (this.prefill as DenseKvBuffer).attend(input);
     } else {
-      if (m !== 1) throw new ShapeError(`${this.policyName}.attend`, `decode takes one token per call, got m = ${m}`);
-      out = await this.layers[layer].attend(input, this.stepStats);
+      out = m === 1 ? await this.layers[layer].attend(input, this.stepStats) : await this.attendEach(input);
     }
     return out;
   }
+  /**
+   * Several tokens after the prompt (a new turn of a session): each goes through the decode path in order, so
+   * token i attends, sparsely, to everything before it and exactly to the tail it joins; the new tokens' keys
+   * and values are stored as decode steps store them (exact tail, folded by the policy's rule). Costs one
+   * decode step per token and layer; the rows are gathered on the device and the outputs joined on the host.
+   */
+  private async attendEach(input: LayerAttentionInput): Promise<Tensor> {
+    const { backend } = this.ctx;
+    const { layer, start, m } = input;
+    const rowOf = (t: Tensor, i: number) => {
+      const idx = backend.upload(Int32Array.of(i), [1], 'i32');
+      const r = backend.embedding(t, idx); // a row gather
+      backend.dispose(idx);
+      return r;
+    };
+    let out: Float32Array | undefined;
+    for (let i = 0; i < m; i++) {
+      const row = { layer, start: start + i, m: 1, q: rowOf(input.q, i), kPre: rowOf(input.kPre, i), k: rowOf(input.k, i), v: rowOf(input.v, i) };
+      try {
+        const o = await this.layers[layer].attend(row, this.stepStats);
+        const host = (await backend.read(o)) as Float32Array;
+        backend.dispose(o);
+        out ??= new Float32Array(m * host.length);
+        out.set(host, i * host.length);
+      } finally {
+        for (const t of [row.q, row.kPre, row.k, row.v]) backend.dispose(t);
+      }
+    }
+    const w = (out as Float32Array).length / m;
+    return backend.upload(out as Float32Array, [m, w]);
+  }
+
 
   async endPrefill(): Promise<void> {
     if (this.phase === 'decode') return;

@@ -84,7 +84,7 @@ export async function runNiah(
   engine: Engine,
   rows: NiahRow[],
   policies: KvCachePolicy[],
-  opts: { quiet?: boolean; label?: string; recordings?: PrefillRecordingCache } = {},
+  opts: { quiet?: boolean; label?: string; recordings?: PrefillRecordingCache; twoTurn?: boolean } = {},
 ): Promise<NiahResult[]> {
   const results: NiahResult[] = policies.map((p) => ({
     accuracy: 0, correct: 0, total: 0, cells: {}, seconds: 0, promptTokens: 0,
@@ -92,6 +92,9 @@ export async function runNiah(
   }));
   const t0 = performance.now();
   const bar = createProgress(opts.label ?? `niah ${policies.map((p) => p.name).join('+')}`, rows.length, opts.quiet, { everyStep: true });
+  // --two-turn: the haystack is the first turn (prefilled, compressed at its end), the question a second turn
+  // fed into each policy's finished state, as a session's next turn is (sessions.md).
+  const question = opts.twoTurn ? questionIds(engine) : undefined;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     const n = row.answer_ids.length;
@@ -99,16 +102,24 @@ export async function runNiah(
     let logits: Float32Array;
     if (opts.recordings) {
       // Replaying a recorded prefill gives each policy exactly the state a live prefill would.
-      const rec = await opts.recordings.get(engine, row.prompt_ids);
+      const rec = await opts.recordings.get(engine, first);
       states = [];
-      for (const p of policies) states.push(await replayPrefill(engine, rec, p, n));
+    const [first, second] = question ? splitAtQuestion(row.prompt_ids, question) : [row.prompt_ids, []];
+    const extra = second.length + n; // positions after the first turn
+      for (const p of policies) states.push(await replayPrefill(engine, rec, p, extra));
       logits = rec.logits;
     } else {
-      ({ states, logits } = await engine.prefillShared(row.prompt_ids, policies, row.prompt_ids.length + n));
+      ({ states, logits } = await engine.prefillShared(first, policies, first.length + extra));
     }
     try {
       for (let p = 0; p < policies.length; p++) {
-        const tokens = await engine.greedy(states[p], logits, n);
+        let turnLogits = logits;
+        if (second.length > 0) {
+          const t = await engine.model.forward(second, states[p], { lastLogits: true });
+          turnLogits = (await engine.backend.read(t!)) as Float32Array;
+          engine.backend.dispose(t!);
+        }
+        const tokens = await engine.greedy(states[p], turnLogits, n);
         const r = results[p];
         const cell = (r.cells[`${row.task}/${row.length}`] ??= { accuracy: 0, correct: 0, total: 0 });
         const ok = isCorrect(tokens, row.answer_ids);
@@ -141,6 +152,23 @@ function finishNiah(r: NiahResult, seconds: number): void {
 export function mergeNiah(parts: NiahResult[]): NiahResult {
   const out: NiahResult = { ...parts[0], cells: {}, correct: 0, total: 0, promptTokens: 0 };
   for (const p of parts) {
+/** Token ids of "\nWhat is", the start of every niah-dev question (all 240 prompts end with one). */
+function questionIds(engine: Engine): number[] {
+  if (!engine.tokenizer) throw new InvalidOptionError('two-turn', `${engine.model.dir} has no tokenizer.json; --two-turn finds the question by its text`);
+  return engine.tokenizer.encode('\nWhat is', { addSpecialTokens: false });
+}
+
+/**
+ * Splits a niah prompt into the haystack (BOS, text, needles) and the question: at the last occurrence of the
+ * question's opening tokens. Throws when a prompt has none (then it is not a niah-dev question).
+ */
+export function splitAtQuestion(ids: number[], question: number[]): [number[], number[]] {
+  for (let i = ids.length - question.length; i > 0; i--) {
+    if (question.every((t, j) => ids[i + j] === t)) return [ids.slice(0, i), ids.slice(i)];
+  }
+  throw new InvalidOptionError('two-turn', `a prompt of ${ids.length} tokens has no question (tokens ${question.join(',')}); --two-turn needs niah-dev prompts`);
+}
+
     out.correct += p.correct;
     out.total += p.total;
     out.promptTokens += p.promptTokens;
