@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine.js';
 import { dense, kcache, shadowkv } from '@shadowkv/kv-policies';
+import { readSavedSession } from '../saved-session.js';
 import { modelFingerprint, PrefillRecordingCache, recordPrefill, replayPrefill } from './prefill-recording.js';
 
 const fixtureDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'fixtures', 'hf-llama-gqa');
@@ -41,6 +42,24 @@ describe('prefill recording and replay', () => {
     expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
     expect(Array.from(b.kPre[3])).toEqual(Array.from(a.kPre[3]));
     expect(b.v[0].length).toBe(40 * 64);
+  });
+
+  it('stores recordings in the saved-session format, and records a damaged file again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'skv-rec-'));
+    const cache = await PrefillRecordingCache.open(root, engine);
+    const a = await cache.get(engine, ids.slice(0, 30));
+    const [sub] = readdirSync(root);
+    const [file] = readdirSync(join(root, sub)).map((f) => join(root, sub, f));
+    expect(file.endsWith('.skv')).toBe(true);
+    const saved = await readSavedSession(file);
+    expect(saved.tokens).toEqual(ids.slice(0, 30));
+    expect(saved.history.length).toBe(30);
+    expect(Array.from(saved.lastLogits as Float32Array)).toEqual(Array.from(a.logits));
+    // A run killed mid-write cannot leave a half file under the name (atomic rename); a damaged one is redone.
+    writeFileSync(file, readFileSync(file).subarray(0, 1000));
+    const b = await cache.get(engine, ids.slice(0, 30));
+    expect(Array.from(b.v[1])).toEqual(Array.from(a.v[1]));
+    expect((await readSavedSession(file)).tokens).toHaveLength(30);
   });
 
   it('keys recordings by the model files\' contents: a copy with new mtimes matches, changed weights do not', async () => {

@@ -1,15 +1,20 @@
 // Records a prompt's prefill (pre-RoPE keys, values and the first logits, per layer) and replays it into
 // any cache policy. Prefill is dense under every policy and the policies keep only K/V from it, so a replay
 // gives exactly the state a live prefill would: benchmarks evaluate many policies per prompt at the cost of
-// one prefill, and can keep recordings on disk across runs.
+// one prefill, and can keep recordings on disk across runs. On disk a recording is a saved session
+// (docs/saved-session-format.md): the prompt's tokens, its K/V rows and the logits after it.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { KvCachePolicy, KvCacheState } from '@shadowkv/core';
 import { DenseState } from '@shadowkv/kv-policies';
-import { openSafetensorsFile, writeSafetensors } from '@shadowkv/model-llama';
 import type { Engine } from '../engine.js';
+import { KvHistory } from '../kv-history.js';
+import { modelFingerprint } from '../model-fingerprint.js';
+import { readSavedSession, SavedSessionError, writeSavedSession } from '../saved-session.js';
+
+export { modelFingerprint };
 
 export interface PrefillRecording {
   promptLen: number;
@@ -75,37 +80,6 @@ export async function replayPrefill(engine: Engine, rec: PrefillRecording, polic
   }
 }
 
-/** Bytes read from each weight file for its fingerprint: SAMPLES blocks of SAMPLE_BYTES, evenly spaced. */
-const SAMPLES = 16;
-const SAMPLE_BYTES = 64 * 1024;
-
-/**
- * A fingerprint of the model's contents: config.json's bytes, and per `*.safetensors` file its name, size and
- * SAMPLES blocks spread over it (the first holds the header). Reads at most 1 MiB a file, and unlike a path or
- * mtime key it survives copies and re-mounts of the same files while catching retrained weights.
- */
-export async function modelFingerprint(modelDir: string): Promise<string> {
-  const h = createHash('sha256');
-  h.update(await readFile(join(modelDir, 'config.json')));
-  const files = (await readdir(modelDir)).filter((f) => f.endsWith('.safetensors')).sort();
-  for (const f of files) {
-    const fh = await open(join(modelDir, f), 'r');
-    try {
-      const { size } = await fh.stat();
-      h.update(`${f}:${size}`);
-      const block = Buffer.alloc(Math.min(SAMPLE_BYTES, size));
-      for (let i = 0; i < SAMPLES && size > 0; i++) {
-        const at = Math.floor(((size - block.length) * i) / Math.max(SAMPLES - 1, 1));
-        const { bytesRead } = await fh.read(block, 0, block.length, at);
-        h.update(block.subarray(0, bytesRead));
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-  return h.digest('hex').slice(0, 16);
-}
-
 /**
  * On-disk recordings keyed by the model's contents (modelFingerprint), the backend that computed them (backends
  * round differently, so a WebGPU accuracy run must not replay a CPU prefill) and the prompt ids.
@@ -125,35 +99,43 @@ export class PrefillRecordingCache {
   }
 
   private fileFor(ids: number[]): string {
-    return join(this.dir, `${createHash('sha256').update(Int32Array.from(ids)).digest('hex').slice(0, 24)}.safetensors`);
+    return join(this.dir, `${createHash('sha256').update(Int32Array.from(ids)).digest('hex').slice(0, 24)}.skv`);
   }
 
-  /** The recording of `ids`, from disk when present, else recorded now and saved. */
+  /**
+   * The recording of `ids`, from disk when present, else recorded now and saved. A file that fails the saved-session
+   * checks (truncated by a killed run, corrupted, another format version) or holds other tokens is recorded again.
+   */
   async get(engine: Engine, ids: number[]): Promise<PrefillRecording> {
     const file = this.fileFor(ids);
+    const c = engine.model.config;
+    const width = c.nKvHeads * c.headDim;
     if (existsSync(file)) {
-      const src = await openSafetensorsFile(file);
       try {
-        const nLayers = engine.model.config.nLayers;
-        const kPre: Float32Array[] = [];
-        const v: Float32Array[] = [];
-        for (let l = 0; l < nLayers; l++) {
-          kPre.push(await src.readF32(`kPre.${l}`));
-          v.push(await src.readF32(`v.${l}`));
+        const saved = await readSavedSession(file);
+        const fp = await engine.fingerprint();
+        const same = saved.model.fingerprint === fp && saved.tokens.length === ids.length && saved.tokens.every((t, i) => t === ids[i]);
+        if (same && saved.history.length === ids.length && saved.lastLogits) {
+          const kPre = Array.from({ length: c.nLayers }, (_, l) => saved.history.kPre(l).slice());
+          const v = Array.from({ length: c.nLayers }, (_, l) => saved.history.v(l).slice());
+          return { promptLen: ids.length, logits: saved.lastLogits, kPre, v };
         }
-        return { promptLen: ids.length, logits: await src.readF32('logits'), kPre, v };
-      } finally {
-        await src.close();
+      } catch (err) {
+        if (!(err instanceof SavedSessionError)) throw err;
       }
+      await unlink(file).catch(() => {});
     }
     const rec = await recordPrefill(engine, ids);
-    const width = engine.model.config.nKvHeads * engine.model.config.headDim;
-    const tensors: Parameters<typeof writeSafetensors>[1] = { logits: { dtype: 'F32', shape: [rec.logits.length], data: rec.logits } };
-    rec.kPre.forEach((k, l) => (tensors[`kPre.${l}`] = { dtype: 'F32', shape: [ids.length, width], data: k }));
-    rec.v.forEach((x, l) => (tensors[`v.${l}`] = { dtype: 'F32', shape: [ids.length, width], data: x }));
-    const partial = `${file}.partial-${process.pid}`;
-    await writeSafetensors(partial, tensors);
-    await rename(partial, file);
+    await writeSavedSession(file, {
+      model: { fingerprint: await engine.fingerprint(), nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, vocabSize: c.vocabSize },
+      backend: engine.backend.name,
+      policy: { name: 'dense', params: {} },
+      capacity: ids.length,
+      tokens: ids,
+      history: KvHistory.fromRows(rec.kPre, rec.v, width, ids.length, ids.length),
+      lastLogits: rec.logits,
+      conversation: [],
+    });
     return rec;
   }
 }
