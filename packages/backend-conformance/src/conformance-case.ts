@@ -25,6 +25,8 @@ export interface CaseContext {
   rng: SeededRng;
   /** Marks the case skipped (e.g. a tensor larger than the backend's maxTensorBytes); does not return. */
   skip?: (reason: string) => never;
+  /** A fresh backend of the kind under test, for cases marked `ownBackend` (they may destroy it). */
+  createBackend?: () => Promise<KernelBackend>;
 }
 
 /** One named check of one op. */
@@ -34,6 +36,8 @@ export interface ConformanceCase {
   name: string;
   /** Only run with `long: true` (big shapes). */
   long?: boolean;
+  /** Needs a backend of its own (from CaseContext.createBackend), e.g. because it destroys it; runs after the rest. */
+  ownBackend?: boolean;
   /** Throws (ConformanceMismatchError, or whatever the backend threw) when the backend does not conform. */
   check(ctx: CaseContext): Promise<void>;
 }

@@ -2,6 +2,7 @@
 import { denseCases } from './cases/dense-cases.js';
 import { errorCases } from './cases/error-cases.js';
 import { kvCases } from './cases/kv-cases.js';
+import { lifecycleCases } from './cases/lifecycle-cases.js';
 import { memoryCases } from './cases/memory-cases.js';
 import { ropeCases } from './cases/rope-cases.js';
 import { sparseCases } from './cases/sparse-cases.js';
@@ -13,7 +14,7 @@ export const DEFAULT_CONFORMANCE_SEED = 0x5eed;
 
 /** Every op of KernelBackend; the Record type makes the compiler flag an op added to the interface but not here. */
 const OPS: Record<OpName, true> = {
-  upload: true, zeros: true, read: true, dispose: true, sync: true,
+  upload: true, zeros: true, read: true, dispose: true, sync: true, destroy: true,
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
 };
@@ -31,7 +32,7 @@ export interface ConformanceCaseOptions {
   ops?: readonly OpName[];
 }
 
-/** The cases of the suite for the given options, errors last. */
+/** The cases of the suite for the given options, errors and then lifecycle (a backend of their own) last. */
 export function conformanceCases(opts: ConformanceCaseOptions = {}): ConformanceCase[] {
   const seed = opts.seed ?? DEFAULT_CONFORMANCE_SEED;
   const n = opts.randomPerOp ?? 3;
@@ -43,6 +44,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
     ...sparseCases(seed, n),
     ...weightDtypeCases(),
     ...errorCases(),
+    ...lifecycleCases(),
   ];
   return all.filter((c) => (opts.long || !c.long) && (!opts.ops || opts.ops.includes(c.op)));
 }

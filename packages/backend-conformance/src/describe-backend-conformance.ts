@@ -58,12 +58,13 @@ export function describeBackendConformance(
     beforeAll(async () => {
       backend = await factory();
     });
+    const shared = cases.filter((c) => !c.ownBackend);
     for (const dtype of opts.dtypes ?? ['f32']) {
       describe(dtype, () => {
-        const ops = [...new Set(cases.map((c) => c.op))];
+        const ops = [...new Set(shared.map((c) => c.op))];
         for (const op of ops) {
           describe(op, () => {
-            for (const c of cases.filter((x) => x.op === op)) {
+            for (const c of shared.filter((x) => x.op === op)) {
               it(c.name, async (ctx) => {
                 if (!backend) throw new Error(`the ${name} backend factory did not produce a backend`);
                 if (!backend.capabilities.dtypes.includes(dtype)) {
@@ -81,5 +82,19 @@ export function describeBackendConformance(
         }
       });
     }
+    // Cases that need a backend of their own (destroy) run last, once, on a fresh backend from the factory: a
+    // factory that hands out one shared instance then loses it only after every other case has run.
+    describe('lifecycle', () => {
+      for (const c of cases.filter((x) => x.ownBackend)) {
+        it(`${c.op}: ${c.name}`, async (ctx) => {
+          const skip = (reason: string): never => {
+            ctx.skip(reason);
+            throw new Error('unreachable: ctx.skip() returned');
+          };
+          const dtype = (opts.dtypes ?? ['f32'])[0];
+          await c.check({ backend: backend as KernelBackend, reference, dtype, rng: SeededRng.fromString(`${c.op} ${c.name}`, seed), skip, createBackend: async () => factory() });
+        });
+      }
+    });
   });
 }

@@ -1,6 +1,7 @@
 // The gpu.js backend: every op of KernelBackend as gpu.js kernels over flat float outputs (textures in the
 // GL modes). Each op validates its arguments like the CPU reference, picks a cached kernel and dispatches.
 import {
+  BackendDestroyedError,
   numel,
   ShapeError,
   validateOpArgs,
@@ -81,14 +82,26 @@ export class GpujsBackend implements KernelBackend {
     return this.runner.compiledCount;
   }
 
-  /** Releases the gpu.js instance and its GL context; tensors of this backend become invalid. */
+  private destroyed = false;
+
+  /**
+   * Releases the gpu.js instance and its GL context (idempotent); afterwards every op, read and upload throws
+   * BackendDestroyedError, and dispose() of an old tensor does nothing (its texture went with the context).
+   */
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.gpu.destroy();
+  }
+
+  private checkAlive(op: string): void {
+    if (this.destroyed) throw new BackendDestroyedError(this.name, op);
   }
 
   // ---- helpers ----
 
   private own(op: string, ...ts: Tensor[]): GpujsTensor[] {
+    this.checkAlive(op);
     return ts.map((t) => {
       if (!(t instanceof GpujsTensor)) throw new ShapeError(op, `tensor from backend "${t.backend}" passed to the gpujs backend`);
       if (t.owner !== this) throw new ShapeError(op, 'tensor from another gpujs backend instance (GL textures cannot cross contexts)');
@@ -97,6 +110,7 @@ export class GpujsBackend implements KernelBackend {
   }
 
   private checkSize(op: string, shape: Shape): number {
+    this.checkAlive(op);
     const n = numel(shape);
     if (n > this.maxElements) {
       throw new ShapeError(op, `shape [${shape.join(', ')}] has ${n} elements; the gpujs backend in ${this.mode} mode holds at most ${this.maxElements} per tensor — split the tensor or use another backend`);
@@ -145,12 +159,14 @@ export class GpujsBackend implements KernelBackend {
   }
 
   dispose(t: Tensor): void {
+    if (this.destroyed) return;
     const [g] = this.own('dispose', t);
     this.release(g.data);
     g.data = new Float32Array(0);
   }
 
   async sync(): Promise<void> {
+    this.checkAlive('sync');
     // gpu.js kernel calls complete before they return (GL reads block); nothing is queued here.
   }
 

@@ -1,6 +1,6 @@
 // One WebGPU device and the machinery every kernel shares: buffer allocation, the pipeline cache,
 // a uniform arena, batched command encoding, deferred buffer release and error capture.
-import { BackendUnavailableError, numel, ShapeError, type BackendCounters, type DType, type Shape, type Tensor } from '@shadowkv/core';
+import { BackendDestroyedError, BackendUnavailableError, numel, ShapeError, type BackendCounters, type DType, type Shape, type Tensor } from '@shadowkv/core';
 import type { BindingLimits, BindingWindow } from './binding-parts.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { GpuTensor } from './gpu-tensor.js';
@@ -33,6 +33,8 @@ export class GpuContext {
   private pendingErrors: Promise<GPUError | null>[] = [];
   private pendingRelease: GPUBuffer[] = [];
   private lostReason: string | null = null;
+  /** Set by destroy(): every later op, read and upload throws BackendDestroyedError (checkAlive). */
+  private destroyed = false;
   /** Work done so far (BackendCounters); every createBuffer, createBindGroup, dispatch, submit and read counts here. */
   readonly counters: BackendCounters = {
     dispatches: 0,
@@ -69,6 +71,7 @@ export class GpuContext {
 
   /** Throws if the device is gone; every op calls this first. */
   checkAlive(op: string): void {
+    if (this.destroyed) throw new BackendDestroyedError('webgpu', op);
     if (this.lostReason !== null) {
       throw new BackendUnavailableError('webgpu', `the GPU device was lost (${this.lostReason}) before ${op}; create a new backend with webgpu()`);
     }
@@ -253,7 +256,10 @@ export class GpuContext {
     return out;
   }
 
+  /** Idempotent: the device (and with it every buffer) is destroyed once. */
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.flush();
     this.arena.destroy();
     this.device.destroy();
