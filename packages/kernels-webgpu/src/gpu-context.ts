@@ -1,6 +1,8 @@
-// One WebGPU device and the machinery every kernel shares: buffer allocation, the pipeline cache,
-// a uniform arena, batched command encoding, deferred buffer release and error capture.
-import { BackendDestroyedError, BackendUnavailableError, numel, ShapeError, type BackendCounters, type DType, type Shape, type Tensor } from '@shadowkv/core';
+// One WebGPU device and the machinery every kernel shares: the buffer arena, the pipeline and bind group
+// caches, a uniform arena, batched command encoding (submitted every few layers) and error capture.
+import { BackendDestroyedError, BackendUnavailableError, bytesPerElement, numel, ShapeError, type BackendCounters, type DType, type Shape, type Tensor } from '@shadowkv/core';
+import { BindGroupCache, storageKinds, type StorageKind } from './bind-group-cache.js';
+import { BufferPool, sizeClass } from './buffer-pool.js';
 import type { BindingLimits, BindingWindow } from './binding-parts.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { GpuTensor } from './gpu-tensor.js';
@@ -11,8 +13,26 @@ import { WebGpuError } from './webgpu-error.js';
 /** A storage binding: a whole tensor or one window of a buffer. */
 export type StorageBinding = GpuTensor | (BindingWindow & { buffer: GPUBuffer });
 
-/** Dispatches recorded between two submits; one uniform block each. */
+/** Dispatches recorded between two submits at most; one uniform block each. */
 const ARENA_SLOTS = 1024;
+
+/**
+ * Dispatches recorded before a submit: a decode layer is ~10-25 dispatches, so the GPU starts on the
+ * first layers while the host still encodes the rest instead of idling until the whole step is encoded.
+ */
+export const SUBMIT_EVERY = 64;
+
+/** Bytes of released buffers kept for reuse (the arena); beyond it released buffers are destroyed. */
+const DEFAULT_POOL_BYTES = 1 << 30;
+
+/** Uploads from this size on get exactly sized buffers (no size-class rounding). */
+const EXACT_UPLOAD_BYTES = 1 << 20;
+
+interface KernelPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  kinds: StorageKind[];
+}
 
 export interface ContextLimits extends BindingLimits {
   maxBufferSize: number;
@@ -21,7 +41,16 @@ export interface ContextLimits extends BindingLimits {
 
 export class GpuContext {
   readonly limits: ContextLimits;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, KernelPipeline>();
+  private readonly pool: BufferPool;
+  private readonly bindGroups: BindGroupCache;
+  /** Staging buffers for reads, by size class, reused (one map per read). */
+  private readonly staging = new Map<number, GPUBuffer[]>();
+  /**
+   * Test hook: fill every reused buffer with NaN before handing it out, so a kernel that relied on the
+   * zero-fill of fresh buffers fails conformance instead of passing by luck.
+   */
+  poisonReused = false;
   private readonly arena: GPUBuffer;
   private readonly arenaBytes: ArrayBuffer;
   private readonly arenaView: DataView;
@@ -31,7 +60,6 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | null = null;
   private scopeOpen = false;
   private pendingErrors: Promise<GPUError | null>[] = [];
-  private pendingRelease: GPUBuffer[] = [];
   private lostReason: string | null = null;
   /** Set by destroy(): every later op, read and upload throws BackendDestroyedError (checkAlive). */
   private destroyed = false;
@@ -64,6 +92,16 @@ export class GpuContext {
     this.arena = device.createBuffer({ size: this.slotStride * ARENA_SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     this.arenaBytes = new ArrayBuffer(this.slotStride * ARENA_SLOTS);
     this.arenaView = new DataView(this.arenaBytes);
+    this.bindGroups = new BindGroupCache(device, this.arena, UNIFORM_BLOCK_BYTES, () => this.counters.bindGroupCreations++);
+    this.pool = new BufferPool({
+      create: (size) => {
+        this.openScope();
+        this.counters.bufferCreations++;
+        return this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+      },
+      onDestroy: (b) => this.bindGroups.forget(b),
+      maxFreeBytes: Math.min(DEFAULT_POOL_BYTES, l.maxBufferSize),
+    });
     void device.lost.then((info) => {
       this.lostReason = info.message || info.reason || 'unknown reason';
     });
@@ -95,37 +133,66 @@ export class GpuContext {
     return t;
   }
 
-  /** A new tensor whose buffer WebGPU zero-fills. */
-  alloc(op: string, shape: Shape, dtype: DType, host?: Int32Array): GpuTensor {
-    const bytes = numel(shape) * 4;
+  /**
+   * A tensor from the buffer arena. Its contents are undefined (a reused buffer holds an earlier tensor's
+   * data): every kernel writes all of its output; `zero` clears it first (zeros(), empty sums).
+   * `exact`: size the buffer exactly (uploads: weights are large and live long) instead of by size class.
+   */
+  alloc(op: string, shape: Shape, dtype: DType, opts: { zero?: boolean; exact?: boolean; host?: Int32Array } = {}): GpuTensor {
+    // 16-bit tensors are bound as u32 words, so their buffers round up to 4 bytes.
+    const bytes = Math.ceil((numel(shape) * bytesPerElement(dtype)) / 4) * 4;
     if (bytes > this.limits.maxBufferSize) {
       throw new ShapeError(op, `a tensor of shape [${shape.join(', ')}] needs ${bytes} bytes, more than this adapter's maxBufferSize ${this.limits.maxBufferSize}; split it (e.g. fewer rows per call)`);
     }
-    this.openScope();
-    this.counters.bufferCreations++;
-    const buffer = this.device.createBuffer({
-      size: Math.max(4, bytes),
-      usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
-    });
-    return new GpuTensor([...shape], dtype, buffer, bytes, this, host);
+    const { buffer, reused } = this.pool.acquire(bytes, opts.exact);
+    if (reused && opts.zero) this.clear(buffer, bytes);
+    else if (reused && this.poisonReused) this.device.queue.writeBuffer(buffer, 0, new Float32Array(buffer.size / 4).fill(NaN));
+    return new GpuTensor([...shape], dtype, buffer, bytes, this, opts.host);
   }
 
   /** Copies host data into a new tensor (queued; ordered before any later dispatch). */
-  upload(op: string, data: Float32Array | Int32Array, shape: Shape, dtype: DType): GpuTensor {
-    const t = this.alloc(op, shape, dtype, dtype === 'i32' ? (data as Int32Array).slice() : undefined);
+  upload(op: string, data: Float32Array | Int32Array | Uint16Array, shape: Shape, dtype: DType): GpuTensor {
+    // Large uploads (weights) are sized exactly; small ones (ids, the misses' values) by size class, so a
+    // size that varies from step to step still reuses arena buffers.
+    const t = this.alloc(op, shape, dtype, { exact: data.byteLength >= EXACT_UPLOAD_BYTES, host: dtype === 'i32' ? (data as Int32Array).slice() : undefined });
     this.counters.bytesUploaded += data.byteLength;
-    if (data.byteLength > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    if (data.byteLength % 4 !== 0) {
+      // writeBuffer copies whole words: an odd count of 16-bit values goes up padded.
+      const padded = new Uint16Array(t.byteLength / 2);
+      padded.set(data as Uint16Array);
+      this.device.queue.writeBuffer(t.buffer, 0, padded.buffer, 0, padded.byteLength);
+    } else if (data.byteLength > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return t;
   }
 
-  /** The compute pipeline of one kernel specialisation, compiled on first use. */
-  pipeline<S extends Spec>(kernel: KernelDef<S>, spec: S): GPUComputePipeline {
+  /** Zero-fills the first `bytes` bytes of a buffer, ordered with the dispatches recorded around it. */
+  clear(buffer: GPUBuffer, bytes: number): void {
+    if (bytes === 0) return;
+    this.openScope();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    this.encoder.clearBuffer(buffer, 0, Math.ceil(bytes / 4) * 4);
+  }
+
+  /** The compute pipeline of one kernel specialisation, compiled on first use, with its explicit layout. */
+  pipeline<S extends Spec>(kernel: KernelDef<S>, spec: S): KernelPipeline {
     const key = specKey(kernel as KernelDef<Spec>, spec);
     let p = this.pipelines.get(key);
     if (!p) {
       this.openScope();
-      const module = this.device.createShaderModule({ label: key, code: kernel.render(spec) });
-      p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const code = kernel.render(spec);
+      const kinds = storageKinds(code);
+      const layout = this.bindGroups.layout(kinds);
+      const module = this.device.createShaderModule({ label: key, code });
+      const pipeline = this.device.createComputePipeline({
+        label: key,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: 'main' },
+      });
+      p = { pipeline, layout, kinds };
       this.pipelines.set(key, p);
     }
     return p;
@@ -155,30 +222,30 @@ export class GpuContext {
         throw new ShapeError(kernel.name, `needs ${g} workgroups in one dimension, more than this adapter's ${this.limits.maxWorkgroupsPerDimension}`);
       }
     }
-    const pipeline = this.pipeline(kernel, spec);
+    const p = this.pipeline(kernel, spec);
+    if (p.kinds.length !== storage.length) {
+      throw new RangeError(`${kernel.name} declares ${p.kinds.length} storage bindings but was given ${storage.length}`);
+    }
     if (this.slotsUsed === ARENA_SLOTS) this.flush();
     const slot = this.slotsUsed++;
     writeUniforms(this.arenaView, slot * this.slotStride, uniforms);
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.arena, offset: slot * this.slotStride, size: UNIFORM_BLOCK_BYTES } },
-    ];
-    storage.forEach((s, i) => {
-      const resource =
-        s instanceof GpuTensor
-          ? { buffer: s.buffer, offset: 0, size: Math.max(4, s.byteLength) }
-          : { buffer: s.buffer, offset: s.offset, size: s.size };
-      entries.push({ binding: i + 1, resource });
-    });
+    // A tensor binds its whole arena buffer (kernels index by their uniforms, never by arrayLength), so the
+    // bind group of a buffer is the same whatever size the tensor in it has this step (e.g. the misses' values).
+    const entries = storage.map((s) =>
+      s instanceof GpuTensor
+        ? { buffer: s.buffer, offset: 0, size: Math.min(s.buffer.size, this.limits.maxBindingBytes - (this.limits.maxBindingBytes % 4)) }
+        : { buffer: s.buffer, offset: s.offset, size: s.size },
+    );
     this.openScope();
     this.counters.dispatches++;
-    this.counters.bindGroupCreations++;
-    this.counters.deviceBytesRead += bytesRead ?? entries.reduce((a, e) => a + (e.binding === 0 ? 0 : (e.resource as GPUBufferBinding).size ?? 0), 0);
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.counters.deviceBytesRead += bytesRead ?? entries.reduce((a, e) => a + e.size, 0);
+    const bindGroup = this.bindGroups.group(p.layout, p.kinds, entries);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setPipeline(p.pipeline);
+    this.pass.setBindGroup(0, bindGroup, [slot * this.slotStride]);
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (this.slotsUsed >= SUBMIT_EVERY) this.flush();
   }
 
   /** A 2-D grid covering `n` workgroups (kernels rebuild the linear index with num_workgroups.x). */
@@ -190,15 +257,14 @@ export class GpuContext {
     return [maxDim, y, 1];
   }
 
-  /** Scratch space of one op; the op hands it to `release` after its last dispatch. */
+  /** Scratch space of one op (from the arena, contents undefined); the op hands it to `release` after its last dispatch. */
   scratch(op: string, bytes: number): GpuTensor {
     return this.alloc(op, [Math.max(1, Math.ceil(bytes / 4))], 'f32');
   }
 
-  /** Destroys a buffer once the commands recorded so far that may use it are submitted. */
+  /** Returns a buffer to the arena; it is reused only after the commands recorded so far are submitted. */
   release(buffer: GPUBuffer): void {
-    if (this.encoder) this.pendingRelease.push(buffer);
-    else buffer.destroy();
+    this.pool.release(buffer, this.encoder !== null);
   }
 
   /** Submits everything recorded so far. */
@@ -214,8 +280,7 @@ export class GpuContext {
       this.encoder = null;
     }
     this.slotsUsed = 0;
-    for (const b of this.pendingRelease) b.destroy();
-    this.pendingRelease = [];
+    this.pool.submitted();
     this.closeScope();
   }
 
@@ -234,11 +299,15 @@ export class GpuContext {
       return new ArrayBuffer(0);
     }
     this.openScope();
-    this.counters.bufferCreations++;
     this.counters.hostReads++;
     this.counters.submits++;
     this.counters.bytesReadBack += bytes;
-    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const size = sizeClass(bytes);
+    let staging = this.staging.get(size)?.pop();
+    if (!staging) {
+      this.counters.bufferCreations++;
+      staging = this.device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    }
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
     this.device.queue.submit([enc.finish()]);
@@ -249,9 +318,13 @@ export class GpuContext {
       await this.throwPendingErrors();
       throw new WebGpuError(`reading a buffer back failed: ${String(cause)}`, { cause });
     }
-    const out = staging.getMappedRange().slice(0);
+    const out = staging.getMappedRange(0, bytes).slice(0);
     staging.unmap();
-    staging.destroy();
+    let free = this.staging.get(size);
+    if (!free) this.staging.set(size, (free = []));
+    // A few per size: reads of one size follow each other (one logits row per step).
+    if (free.length < 4) free.push(staging);
+    else staging.destroy();
     await this.throwPendingErrors();
     return out;
   }
@@ -261,6 +334,7 @@ export class GpuContext {
     if (this.destroyed) return;
     this.destroyed = true;
     this.flush();
+    this.pool.clear();
     this.arena.destroy();
     this.device.destroy();
   }

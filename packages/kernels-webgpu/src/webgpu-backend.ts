@@ -42,9 +42,10 @@ export class WebGpuBackend implements KernelBackend {
   /** Use webgpu() to create one; the device must outlive the backend's tensors. */
   constructor(
     device: GPUDevice,
-    opts: { adapterName: string; maxBindingBytes: number; keepAlive?: unknown },
+    opts: { adapterName: string; maxBindingBytes: number; keepAlive?: unknown; poisonReusedBuffers?: boolean },
   ) {
     this.ctx = new GpuContext(device, opts.maxBindingBytes);
+    this.ctx.poisonReused = opts.poisonReusedBuffers ?? false;
     this.f16 = device.features.has('shader-f16');
     this.adapterName = opts.adapterName;
     this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32'], maxTensorBytes: device.limits.maxBufferSize };
@@ -78,7 +79,7 @@ export class WebGpuBackend implements KernelBackend {
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     this.ctx.checkAlive('zeros');
     validateOpArgs.dtype('zeros', this, dtype);
-    return this.ctx.alloc('zeros', shape, dtype);
+    return this.ctx.alloc('zeros', shape, dtype, { zero: true });
   }
 
   async read(t: Tensor): Promise<Float32Array | Int32Array> {

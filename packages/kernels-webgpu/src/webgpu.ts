@@ -14,6 +14,11 @@ export interface WebGpuOptions {
    * Lowering it exercises the row-range splitting that large weights need, on small tensors.
    */
   maxBindingBytes?: number;
+  /**
+   * Testing aid: fill every reused arena buffer with NaN before an op gets it, so a kernel that leaves part
+   * of its output unwritten (relying on fresh buffers being zero) fails loudly. Costs an upload per reuse.
+   */
+  poisonReusedBuffers?: boolean;
 }
 
 /** Storage buffers one kernel binds at most (rebuildKeys: a, b, idx, rope table, out). */
@@ -81,5 +86,5 @@ export async function webgpu(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
   }
   const info = adapter.info;
   const adapterName = [info?.vendor, info?.architecture, info?.description].filter((s) => s).join(' / ') || 'unknown adapter';
-  return new WebGpuBackend(device, { adapterName, maxBindingBytes, keepAlive });
+  return new WebGpuBackend(device, { adapterName, maxBindingBytes, keepAlive, poisonReusedBuffers: opts.poisonReusedBuffers });
 }

@@ -24,7 +24,7 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
   const v = ctx.own('attention', 'v', vIn);
   const { m, capacity: cap, group } = validateOpArgs.attention(q, k, v, p);
   ctx.bindable('attention', 'q', q);
-  const out = ctx.bindable('attention', 'out', ctx.alloc('attention', [m, nHeads * headDim], 'f32'));
+  const out = ctx.bindable('attention', 'out', ctx.alloc('attention', [m, nHeads * headDim], 'f32', { zero: m === 0 || kvLen === 0 || headDim === 0 }));
   if (m === 0 || kvLen === 0 || headDim === 0) return out; // no visible keys: zeros, as in the reference
   const causal = p.causal ? 1 : 0;
   const offset = p.causal ? queryOffset : 0;

@@ -21,7 +21,7 @@ export function embedding(ctx: GpuContext, tableIn: Tensor, idsIn: Tensor): GpuT
     ctx.dispatch(
       embeddingKernel,
       {},
-      [total, hidden, part.row0, part.rows, wt.shift],
+      [total, hidden, part.row0, part.rows, wt.shift, vocab],
       [{ buffer: table.buffer, ...wt }, ids, out],
       ctx.linearGrid('embedding', Math.ceil(total / LINEAR_WORKGROUP)),
     );

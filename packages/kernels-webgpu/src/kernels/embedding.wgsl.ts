@@ -6,15 +6,17 @@ export type EmbeddingSpec = Record<string, never>;
 
 export function renderEmbedding(_spec: EmbeddingSpec): string {
   return /* wgsl */ `
-struct Params { total: u32, hidden: u32, rowStart: u32, rowCount: u32, tableShift: u32 }
+struct Params { total: u32, hidden: u32, rowStart: u32, rowCount: u32, tableShift: u32, vocab: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> table: array<f32>;     // [rowCount, hidden] (this part)
 @group(0) @binding(2) var<storage, read> ids: array<i32>;       // [m]
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [m, hidden]
 ${linearMain(`
   let id = ids[i / p.hidden];
-  // Rows outside this part are written by another dispatch; ids outside the vocabulary leave zeros.
-  if (id < 0 || u32(id) < p.rowStart || u32(id) - p.rowStart >= p.rowCount) { return; }
+  // Ids outside the vocabulary (only GPU-computed ones; uploaded ids are checked on the host) give zeros
+  // (the output buffer comes from the arena, not zero-filled); rows outside this part are another dispatch's.
+  if (id < 0 || u32(id) >= p.vocab) { out[i] = 0.0; return; }
+  if (u32(id) < p.rowStart || u32(id) - p.rowStart >= p.rowCount) { return; }
   out[i] = table[p.tableShift + (u32(id) - p.rowStart) * p.hidden + i % p.hidden];
 `)}
 `;

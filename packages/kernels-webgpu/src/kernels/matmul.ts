@@ -15,8 +15,8 @@ export function matmul(ctx: GpuContext, xIn: Tensor, wIn: Tensor): GpuTensor {
   const x = ctx.own('matmul', 'x', xIn);
   const w = ctx.own('matmul', 'w', wIn);
   const { m, k, n } = validateOpArgs.matmul(x, w);
-  const out = ctx.alloc('matmul', [m, n], 'f32');
-  if (k === 0) return out; // empty sums: the zero-filled buffer is the answer
+  const out = ctx.alloc('matmul', [m, n], 'f32', { zero: k === 0 });
+  if (k === 0) return out; // empty sums: zeros
   const gemv = m <= GEMV_MAX_ROWS;
   // x and out share the m split; w alone is split over its n rows.
   for (const mp of splitRows('matmul', m, [k * 4, n * 4], ctx.limits)) {

@@ -1,0 +1,102 @@
+// Structural budget of one WebGPU decode step, from the backend's own counters: dispatches, submits, host round
+// trips, buffer and bind group creations per step in steady state, for a dense and a ShadowKV decode on a small
+// model. A change that adds launches, round trips or allocations to the decode path fails here; lower a bound
+// when a change removes some. Skips with a printed reason when there is no WebGPU adapter.
+import { fileURLToPath } from 'node:url';
+import { BackendUnavailableError, type BackendCounters, type KernelBackend, type KvCachePolicy } from '@shadowkv/core';
+import { dense, shadowkv } from '@shadowkv/kv-policies';
+import { describe, expect, it } from 'vitest';
+import { resolveBackend } from '../backends.js';
+import { createEngine } from '../engine.js';
+import { syntheticPrompt } from './speed.js';
+
+const fixtureDir = process.env.SHADOWKV_HF_LLAMA_DIR ?? fileURLToPath(new URL('../../../../fixtures/hf-llama-gqa', import.meta.url));
+
+/**
+ * Upper bounds per decode step on the fixture (4 layers, 8 query / 2 KV heads of 32 dims, vocab 512), as
+ * measured on the commit that set them. Dense: 18 dispatches per layer + embedding, final norm, lm head;
+ * one submit per SUBMIT_EVERY dispatches plus the logits read; one host round trip (the logits).
+ */
+export const DECODE_BUDGET = {
+  dense: { dispatches: 75, submits: 3, hostReads: 1, bindGroupCreations: 0 },
+  // ShadowKV adds per layer landmark scores, top-k, the selected ids' read-back (one host round trip per
+  // layer), the misses' upload and scatter, the key rebuild and its scatter. How many chunks miss varies
+  // from step to step, so the misses' upload lands in a different arena buffer now and then: at most one new
+  // bind group per step (no new buffer once the arena has warmed up).
+  shadowkv: { dispatches: 103, submits: 10, hostReads: 5, bindGroupCreations: 1 },
+} as const;
+
+async function probe(): Promise<{ skip?: string }> {
+  try {
+    (await resolveBackend('webgpu')).destroy();
+    return {};
+  } catch (e) {
+    if (!(e instanceof BackendUnavailableError)) throw e;
+    console.warn(`[decode budget] skipping: ${e.message}`);
+    return { skip: e.message };
+  }
+}
+
+const gpu = await probe();
+
+/** Counters per step over `steps` decode steps, after `warmup` steps that may fill the arena and caches. */
+async function decodeCounters(policy: KvCachePolicy, warmup: number, steps: number): Promise<BackendCounters> {
+  const engine = await createEngine({ model: fixtureDir, backend: 'webgpu', cache: policy });
+  const backend = engine.backend as KernelBackend & { counters(): BackendCounters };
+  try {
+    const c = engine.model.config;
+    const ids = syntheticPrompt(257, c.vocabSize, c.bosTokenId);
+    const { states, logits } = await engine.prefillShared(ids, [policy], ids.length + warmup + steps + 1);
+    const state = states[0];
+    let next = argmax(logits);
+    let before = backend.counters();
+    for (let i = 0; i < warmup + steps; i++) {
+      if (i === warmup) before = backend.counters();
+      const t = (await engine.model.forward([next], state, { lastLogits: true }))!;
+      next = argmax((await backend.read(t)) as Float32Array);
+      backend.dispose(t);
+    }
+    const after = backend.counters();
+    state.dispose();
+    const per = (k: Exclude<keyof BackendCounters, 'gpuMs'>) => (after[k] - before[k]) / steps;
+    return {
+      dispatches: per('dispatches'),
+      submits: per('submits'),
+      hostReads: per('hostReads'),
+      bufferCreations: per('bufferCreations'),
+      bindGroupCreations: per('bindGroupCreations'),
+      bytesUploaded: per('bytesUploaded'),
+      bytesReadBack: per('bytesReadBack'),
+      deviceBytesRead: per('deviceBytesRead'),
+      gpuMs: null,
+    };
+  } finally {
+    engine.model.dispose();
+    backend.destroy();
+  }
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+describe.skipIf(gpu.skip !== undefined)(`webgpu decode step budget${gpu.skip ? ` (skipped: ${gpu.skip})` : ''}`, () => {
+  const cases: [keyof typeof DECODE_BUDGET, () => KvCachePolicy][] = [
+    ['dense', () => dense()],
+    ['shadowkv', () => shadowkv({ chunkSize: 8, localChunks: 2, outliers: 2, rank: 16, budget: 64 })],
+  ];
+  it.each(cases)('%s: dispatches, submits and host reads within the budget; no buffer or bind group created in steady state', async (name, policy) => {
+    const c = await decodeCounters(policy(), 6, 4);
+    console.log(`[decode budget] ${name}: ${JSON.stringify(c)}`);
+    const budget = DECODE_BUDGET[name];
+    expect(c.dispatches).toBeLessThanOrEqual(budget.dispatches);
+    expect(c.submits).toBeLessThanOrEqual(budget.submits);
+    expect(c.hostReads).toBeLessThanOrEqual(budget.hostReads);
+    expect(c.bufferCreations).toBe(0);
+    expect(c.bindGroupCreations).toBeLessThanOrEqual(budget.bindGroupCreations);
+    // The step still does its work: one logits row comes back per step.
+    expect(c.bytesReadBack).toBeGreaterThanOrEqual(512 * 4);
+  });
+});
