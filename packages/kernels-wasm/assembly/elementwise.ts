@@ -126,14 +126,14 @@ export function softmaxRow(o: usize, x: usize, n: i32): void {
   }
 }
 
-/** out = rope(x): row i (nHeads heads of 2*half) at table row pos[i] - tableBase. */
-export function rope(out: usize, x: usize, pos: usize, m: i32, nHeads: i32, half: i32, cosT: usize, sinT: usize, tableBase: i32, tid: i32, nth: i32): void {
+/** out = rope(x): row i (nHeads heads of 2*half) at table row pos[i] - tableBase, or row i when rowTable != 0. */
+export function rope(out: usize, x: usize, pos: usize, m: i32, nHeads: i32, half: i32, cosT: usize, sinT: usize, tableBase: i32, rowTable: i32, tid: i32, nth: i32): void {
   const i0 = partStart(m, tid, nth), i1 = partStart(m, tid + 1, nth);
   const w = nHeads * half * 2;
   for (let i = i0; i < i1; i++) {
     const ro = (<usize>i * <usize>w) << 2;
     memory.copy(out + ro, x + ro, <usize>w << 2);
-    const t = <usize>(load<i32>(pos + (<usize>i << 2)) - tableBase) * <usize>half << 2;
+    const t = <usize>(rowTable ? i : load<i32>(pos + (<usize>i << 2)) - tableBase) * <usize>half << 2;
     for (let h = 0; h < nHeads; h++) ropeRow(out + ro + ((<usize>(h * half * 2)) << 2), cosT + t, sinT + t, half);
   }
 }

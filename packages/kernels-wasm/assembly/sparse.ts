@@ -31,11 +31,12 @@ export function copyChunks(full: usize, packed: usize, idx: usize, nKv: i32, row
 
 /**
  * out[g, s*cs + j, :] = rope(a[t, :] · b[g, :, :], t + posOffset) for t = idx[g, s]*cs + j. Four tokens share
- * each loaded row of b (8 columns per pass); rotation uses the cos/sin table rows (t + posOffset - tableBase).
+ * each loaded row of b (8 columns per pass); rotation uses the cos/sin table rows (t + posOffset - tableBase), or the
+ * output row (u*cs + j) when rowTable != 0 (a table built for this call's rows).
  */
 export function rebuildKeys(
   out: usize, a: usize, b: usize, idx: usize, rank: i32, nKv: i32, d: i32, nSel: i32, cs: i32,
-  posOffset: i32, cosT: usize, sinT: usize, tableBase: i32, tid: i32, nth: i32,
+  posOffset: i32, cosT: usize, sinT: usize, tableBase: i32, rowTable: i32, tid: i32, nth: i32,
 ): void {
   const total = nKv * nSel;
   const u0 = partStart(total, tid, nth), u1 = partStart(total, tid + 1, nth);
@@ -72,7 +73,7 @@ export function rebuildKeys(
     }
     for (; j < cs; j++) keyColumnsScalar(ob + <usize>j * rb, a + <usize>(t0 + j) * ab, bg, rank, d, 0);
     for (let jj = 0; jj < cs; jj++) {
-      const trow = (<usize>(t0 + jj + posOffset - tableBase) * <usize>half) << 2;
+      const trow = (<usize>(rowTable ? u * cs + jj : t0 + jj + posOffset - tableBase) * <usize>half) << 2;
       ropeRow(ob + <usize>jj * rb, cosT + trow, sinT + trow, half);
     }
   }

@@ -1,8 +1,8 @@
 // cos/sin tables of RoPE angles in the wasm memory, [positions, headDim/2] with attentionScaling folded in,
 // cached per RopeSpec and grown (doubling) to the largest position used: decode steps rotate the same positions
 // again and again (rebuilt keys), and trig per (position, pair) would otherwise dominate RoPE. Angles are
-// formed in float64 and rounded once, as in the CPU reference. Positions outside [0, MAX_CACHED) get a
-// table built for the call's range only.
+// formed in float64 and rounded once, as in the CPU reference. Positions outside [0, MAX_CACHED), and calls
+// with few rows far beyond the cache, get a table of their own rows instead.
 import type { RopeSpec } from '@shadowkv/core';
 import type { WasmAllocator } from './wasm-allocator.js';
 
@@ -12,14 +12,14 @@ const MAX_CACHED = 1 << 20;
 export interface RopeTable {
   cos: number;
   sin: number;
-  /** Position of row 0. */
+  /** Position of row 0 (cached tables). */
   base: number;
   /** Rows in the table. */
   positions: number;
   /** headDim / 2. */
   half: number;
-  /** Set for a per-call table the caller must release. */
-  temporary: boolean;
+  /** Set for a per-call table whose row r belongs to the call's row r (the caller releases it with done()). */
+  rowIndexed: boolean;
 }
 
 export class RopeTables {
@@ -30,25 +30,29 @@ export class RopeTables {
     private readonly f32: (ptr: number, n: number) => Float32Array,
   ) {}
 
-  /** A table that covers positions minPos..maxPos (inclusive). */
-  get(rope: RopeSpec, minPos: number, maxPos: number): RopeTable {
-    if (minPos < 0 || maxPos >= MAX_CACHED) {
-      const t = this.build(rope, minPos, maxPos - minPos + 1, null);
-      t.temporary = true;
-      return t;
-    }
+  /**
+   * A table for a call that rotates `rows` rows at positions lo..hi: the cached table when it covers hi (grown
+   * when that costs less than 4x the call's own rows), else a per-call table of the rows' positions, listed by
+   * `rowPositions` (a decode step then costs one row of trig, not a doubling of the cache).
+   */
+  get(rope: RopeSpec, lo: number, hi: number, rows: number, rowPositions: () => ArrayLike<number>): RopeTable {
     const old = this.cached.get(rope);
-    if (old && maxPos < old.positions) return old;
-    const positions = Math.min(MAX_CACHED, Math.max(1024, 2 ** Math.ceil(Math.log2(maxPos + 1))));
-    const t = this.build(rope, 0, positions, old ?? null);
+    if (old && lo >= 0 && hi < old.positions) return old;
+    const positions = Math.min(MAX_CACHED, Math.max(1024, 2 ** Math.ceil(Math.log2(hi + 1))));
+    const growth = positions - (old?.positions ?? 0);
+    if (lo < 0 || hi >= MAX_CACHED || rows * 4 < growth) {
+      const pos = rowPositions();
+      return this.build(rope, pos.length, (r) => pos[r], null, true);
+    }
+    const t = this.build(rope, positions, (r) => r, old ?? null, false);
     if (old) this.release(old);
     this.cached.set(rope, t);
     return t;
   }
 
-  /** Frees a temporary table (cached ones live as long as the backend's memory). */
+  /** Frees a per-call table (cached ones live as long as the backend's memory). */
   done(t: RopeTable): void {
-    if (t.temporary) this.release(t);
+    if (t.rowIndexed) this.release(t);
   }
 
   private release(t: RopeTable): void {
@@ -57,9 +61,10 @@ export class RopeTables {
     this.alloc.release(t.sin, bytes);
   }
 
-  private build(rope: RopeSpec, base: number, positions: number, reuse: RopeTable | null): RopeTable {
+  /** Allocates and fills rows 0..rows (row r at position positionOf(r)), reusing the rows of `reuse`. */
+  private build(rope: RopeSpec, rows: number, positionOf: (r: number) => number, reuse: RopeTable | null, rowIndexed: boolean): RopeTable {
     const half = rope.headDim / 2;
-    const bytes = positions * half * 4;
+    const bytes = Math.max(1, rows * half) * 4;
     const cos = this.alloc.alloc(bytes, 'a RoPE cos table');
     let sin: number;
     try {
@@ -68,23 +73,23 @@ export class RopeTables {
       this.alloc.release(cos, bytes);
       throw e;
     }
-    const c = this.f32(cos, positions * half);
-    const s = this.f32(sin, positions * half);
+    const c = this.f32(cos, rows * half);
+    const s = this.f32(sin, rows * half);
     let from = 0;
-    if (reuse && reuse.base === base) {
+    if (reuse) {
       from = reuse.positions;
       c.set(this.f32(reuse.cos, from * half));
       s.set(this.f32(reuse.sin, from * half));
     }
     const sc = rope.attentionScaling;
-    for (let p = from; p < positions; p++) {
-      const pos = base + p;
+    for (let r = from; r < rows; r++) {
+      const pos = positionOf(r);
       for (let i = 0; i < half; i++) {
         const ang = pos * rope.invFreq[i];
-        c[p * half + i] = Math.cos(ang) * sc;
-        s[p * half + i] = Math.sin(ang) * sc;
+        c[r * half + i] = Math.cos(ang) * sc;
+        s[r * half + i] = Math.sin(ang) * sc;
       }
     }
-    return { cos, sin, base, positions, half, temporary: false };
+    return { cos, sin, base: 0, positions: rows, half, rowIndexed };
   }
 }

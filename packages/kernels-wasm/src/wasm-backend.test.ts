@@ -56,6 +56,28 @@ describe('wasm backend lifecycle', () => {
     }
   });
 
+  it('ops stay correct when allocating their output grows the unshared memory (host-side views are re-made)', async () => {
+    const be = await wasm({ threads: 1 }); // unshared memory: growing it detaches every view of the old buffer
+    const ref = cpu();
+    try {
+      const [seqLen, rank, nKv, d, cs] = [4096, 8, 8, 64, 8];
+      const a = new Float32Array(seqLen * rank).map((_, i) => Math.sin(i));
+      const b = new Float32Array(nKv * rank * d).map((_, i) => Math.cos(i));
+      const ids = new Int32Array(nKv * 256).map((_, i) => (i * 7) % (seqLen / cs));
+      const rope = { headDim: d, invFreq: new Float32Array(d / 2).map((_, i) => 10000 ** (-(2 * i) / d)), attentionScaling: 1 };
+      const before = be.memoryStats().bytesReserved;
+      const run = async (k: typeof be | typeof ref) => k.read(k.rebuildKeys(k.upload(a, [seqLen, rank]), k.upload(b, [nKv, rank, d]), k.upload(ids, [nKv, 256], 'i32'), cs, 5, rope));
+      const got = (await run(be)) as Float32Array;
+      expect(be.memoryStats().bytesReserved).toBeGreaterThan(before);
+      const want = (await run(ref)) as Float32Array;
+      let err = 0;
+      for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
+      expect(err).toBeLessThan(1e-4);
+    } finally {
+      be.destroy();
+    }
+  });
+
   it('rejects a bad thread count with a typed error', async () => {
     await expect(wasm({ threads: 0 })).rejects.toThrow(/threads = 0/);
   });

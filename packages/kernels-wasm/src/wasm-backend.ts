@@ -208,9 +208,9 @@ export class WasmBackend implements KernelBackend {
       if (pos[i] < lo) lo = pos[i];
       if (pos[i] > hi) hi = pos[i];
     }
-    const table = this.ropeTables.get(rope, lo, hi);
+    const table = this.ropeTables.get(rope, lo, hi, m, () => pos.slice());
     try {
-      this.run('rope', [out.ptr, xt.ptr, pt.ptr, m, nHeads, headDim / 2, table.cos, table.sin, table.base], m * nHeads * headDim, this.thresholds.elementwise);
+      this.run('rope', [out.ptr, xt.ptr, pt.ptr, m, nHeads, headDim / 2, table.cos, table.sin, table.base, table.rowIndexed ? 1 : 0], m * nHeads * headDim, this.thresholds.elementwise);
     } finally {
       this.ropeTables.done(table);
     }
@@ -276,7 +276,8 @@ export class WasmBackend implements KernelBackend {
     const bt = this.own('rebuildKeys', b);
     const it = this.own('rebuildKeys', idx);
     const { seqLen, rank, nKvHeads, headDim, nSel } = validateOpArgs.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope);
-    const ids = this.i32View(it.ptr, nKvHeads * nSel);
+    // A copy: allocating the output may grow (and, unshared, detach) the memory under a view.
+    const ids = this.i32View(it.ptr, nKvHeads * nSel).slice();
     validateOpArgs.chunkIds('rebuildKeys', ids, nSel, chunkSize, seqLen, 'a');
     const out = this.newTensor([nKvHeads, nSel * chunkSize, headDim], 'f32', 'rebuildKeys');
     if (ids.length === 0) return out;
@@ -286,11 +287,17 @@ export class WasmBackend implements KernelBackend {
       if (ids[i] < lo) lo = ids[i];
       if (ids[i] > hi) hi = ids[i];
     }
-    const table = this.ropeTables.get(rope, lo * chunkSize + positionOffset, (hi + 1) * chunkSize - 1 + positionOffset);
+    const rows = ids.length * chunkSize;
+    const rowPositions = (): Int32Array => {
+      const pos = new Int32Array(rows);
+      for (let u = 0; u < ids.length; u++) for (let j = 0; j < chunkSize; j++) pos[u * chunkSize + j] = ids[u] * chunkSize + j + positionOffset;
+      return pos;
+    };
+    const table = this.ropeTables.get(rope, lo * chunkSize + positionOffset, (hi + 1) * chunkSize - 1 + positionOffset, rows, rowPositions);
     try {
       this.run(
         'rebuildKeys',
-        [out.ptr, at.ptr, bt.ptr, it.ptr, rank, nKvHeads, headDim, nSel, chunkSize, positionOffset, table.cos, table.sin, table.base],
+        [out.ptr, at.ptr, bt.ptr, it.ptr, rank, nKvHeads, headDim, nSel, chunkSize, positionOffset, table.cos, table.sin, table.base, table.rowIndexed ? 1 : 0],
         nKvHeads * nSel * chunkSize * rank * headDim,
         this.thresholds.sparse,
       );
@@ -346,6 +353,7 @@ export class WasmBackend implements KernelBackend {
     return t;
   }
 
+  /** A view of the memory; valid until the next allocation (growing an unshared memory detaches its buffer). */
   private f32View(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);
   }
