@@ -1,7 +1,7 @@
 // Validates an untrusted tokenizer.json before @huggingface/tokenizers sees it: token ids bounded by the
 // number of tokens (an id of 1e9 made the library build a billion-slot array), no null entries in
 // component lists (the library fails on them only at first use, with a raw TypeError), bounded nesting.
-import { ModelFormatError } from '@shadowkv/core';
+import { ModelFormatError, UnsupportedModelError } from '@shadowkv/core';
 import { showBounded } from './bounded-json.js';
 import { LLAMA_CONFIG_LIMITS } from './config-bounds.js';
 
@@ -11,7 +11,7 @@ const MAX_COMPONENT_DEPTH = 32;
 const ID_SLACK = 1024;
 /** Component keys and the list-valued keys of their Sequence/TemplateProcessing forms. */
 const COMPONENTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'] as const;
-const MODEL_TYPES = ['BPE', 'Unigram', 'WordPiece', 'WordLevel'];
+const MODEL_TYPES = ['BPE', 'Unigram', 'WordPiece'];
 const LIST_KEYS = new Set(['normalizers', 'pretokenizers', 'processors', 'decoders', 'single', 'pair']);
 
 /** What the validation learned: one past the largest id, and the longest token string (for length pre-checks). */
@@ -25,6 +25,10 @@ export function validateTokenizerJson(json: Record<string, unknown>, file: strin
   const model = json.model as Record<string, unknown>;
   // The library falls back to guessing the model from its fields for any unknown type (so "Bogus" or 5 loaded
   // as some model); Hugging Face's own files name one of these or none.
+  if (model.type === 'WordLevel') {
+    // A valid Hugging Face type that @huggingface/tokenizers does not implement (it would guess BPE instead).
+    throw new UnsupportedModelError(file, 'model.type', 'WordLevel tokenizers are not supported; Llama tokenizers are BPE or Unigram');
+  }
   if (model.type !== undefined && model.type !== null && !MODEL_TYPES.includes(model.type as string)) {
     throw new ModelFormatError(file, 'model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${showBounded(model.type, 40)}`);
   }

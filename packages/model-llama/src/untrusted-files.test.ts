@@ -181,6 +181,7 @@ describe('tokenizer files are validated at load, library errors are typed', () =
     const merges = typedError(make((t) => ((t.model as { merges: unknown[] }).merges[5] = ['zz', 'qq'])), ModelFormatError);
     expect(merges.field).toBe('model.merges[5]');
     expect(typedError(make((t) => ((t.model as { type: unknown }).type = 'Bogus')), ModelFormatError).field).toBe('model.type');
+    expect(typedError(make((t) => ((t.model as { type: unknown }).type = 'WordLevel')), UnsupportedModelError).field).toBe('model.type');
     const vocab = (t: Record<string, unknown>) => (t.model as { vocab: Record<string, number> }).vocab;
     expect(typedError(make((t) => (vocab(t).hello = vocab(t)[Object.keys(vocab(t))[7]])), ModelFormatError).message).toMatch(/reuses id/);
     const special = typedError(make(() => {}, { ...tokConfig, eos_token: [[['<|eot_id|>']]] }), ModelFormatError);
