@@ -1,7 +1,7 @@
 // When an op is worth handing to the worker threads. A pooled call costs a wake-up of every worker and a wait for
-// the slowest (measured with bench/handoff.ts, see BENCHMARKS.md "kernels-wasm"), so ops below these sizes run on
-// the calling thread alone: a tiny model's decode then pays no hand-off per op. Units are multiply-adds
-// (matmul, attention, rebuildKeys, landmarkScores) or elements touched (elementwise, rows, copies).
+// the slowest, so ops below these sizes run on the calling thread alone: a tiny model's decode then pays no
+// hand-off per op. Units are multiply-adds (matmul, attention, rebuildKeys, landmarkScores) or elements touched
+// (elementwise ops, row ops, copies, topK).
 
 export interface ParallelThresholds {
   /** m * n * k of matmul. */
@@ -15,13 +15,20 @@ export interface ParallelThresholds {
 }
 
 /**
- * Defaults measured on the 2-core development machine (Node 20): a pooled no-op round trip costs about 10-30 µs
- * there (median, loaded machine), and the kernels do roughly 2-8 multiply-adds per ns per thread, so splitting pays
- * off from about 2^17 multiply-adds; copies and elementwise ops run at memory speed and need larger sizes.
+ * Measured with `bench/ops.ts` (Node 20, the shared 2-core development machine under a load average of 15-20,
+ * 2026-12-07; BENCHMARKS.md "kernels-wasm"): a pooled 4-element add costs 47.6 µs median (34.8 µs best) against
+ * 4.8 µs (1.4 µs) on the calling thread, so a hand-off is ~35-45 µs. One thread runs the GEMV at 1.5-2.6 GFLOP/s
+ * median (8-12 in its best, unpreempted rounds), i.e. ~1-5 multiply-adds per ns. A GEMV sweep at k = 256 found
+ * 2 threads slower than 1 at every size up to 2^19 multiply-adds (e.g. 2^19: 523 µs vs 917 µs) because the second
+ * core was busy with other work. Splitting saves half the single-thread time minus the hand-off, so it cannot pay
+ * below ~2 × 45 µs of work (~2^17-2^18 multiply-adds even on an idle core), and on a loaded machine needs
+ * several times that: the defaults sit at 2^20 multiply-adds (about 0.2-1 ms of single-thread work). Elementwise
+ * ops run at memory speed (~1 element/ns): 2^19 elements. Decode of the needle-llama and fixture models (hidden
+ * ≤ 2048) therefore runs every op on the calling thread except the large projections and the LM head.
  */
 export const DEFAULT_THRESHOLDS: ParallelThresholds = {
-  matmul: 1 << 17,
-  attention: 1 << 17,
-  elementwise: 1 << 17,
-  sparse: 1 << 17,
+  matmul: 1 << 20,
+  attention: 1 << 20,
+  elementwise: 1 << 19,
+  sparse: 1 << 20,
 };
