@@ -331,6 +331,17 @@ export class Session {
 
   private async truncateNow(n: number): Promise<void> {
     const history = this.history as KvHistory;
+    if (n <= 0) {
+      // Nothing in common (a chat template that re-rendered even the first token): start over.
+      this.state?.dispose();
+      this.state = undefined;
+      this.history = undefined;
+      this.allTokens = [];
+      this.pending = [];
+      this.lastLogits = undefined;
+      this.conversation = [];
+      return;
+    }
     const stored = Math.min(n - 1, history.length);
     this.history = history.slice(stored);
     this.state?.dispose();
