@@ -123,6 +123,24 @@ describe('cuda backend: its own host-side checks', () => {
 });
 
 describe('cuda backend: destroy()', () => {
+  it('passes the conformance suite\'s destroy case (host layer over the native stand-in)', async () => {
+    const lifecycle = conformanceCases({ long: false, seed: 1, randomPerOp: 0 }).filter((c) => c.ownBackend);
+    expect(lifecycle.map((c) => c.op)).toContain('destroy');
+    for (const c of lifecycle) {
+      const { be } = setup();
+      await c.check({
+        backend: be,
+        reference: cpu(),
+        dtype: 'f32',
+        rng: SeededRng.fromString(c.name, 1),
+        skip: (reason) => {
+          throw new Error(`unexpected skip: ${reason}`);
+        },
+        createBackend: async () => setup().be,
+      });
+    }
+  });
+
   const ops: [string, (be: KernelBackend, t: Tensor, i: Tensor) => unknown][] = [
     ['upload', (be) => be.upload(new Float32Array(4), [4])],
     ['zeros', (be) => be.zeros([4])],

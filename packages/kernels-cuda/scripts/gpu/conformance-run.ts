@@ -30,7 +30,9 @@ try {
 }
 const reference = cpu();
 const seed = DEFAULT_CONFORMANCE_SEED;
-const cases = conformanceCases({ long, seed });
+// Cases that destroy their backend (ownBackend) run last, each on a fresh backend, as describeBackendConformance does.
+const all = conformanceCases({ long, seed });
+const cases = [...all.filter((c) => !c.ownBackend), ...all.filter((c) => c.ownBackend)];
 const failures: { op: string; name: string; error: string }[] = [];
 let passed = 0;
 let skipped = 0;
@@ -45,6 +47,7 @@ for (const c of cases) {
       skip: (reason: string): never => {
         throw Object.assign(new Error(reason), { [SKIP]: true });
       },
+      createBackend: () => makeBackend(name),
     });
     passed++;
   } catch (e) {
