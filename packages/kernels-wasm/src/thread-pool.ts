@@ -27,13 +27,34 @@ function canBlock(): boolean {
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-async function spawn(): Promise<{ worker: AnyWorker; onMessage(cb: (m: any) => void): void }> {
+interface Spawned {
+  worker: AnyWorker;
+  onMessage(cb: (m: any) => void): void;
+  /** Called once the worker is ready: from then on it talks through shared memory only. */
+  settle(): void;
+}
+
+async function spawn(): Promise<Spawned> {
   if (isNode) {
     const specifier = 'node:worker_threads';
     const { Worker } = (await import(/* @vite-ignore */ specifier)) as typeof import('node:worker_threads');
     const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref(); // a pool never keeps the process alive
-    return { worker: w, onMessage: (cb) => { w.on('message', cb); w.on('error', (e) => cb({ error: e.message })); } };
+    return {
+      worker: w,
+      onMessage: (cb) => {
+        w.on('message', cb);
+        w.on('error', (e) => cb({ error: e.message }));
+      },
+      // A 'message' listener keeps the process alive even for an unref'd worker: drop it, so that a pool never
+      // holds the process open (a crash of the worker after start is then ignored here and shows up as a job
+      // that never finishes only if a kernel aborts the isolate, which host-side checks prevent).
+      settle: () => {
+        w.removeAllListeners('message');
+        w.removeAllListeners('error');
+        w.on('error', () => {});
+        w.unref();
+      },
+    };
   }
   const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
   const w = new Worker(url);
@@ -43,6 +64,7 @@ async function spawn(): Promise<{ worker: AnyWorker; onMessage(cb: (m: any) => v
       w.onmessage = (e: MessageEvent) => cb(e.data);
       w.onerror = (e: ErrorEvent) => cb({ error: e.message });
     },
+    settle: () => URL.revokeObjectURL(url),
   };
 }
 
@@ -72,7 +94,7 @@ export class ThreadPool {
     try {
       await Promise.all(
         Array.from({ length: threads - 1 }, async (_, i) => {
-          const { worker, onMessage } = await spawn();
+          const { worker, onMessage, settle } = await spawn();
           workers.push(worker);
           await new Promise<void>((resolve, reject) => {
             onMessage((m) => {
@@ -81,6 +103,7 @@ export class ThreadPool {
             });
             worker.postMessage({ module, memory, control, args, names, tid: i + 1 });
           });
+          settle();
         }),
       );
     } catch (err) {

@@ -1,4 +1,9 @@
 // Lifecycle and boundaries of the wasm backend: destroy(), tensor ownership, dispose, thread setup.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BackendDestroyedError, ShapeError } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +80,27 @@ describe('wasm backend lifecycle', () => {
       expect(err).toBeLessThan(1e-4);
     } finally {
       be.destroy();
+    }
+  });
+
+  it('a process that never calls destroy() still exits: the worker pool does not keep Node alive', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skv-wasm-exit-'));
+    try {
+      const script = join(dir, 'run.mts');
+      const entry = fileURLToPath(new URL('./index.ts', import.meta.url));
+      writeFileSync(
+        script,
+        `import { wasm } from ${JSON.stringify(entry)};\n` +
+          `const b = await wasm({ threads: 2, thresholds: { matmul: 0 } });\n` +
+          `const y = b.matmul(b.upload(new Float32Array(8).fill(1), [2, 4]), b.upload(new Float32Array(12).fill(2), [3, 4]));\n` +
+          `console.log('threads', b.threads, 'sum', (await b.read(y)).reduce((s, v) => s + v, 0));\n`,
+      );
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@shadowkv/source', script], { encoding: 'utf8', timeout: 60_000, cwd: fileURLToPath(new URL('..', import.meta.url)) });
+      expect(r.error, r.stderr).toBeUndefined();
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('threads 2 sum 48');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
