@@ -7,7 +7,7 @@ import { Rng } from './test-utils/seeded-rng.js';
 describe('splitRows', () => {
   it('keeps a tensor that fits in one part with no shift', () => {
     const parts = splitRows('op', 10, [400, 40], { maxBindingBytes: 1 << 20, offsetAlignment: 256 });
-    expect(parts).toEqual([{ row0: 0, rows: 10, windows: [{ offset: 0, size: 4000, shift: 0 }, { offset: 0, size: 400, shift: 0 }] }]);
+    expect(parts).toEqual([{ row0: 0, rows: 10, windows: [{ offset: 0, size: 4000, shift: 0, byteShift: 0 }, { offset: 0, size: 400, shift: 0, byteShift: 0 }] }]);
   });
 
   it('covers every row exactly once with aligned, bounded windows (random layouts)', () => {

@@ -6,8 +6,10 @@ import { ShapeError } from '@shadowkv/core';
 export interface BindingWindow {
   offset: number;
   size: number;
-  /** Elements between the aligned binding start and the part's first row. */
+  /** 4-byte elements between the aligned binding start and the part's first row. */
   shift: number;
+  /** The same distance in bytes (16-bit tensors count it in halves: byteShift / 2). */
+  byteShift: number;
 }
 
 /** Rows [row0, row0+rows) of every buffer that shares the split dimension. */
@@ -33,7 +35,7 @@ export interface BindingLimits {
 export function splitRows(op: string, rows: number, rowBytes: readonly number[], limits: BindingLimits): BindingPart[] {
   const { maxBindingBytes, offsetAlignment } = limits;
   // Aligning the offset down can add up to (alignment - 4) bytes in front of the first row.
-  const usable = maxBindingBytes - (offsetAlignment - 4);
+  const usable = maxBindingBytes - (offsetAlignment - 4) - 4;
   let perPart = rows;
   for (const rb of rowBytes) {
     if (rb > usable) {
@@ -48,8 +50,10 @@ export function splitRows(op: string, rows: number, rowBytes: readonly number[],
     const windows = rowBytes.map((rb) => {
       const start = row0 * rb;
       const offset = start - (start % offsetAlignment);
-      const size = Math.max(4, n * rb + (start - offset));
-      return { offset, size, shift: (start - offset) / 4 };
+      // Storage bindings are whole 4-byte words: a 16-bit part with an odd element count rounds up (the
+      // buffer itself is rounded to 4 bytes, so the window stays inside it).
+      const size = Math.max(4, Math.ceil((n * rb + (start - offset)) / 4) * 4);
+      return { offset, size, shift: Math.floor((start - offset) / 4), byteShift: start - offset };
     });
     parts.push({ row0, rows: n, windows });
   }

@@ -51,6 +51,10 @@ export class GpuContext {
    * zero-fill of fresh buffers fails conformance instead of passing by luck.
    */
   poisonReused = false;
+  /** Dtypes matmul's w and embedding's table may have (BackendCapabilities.weightDtypes). */
+  readonly weightDtypes: readonly DType[] = ['f32', 'f16', 'bf16'];
+  /** Whether the device has the subgroups feature (GEMV reduces with subgroupAdd). */
+  readonly subgroups: boolean;
   private readonly arena: GPUBuffer;
   private readonly arenaBytes: ArrayBuffer;
   private readonly arenaView: DataView;
@@ -87,6 +91,7 @@ export class GpuContext {
       maxBufferSize: l.maxBufferSize,
       maxWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     };
+    this.subgroups = device.features.has('subgroups');
     this.slotStride = Math.max(UNIFORM_BLOCK_BYTES, l.minUniformBufferOffsetAlignment);
     this.counters.bufferCreations++;
     this.arena = device.createBuffer({ size: this.slotStride * ARENA_SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });

@@ -35,7 +35,8 @@ describe.skipIf(!probe.backend)('webgpu backend behaviour', () => {
     expect(() => gpu.topK(gpu.zeros([2, 3]), 4)).toThrow(/k = 4 must be an integer in \[0, 3\]/);
     expect(() => gpu.writeKv(gpu.zeros([2, 5, 8]), gpu.zeros([2, 16]), 4)).toThrow(/rows 4..6 exceed the cache capacity 5/);
     expect(() => gpu.upload(new Float32Array(3), [2, 2])).toThrow(/data has 3 elements/);
-    expect(() => gpu.upload(new Float32Array(4), [4], 'f16')).toThrow(/upload: the webgpu backend stores f32 and i32 tensors only, not f16; use f32/);
+    // f16 is a weight dtype (matmul w, embedding table) only: a 16-bit activation is refused.
+    expect(() => gpu.rmsNorm(gpu.upload(new Float32Array(4), [1, 4]), gpu.upload(new Float32Array(4), [4], 'f16'), 1e-5)).toThrow(/rmsNorm: w has dtype f16, expected f32/);
     expect(() => gpu.zeros([4], 'f16')).toThrow(/zeros: .* not f16/);
     expect(() => gpu.rebuildKeys(a, b, gpu.upload(Int32Array.from([0]), [1, 1]), 8, 2 ** 30, rope)).toThrow(/rebuildKeys: positionOffset 1073741824 is too far out/);
   });

@@ -1,6 +1,11 @@
 // The WebGPU backend: KernelBackend over GPU buffers. Ops validate on the host, record dispatches and
 // return at once; only read() and sync() wait for the GPU. Semantics follow @shadowkv/kernels-cpu.
 import {
+  bf16ToF32,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  numel,
   validateOpArgs,
   type AttentionParams,
   type BackendCapabilities,
@@ -48,7 +53,9 @@ export class WebGpuBackend implements KernelBackend {
     this.ctx.poisonReused = opts.poisonReusedBuffers ?? false;
     this.f16 = device.features.has('shader-f16');
     this.adapterName = opts.adapterName;
-    this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32'], maxTensorBytes: device.limits.maxBufferSize };
+    // 16-bit weights are read as u32 words and widened in core WGSL (unpack2x16float, a shift for bf16), so
+    // every adapter takes them, with or without shader-f16; bf16 stays bf16 (exact, no conversion at load).
+    this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: this.ctx.weightDtypes, maxTensorBytes: device.limits.maxBufferSize };
     this.keepAlive = opts.keepAlive;
   }
 
@@ -70,9 +77,14 @@ export class WebGpuBackend implements KernelBackend {
     return this.ctx.pipelineCount;
   }
 
-  upload(data: Float32Array | Int32Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
+  /**
+   * f16/bf16 weights stay 16-bit on the device (half the bytes per decode step); a Float32Array given for a
+   * 16-bit dtype is rounded on the host (round to nearest even, as core's converters).
+   */
+  upload(data: Float32Array | Int32Array | Uint16Array, shape: Shape, dtype: DType = data instanceof Int32Array ? 'i32' : 'f32'): Tensor {
     this.ctx.checkAlive('upload');
     validateOpArgs.upload(this, data, shape, dtype);
+    if (data instanceof Float32Array && (dtype === 'f16' || dtype === 'bf16')) data = dtype === 'f16' ? f32ToF16(data) : f32ToBf16(data);
     return this.ctx.upload('upload', data, shape, dtype);
   }
 
@@ -86,6 +98,10 @@ export class WebGpuBackend implements KernelBackend {
     const g = this.ctx.own('read', 't', t);
     this.ctx.checkAlive('read');
     const bytes = await this.ctx.readBuffer(g.buffer, g.byteLength);
+    if (g.dtype === 'f16' || g.dtype === 'bf16') {
+      const bits = new Uint16Array(bytes, 0, numel(g.shape));
+      return g.dtype === 'f16' ? f16ToF32(bits) : bf16ToF32(bits);
+    }
     return g.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
   }
 

@@ -19,6 +19,8 @@ export interface WebGpuOptions {
    * of its output unwritten (relying on fresh buffers being zero) fails loudly. Costs an upload per reuse.
    */
   poisonReusedBuffers?: boolean;
+  /** Use the adapter's subgroups feature when it has one (default true); false takes the workgroup-memory reductions. */
+  subgroups?: boolean;
 }
 
 /** Storage buffers one kernel binds at most (rebuildKeys: a, b, idx, rope table, out). */
@@ -69,10 +71,14 @@ export async function webgpu(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
     throw new InvalidOptionError('maxBindingBytes', `${maxBindingBytes} must be a multiple of 4 in [1024, ${l.maxStorageBufferBindingSize}] (this adapter's maxStorageBufferBindingSize)`);
   }
   const f16 = adapter.features.has('shader-f16');
+  // Subgroups let the GEMV reduce a dot product without workgroup memory; SHADOWKV_WEBGPU_NO_SUBGROUPS=1
+  // (Node) turns them off to compare or to test the workgroup-memory path.
+  const noSubgroups = typeof process !== 'undefined' && process.env?.SHADOWKV_WEBGPU_NO_SUBGROUPS === '1';
+  const subgroups = adapter.features.has('subgroups' as GPUFeatureName) && !(opts.subgroups === false || noSubgroups);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({
-      requiredFeatures: f16 ? ['shader-f16'] : [],
+      requiredFeatures: [...(f16 ? ['shader-f16' as const] : []), ...(subgroups ? ['subgroups' as GPUFeatureName] : [])],
       requiredLimits: {
         maxBufferSize: l.maxBufferSize,
         maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
