@@ -492,10 +492,14 @@ class Context : public Napi::ObjectWrap<Context> {
   }
 
   /**
-   * matmul(out, x, w, wDtype, m, k, n): out[m, n] = x[m, k] · w[n, k]ᵀ, f32 accumulation. f32 weights: cuBLAS
-   * GemmEx in f32 (no TF32). 16-bit weights: the gemv16 kernel for m <= 8 (decode: reads each weight once, x
-   * stays f32); above that x is rounded to the weight's dtype in a scratch buffer and cuBLAS multiplies the
-   * 16-bit operands with f32 accumulation and f32 output (prefill: tensor cores).
+   * matmul(out, x, w, wDtype, m, k, n): out[m, n] = x[m, k] · w[n, k]ᵀ, f32 accumulation throughout, x never
+   * rounded below f32 precision in effect:
+   * - f32 weights: cuBLAS GemmEx in f32 (CUBLAS_COMPUTE_32F: no TF32).
+   * - 16-bit weights, m <= 8 (decode): the gemv16 kernel, which reads each weight once and keeps x in f32.
+   * - bf16 weights, m > 8 (prefill): x split into bf16 hi + lo parts and two tensor-core GEMMs (bf16 x bf16 ->
+   *   f32, the second accumulating into the first): x's error 2^-18 |x| instead of one bf16 rounding's 2^-9.
+   * - f16 weights, m > 8: w widened to f32 in scratch, then the f32 GEMM (an f16 split would overflow for
+   *   |x| > 65504 and lose small parts to subnormals).
    */
   Napi::Value Matmul(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -514,20 +518,30 @@ class Context : public Napi::ObjectWrap<Context> {
       check(env, launchGemv16(out, x, w, wDtype, m, n, k, s), "matmul (gemv16)");
       return env.Undefined();
     }
-    const float alpha = 1.f, beta = 0.f;
-    const void* b = x;
-    void* scratch = nullptr;
-    cudaDataType type = CUDA_R_32F;
-    if (wDtype != kF32) {
-      type = wDtype == kF16 ? CUDA_R_16F : CUDA_R_16BF;
-      if (!check(env, cudaMallocAsync(&scratch, sizeof(uint16_t) * (size_t)m * k, s), "matmul scratch")) return env.Undefined();
-      if (!check(env, launchConvert(scratch, wDtype, x, kF32, (int64_t)m * k, s), "matmul convert")) return env.Undefined();
-      b = scratch;
-    }
     cublas_->setStream(handle_, s);
+    const float one = 1.f, zero = 0.f;
     // Row-major out[m, n] is column-major outᵀ [n, m] = wᵀ(col-major [k, n])ᵀ · xᵀ(col-major [k, m]).
-    const int st = cublas_->gemmEx(handle_, kCublasOpT, kCublasOpN, n, m, k, &alpha, w, type, k, b, type, k, &beta, out, CUDA_R_32F, n,
-                                   kCublasCompute32F, kCublasGemmDefault);
+    auto gemm = [&](const void* a, const void* b, cudaDataType type, const float* beta) {
+      return cublas_->gemmEx(handle_, kCublasOpT, kCublasOpN, n, m, k, &one, a, type, k, b, type, k, beta, out, CUDA_R_32F, n,
+                             kCublasCompute32F, kCublasGemmDefault);
+    };
+    int st = 0;
+    void* scratch = nullptr;
+    if (wDtype == kF32) {
+      st = gemm(w, x, CUDA_R_32F, &zero);
+    } else if (wDtype == kBF16) {
+      const size_t elems = (size_t)m * k;
+      if (!check(env, cudaMallocAsync(&scratch, 2 * sizeof(uint16_t) * elems, s), "matmul scratch")) return env.Undefined();
+      void* hi = scratch;
+      void* lo = static_cast<uint16_t*>(scratch) + elems;
+      if (!check(env, launchSplitBf16(hi, lo, x, (int64_t)elems, s), "matmul split")) return env.Undefined();
+      st = gemm(w, hi, CUDA_R_16BF, &zero);
+      if (st == 0) st = gemm(w, lo, CUDA_R_16BF, &one);
+    } else {
+      if (!check(env, cudaMallocAsync(&scratch, sizeof(float) * (size_t)n * k, s), "matmul scratch")) return env.Undefined();
+      if (!check(env, launchConvert(scratch, kF32, w, wDtype, (int64_t)n * k, s), "matmul widen")) return env.Undefined();
+      st = gemm(scratch, x, CUDA_R_32F, &zero);
+    }
     if (scratch) cudaFreeAsync(scratch, s);
     if (st != 0) {
       Napi::Error err = Napi::Error::New(env, "cublasGemmEx failed with status " + std::to_string(st));

@@ -16,6 +16,12 @@ cudaError_t launchSwiglu(float* out, const float* gate, const float* up, int64_t
 /** out (dtype `to`) = in (dtype `from`) for f32 <-> f16/bf16; f32 -> 16 bits rounds to nearest even. */
 cudaError_t launchConvert(void* out, int to, const void* in, int from, int64_t n, cudaStream_t s);
 
+/**
+ * Splits f32 x into two bf16 parts, hi = bf16(x) and lo = bf16(x - hi), so that a bf16 x bf16 GEMM of each with
+ * f32 accumulation sums to x·w with x's error at most 2^-18 |x| (one bf16 GEMM alone: 2^-9 |x|).
+ */
+cudaError_t launchSplitBf16(void* hi, void* lo, const float* x, int64_t n, cudaStream_t s);
+
 // ---- row-ops.cu ----
 cudaError_t launchRmsNorm(float* out, const float* x, const float* w, int m, int d, float eps, cudaStream_t s);
 cudaError_t launchSoftmax(float* out, const float* x, int64_t rows, int n, cudaStream_t s);
