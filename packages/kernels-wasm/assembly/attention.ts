@@ -1,6 +1,7 @@
 // Attention over the head-major KV layout [nKvHeads, capacity, headDim], GQA aware: the query rows that share a
 // KV head (its whole group, for every token) are processed four at a time, so each key and value row loaded
-// serves four queries, and for decode (m = 1, group <= 4) each KV head is read exactly once. Scores of the four
+// serves four queries, and for decode (m = 1, group <= 4) each KV head is read exactly once; blocks with at most
+// two distinct rows (GQA groups of 1 or 2 at decode) take a two-row path instead of computing padding rows. Scores of the four
 // rows are kept interleaved (s[j*4 + t]) so the masked softmax runs on whole vectors, one lane per row.
 import { hsum4, partStart, vexp } from './simd';
 
@@ -146,6 +147,95 @@ function weightedValues4(o0: usize, o1: usize, o2: usize, o3: usize, nr: i32, s:
 }
 
 /**
+ * Two-row variant of scores4 for blocks with at most two distinct rows (decode with a GQA group of 1 or 2):
+ * half the work of padding to four rows. Lanes 2, 3 repeat rows 0, 1 (never stored).
+ */
+function scores2(s: usize, q0: usize, q1: usize, kb: usize, d: i32, n: i32, scale: f32): void {
+  const rs = <usize>d << 2;
+  const d4 = d & ~3;
+  const sc = f32x4.splat(scale);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const k0 = kb + <usize>j * rs, k1 = k0 + rs, k2 = k1 + rs, k3 = k2 + rs;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const x = v128.load(q0 + o), y = v128.load(q1 + o);
+      let kv = v128.load(k0 + o); a0 = f32x4.add(a0, f32x4.mul(x, kv)); b0 = f32x4.add(b0, f32x4.mul(y, kv));
+      kv = v128.load(k1 + o); a1 = f32x4.add(a1, f32x4.mul(x, kv)); b1 = f32x4.add(b1, f32x4.mul(y, kv));
+      kv = v128.load(k2 + o); a2 = f32x4.add(a2, f32x4.mul(x, kv)); b2 = f32x4.add(b2, f32x4.mul(y, kv));
+      kv = v128.load(k3 + o); a3 = f32x4.add(a3, f32x4.mul(x, kv)); b3 = f32x4.add(b3, f32x4.mul(y, kv));
+    }
+    let ra = hsum4(a0, a1, a2, a3), rb = hsum4(b0, b1, b2, b3); // row 0 / row 1 against keys j..j+3
+    for (let c = d4; c < d; c++) {
+      const o = <usize>c << 2;
+      const kv = f32x4(load<f32>(k0 + o), load<f32>(k1 + o), load<f32>(k2 + o), load<f32>(k3 + o));
+      ra = f32x4.add(ra, f32x4.mul(f32x4.splat(load<f32>(q0 + o)), kv));
+      rb = f32x4.add(rb, f32x4.mul(f32x4.splat(load<f32>(q1 + o)), kv));
+    }
+    ra = f32x4.mul(ra, sc);
+    rb = f32x4.mul(rb, sc);
+    // Interleave to s[(j+i)*4 + t] = [row0, row1, row0, row1] for each key j+i.
+    const lo = v128.shuffle<f32>(ra, rb, 0, 4, 1, 5), hi = v128.shuffle<f32>(ra, rb, 2, 6, 3, 7);
+    const a = s + (<usize>j << 4);
+    v128.store(a, v128.shuffle<f32>(lo, lo, 0, 1, 0, 1));
+    v128.store(a, v128.shuffle<f32>(lo, lo, 2, 3, 2, 3), 16);
+    v128.store(a, v128.shuffle<f32>(hi, hi, 0, 1, 0, 1), 32);
+    v128.store(a, v128.shuffle<f32>(hi, hi, 2, 3, 2, 3), 48);
+  }
+  for (; j < n; j++) {
+    const ka = kb + <usize>j * rs;
+    let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const kv = v128.load(ka + o);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(q0 + o), kv));
+      b0 = f32x4.add(b0, f32x4.mul(v128.load(q1 + o), kv));
+    }
+    let r = hsum4(a0, b0, a0, b0);
+    for (let c = d4; c < d; c++) {
+      const o = <usize>c << 2;
+      const qv = f32x4(load<f32>(q0 + o), load<f32>(q1 + o), load<f32>(q0 + o), load<f32>(q1 + o));
+      r = f32x4.add(r, f32x4.mul(qv, f32x4.splat(load<f32>(ka + o))));
+    }
+    v128.store(s + (<usize>j << 4), f32x4.mul(r, sc));
+  }
+}
+
+/** Two-row variant of weightedValues4: rows 0 and (when nr > 1) 1. */
+function weightedValues2(o0: usize, o1: usize, nr: i32, s: usize, vb: usize, d: i32, n: i32, inv: v128): void {
+  const rs = <usize>d << 2;
+  const i0 = lane(inv, 0), i1 = lane(inv, 1);
+  let c = 0;
+  for (; c + 16 <= d; c += 16) {
+    let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+    let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+    let vo = vb + (<usize>c << 2);
+    for (let j = 0; j < n; j++, vo += rs) {
+      const pv = v128.load(s + (<usize>j << 4));
+      const p0 = lane(pv, 0), p1 = lane(pv, 1);
+      let v = v128.load(vo); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
+      v = v128.load(vo, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
+      v = v128.load(vo, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(p1, v));
+      v = v128.load(vo, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(p1, v));
+    }
+    const co = <usize>c << 2;
+    v128.store(o0 + co, f32x4.mul(a00, i0)); v128.store(o0 + co, f32x4.mul(a01, i0), 16); v128.store(o0 + co, f32x4.mul(a02, i0), 32); v128.store(o0 + co, f32x4.mul(a03, i0), 48);
+    if (nr > 1) { v128.store(o1 + co, f32x4.mul(a10, i1)); v128.store(o1 + co, f32x4.mul(a11, i1), 16); v128.store(o1 + co, f32x4.mul(a12, i1), 32); v128.store(o1 + co, f32x4.mul(a13, i1), 48); }
+  }
+  for (; c < d; c++) {
+    let acc = f32x4.splat(0);
+    let vo = vb + (<usize>c << 2);
+    for (let j = 0; j < n; j++, vo += rs) acc = f32x4.add(acc, f32x4.mul(v128.load(s + (<usize>j << 4)), f32x4.splat(load<f32>(vo))));
+    acc = f32x4.mul(acc, inv);
+    const co = <usize>c << 2;
+    store<f32>(o0 + co, f32x4.extract_lane(acc, 0));
+    if (nr > 1) store<f32>(o1 + co, f32x4.extract_lane(acc, 1));
+  }
+}
+
+/**
  * Work units are (KV head, block of 4 of its query rows); threads split the units. A block's rows are
  * (token i, head h of the group) pairs in order; a short last block repeats its last row (not stored).
  */
@@ -176,6 +266,14 @@ export function attention(
     const maxLim = max(max(l0, l1), max(l2, l3));
     const minLim = min(min(l0, l1), min(l2, l3));
     const kb = k + <usize>g * <usize>cap * rs, vb = v + <usize>g * <usize>cap * rs;
+    if (nr <= 2) {
+      // Lanes 2, 3 hold rows 0, 1 again: give them those rows' limits.
+      scores2(s, q + qa0, q + qa1, kb, d, maxLim, scale);
+      const sums = softmax4(s, i32x4(l0, l1, l0, l1), min(l0, l1), maxLim);
+      const inv = v128.and(f32x4.div(f32x4.splat(1), sums), f32x4.gt(sums, f32x4.splat(0)));
+      weightedValues2(out + qa0, out + qa1, nr, s, vb, d, maxLim, inv);
+      continue;
+    }
     scores4(s, q + qa0, q + qa1, q + qa2, q + qa3, kb, d, maxLim, scale);
     const sums = softmax4(s, i32x4(l0, l1, l2, l3), minLim, maxLim);
     const inv = v128.and(f32x4.div(f32x4.splat(1), sums), f32x4.gt(sums, f32x4.splat(0)));
