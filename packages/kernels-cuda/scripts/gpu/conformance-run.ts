@@ -6,6 +6,7 @@ import { conformanceCases, DEFAULT_CONFORMANCE_SEED, SeededRng } from '@shadowkv
 import type { KernelBackend } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { cuda } from '@shadowkv/kernels-cuda';
+import { weightChecks } from '../../src/weight-checks.js';
 
 const SKIP = Symbol('skip');
 
@@ -55,9 +56,15 @@ for (const c of cases) {
     else failures.push({ op: c.op, name: c.name, error: e instanceof Error ? e.message.slice(0, 2000) : String(e) });
   }
 }
+// The 16-bit weight checks (cuda only), reported beside the suite's cases.
+const weights = name === 'cuda' ? await weightChecks(backend) : [];
+for (const w of weights) {
+  if (w.ok) passed++;
+  else failures.push({ op: 'weights', name: w.name, error: `worst ${w.worst} > bound ${w.bound}` });
+}
 const device = (backend as { device?: unknown }).device ?? null;
 process.stdout.write(
-  `${JSON.stringify({ backend: name, device, long, cases: cases.length, passed, failed: failures.length, skipped, seconds: (performance.now() - started) / 1000, failures }, null, 1)}\n`,
+  `${JSON.stringify({ backend: name, device, long, cases: cases.length + weights.length, passed, failed: failures.length, skipped, seconds: (performance.now() - started) / 1000, failures }, null, 1)}\n`,
 );
 process.stderr.write(`conformance ${name}: ${passed} passed, ${failures.length} failed, ${skipped} skipped\n`);
 backend.destroy();
