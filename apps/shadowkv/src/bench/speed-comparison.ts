@@ -12,6 +12,8 @@ import { runSpeed, syntheticPrompt, type SpeedResult } from './speed.js';
 /** One of our measurements, named as ours, with the thread count and weights dtype it ran with. */
 export interface OurSpeedResult extends SpeedResult {
   engine: 'shadowkv';
+  /** Why this backend was chosen (the 'auto' decision, or that it was asked for). */
+  backendReason: string;
   threads: number;
   weightsDtype: string;
   /** Prompt tokens per second of the dense prefill alone (no policy state build): compared with the peer's. */
@@ -182,6 +184,7 @@ export async function runSpeedComparison(engines: Engine[], opts: ComparisonOpti
           samples.push({
             ...r,
             engine: 'shadowkv',
+            backendReason: engine.backendReason,
             threads,
             weightsDtype: engine.model.weights.dtype,
             densePrefillTokensPerSecond: context / (r.prefillSeconds - r.buildSeconds),
