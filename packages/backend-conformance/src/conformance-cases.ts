@@ -1,5 +1,6 @@
 // The full list of conformance cases, filtered by options; independent of vitest so it can be reused.
 import { denseCases } from './cases/dense-cases.js';
+import { fusedCases } from './cases/fused-cases.js';
 import { errorCases } from './cases/error-cases.js';
 import { kvCases } from './cases/kv-cases.js';
 import { lifecycleCases } from './cases/lifecycle-cases.js';
@@ -15,7 +16,7 @@ export const DEFAULT_CONFORMANCE_SEED = 0x5eed;
 /** Every op of KernelBackend; the Record type makes the compiler flag an op added to the interface but not here. */
 const OPS: Record<OpName, true> = {
   upload: true, zeros: true, read: true, dispose: true, sync: true, destroy: true,
-  embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true,
+  embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true, matmulAdd: true, matmulSwiglu: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
 };
 
@@ -39,6 +40,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
   const all = [
     ...memoryCases(),
     ...denseCases(seed, n),
+    ...fusedCases(),
     ...ropeCases(seed, n),
     ...kvCases(seed, n),
     ...sparseCases(seed, n),

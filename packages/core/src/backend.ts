@@ -110,6 +110,13 @@ export interface KernelBackend {
   /** Row-wise softmax over the last dim of x [m, n]. */
   softmax(x: Tensor): Tensor;
 
+  // ---- optional fused ops: a backend that has them saves launches and memory passes; callers fall back ----
+  // ---- to the separate ops when absent. Results equal the separate ops up to f32 summation order.     ----
+  /** out[m, n] = residual[m, n] + x[m, k] · w[n, k]ᵀ: a projection and the residual add (w as in matmul). */
+  matmulAdd?(x: Tensor, w: Tensor, residual: Tensor): Tensor;
+  /** out[m, f] = silu(x · wGateᵀ) * (x · wUpᵀ): the MLP's gate and up projections and SwiGLU (wGate, wUp [f, k], one dtype). */
+  matmulSwiglu?(x: Tensor, wGate: Tensor, wUp: Tensor): Tensor;
+
   // ---- KV layout ----
   /**
    * In place: writes rows x [m, nKvHeads*headDim] into cache [nKvHeads, capacity, headDim] at rows start..start+m.

@@ -1,6 +1,7 @@
 // The reference backend: every op of KernelBackend in plain TypeScript over Float32Array.
 // Other backends are tested against this file, so clarity of semantics beats cleverness here.
 import {
+  assertShape,
   BackendDestroyedError,
   f32ToBf16,
   f32ToF16,
@@ -130,6 +131,24 @@ export class CpuBackend implements KernelBackend {
       for (let c = 0; c < d; c++) o[base + c] = xv[base + c] * r * wv[c];
     }
     return out;
+  }
+
+  /** The optional fused op, specified as exactly the separate ops: add(residual, matmul(x, w)). */
+  matmulAdd(x: Tensor, w: Tensor, residual: Tensor): Tensor {
+    this.checkCpu('matmulAdd', x, w);
+    this.checkCpu('matmulAdd', residual);
+    const { m, n } = validateOpArgs.matmul(x, w, this.capabilities.weightDtypes);
+    assertShape('matmulAdd', 'residual', residual, [m, n], 'f32');
+    return this.add(residual, this.matmul(x, w));
+  }
+
+  /** The optional fused op, specified as exactly the separate ops: swiglu(matmul(x, wGate), matmul(x, wUp)). */
+  matmulSwiglu(x: Tensor, wGate: Tensor, wUp: Tensor): Tensor {
+    this.checkCpu('matmulSwiglu', x, wGate);
+    this.checkCpu('matmulSwiglu', wUp);
+    const { k, n } = validateOpArgs.matmul(x, wGate, this.capabilities.weightDtypes);
+    assertShape('matmulSwiglu', 'wUp', wUp, [n, k], wGate.dtype);
+    return this.swiglu(this.matmul(x, wGate), this.matmul(x, wUp));
   }
 
   add(a: Tensor, b: Tensor): Tensor {

@@ -23,7 +23,7 @@ import { elementwise } from './kernels/elementwise.js';
 import { embedding } from './kernels/embedding.js';
 import { gatherChunks } from './kernels/gather-chunks.js';
 import { landmarkScores } from './kernels/landmark-scores.js';
-import { matmul } from './kernels/matmul.js';
+import { matmul, matmulAdd, matmulSwiglu } from './kernels/matmul.js';
 import { rebuildKeys } from './kernels/rebuild-keys.js';
 import { rmsNorm } from './kernels/rms-norm.js';
 import { rope } from './kernels/rope.js';
@@ -129,6 +129,18 @@ export class WebGpuBackend implements KernelBackend {
   matmul(x: Tensor, w: Tensor): Tensor {
     this.ctx.checkAlive('matmul');
     return matmul(this.ctx, x, w);
+  }
+
+  /** One GEMV dispatch for decode-sized x (the residual is added as the sums are stored). */
+  matmulAdd(x: Tensor, w: Tensor, residual: Tensor): Tensor {
+    this.ctx.checkAlive('matmulAdd');
+    return matmulAdd(this.ctx, x, w, residual);
+  }
+
+  /** One GEMV dispatch for decode-sized x, reading the gate and up weights for the same x. */
+  matmulSwiglu(x: Tensor, wGate: Tensor, wUp: Tensor): Tensor {
+    this.ctx.checkAlive('matmulSwiglu');
+    return matmulSwiglu(this.ctx, x, wGate, wUp);
   }
 
   rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {

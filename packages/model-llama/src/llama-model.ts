@@ -180,23 +180,25 @@ export class LlamaModel {
       backend.dispose(q);
       const att = await state.attend({ layer: l, start, m, q: qr, kPre, k: kr, v }); // [m, nHeads*headDim]
       for (const t of [qr, kPre, kr, v]) backend.dispose(t);
-      const o = backend.matmul(att, w.wo);
+      // The fused ops (output projection + residual, gate/up + SwiGLU) when the backend offers them: the same
+      // values in fewer launches; otherwise the separate ops.
+      const x1 = backend.matmulAdd ? backend.matmulAdd(att, w.wo, x) : addOwned(backend, x, backend.matmul(att, w.wo));
       backend.dispose(att);
-      const x1 = backend.add(x, o);
       backend.dispose(x);
-      backend.dispose(o);
       const h2 = backend.rmsNorm(x1, w.mlpNorm, c.rmsNormEps);
-      const gate = backend.matmul(h2, w.wGate); // [m, intermediate]
-      const up = backend.matmul(h2, w.wUp);
+      let act: Tensor; // [m, intermediate]
+      if (backend.matmulSwiglu) act = backend.matmulSwiglu(h2, w.wGate, w.wUp);
+      else {
+        const gate = backend.matmul(h2, w.wGate);
+        const up = backend.matmul(h2, w.wUp);
+        act = backend.swiglu(gate, up);
+        backend.dispose(gate);
+        backend.dispose(up);
+      }
       backend.dispose(h2);
-      const act = backend.swiglu(gate, up);
-      backend.dispose(gate);
-      backend.dispose(up);
-      const down = backend.matmul(act, w.wDown); // [m, hidden]
+      x = backend.matmulAdd ? backend.matmulAdd(act, w.wDown, x1) : addOwned(backend, x1, backend.matmul(act, w.wDown)); // [m, hidden]
       backend.dispose(act);
-      x = backend.add(x1, down);
       backend.dispose(x1);
-      backend.dispose(down);
       if (opts.onHidden && l < c.nLayers - 1) await opts.onHidden(l + 1, x);
     }
     state.endStep();
@@ -255,6 +257,13 @@ export class LlamaModel {
     if (this.lmHead !== this.embed) ts.push(this.lmHead);
     for (const t of ts) this.backend.dispose(t);
   }
+}
+
+/** a + b, disposing b (a projection's output that only feeds this residual add). */
+function addOwned(backend: KernelBackend, a: Tensor, b: Tensor): Tensor {
+  const out = backend.add(a, b);
+  backend.dispose(b);
+  return out;
 }
 
 function weightNames(c: LlamaConfig, src: WeightSource): string[] {

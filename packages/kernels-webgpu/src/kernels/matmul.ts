@@ -1,11 +1,12 @@
 // matmul: out[m, n] = x[m, k] · w[n, k]ᵀ, w in f32, f16 or bf16 (accumulated in f32). GEMV for decode-sized m,
 // tiled otherwise; w is bound in row ranges (output-column parts) and x/out in row parts, so a 1 GB lm-head
 // weight works under a 128 MiB binding limit.
-import { bytesPerElement, validateOpArgs, type Tensor } from '@shadowkv/core';
+import { assertShape, bytesPerElement, validateOpArgs, type Tensor } from '@shadowkv/core';
 import { splitRows } from '../binding-parts.js';
 import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
-import { gemvKernel, type WeightType } from './gemv.wgsl.js';
+import { elementwise } from './elementwise.js';
+import { gemvKernel, type GemvSpec, type WeightType } from './gemv.wgsl.js';
 import { MATMUL_TILE, matmulTiledKernel } from './matmul-tiled.wgsl.js';
 
 /** Up to this many rows the GEMV kernel (one row per grid row) beats 64-row tiles. */
@@ -16,38 +17,89 @@ export function matmul(ctx: GpuContext, xIn: Tensor, wIn: Tensor): GpuTensor {
   const x = ctx.own('matmul', 'x', xIn);
   const w = ctx.own('matmul', 'w', wIn);
   const { m, k, n } = validateOpArgs.matmul(x, w, ctx.weightDtypes);
-  const wt = w.dtype as WeightType;
-  const wBytes = bytesPerElement(w.dtype);
   const out = ctx.alloc('matmul', [m, n], 'f32', { zero: k === 0 });
   if (k === 0) return out; // empty sums: zeros
+  project(ctx, 'matmul', x, [w], null, out, m, k, n);
+  return out;
+}
+
+/**
+ * matmulAdd: out = residual + x · wᵀ. Decode-sized m: one GEMV dispatch that adds the residual as it stores
+ * (the output projection and the residual add of a layer in one launch); larger m: matmul then add.
+ */
+export function matmulAdd(ctx: GpuContext, xIn: Tensor, wIn: Tensor, resIn: Tensor): GpuTensor {
+  const x = ctx.own('matmulAdd', 'x', xIn);
+  const w = ctx.own('matmulAdd', 'w', wIn);
+  const res = ctx.own('matmulAdd', 'residual', resIn);
+  const { m, k, n } = validateOpArgs.matmul(x, w, ctx.weightDtypes);
+  assertShape('matmulAdd', 'residual', res, [m, n], 'f32');
+  if (m > GEMV_MAX_ROWS || k === 0) return unfused(ctx, matmul(ctx, x, w), (o) => elementwise(ctx, 'add', res, o));
+  const out = ctx.alloc('matmulAdd', [m, n], 'f32');
+  project(ctx, 'matmulAdd', x, [w], res, out, m, k, n);
+  return out;
+}
+
+/**
+ * matmulSwiglu: out = silu(x · wGateᵀ) * (x · wUpᵀ). Decode-sized m: one GEMV dispatch reading both weights
+ * for the same x (the MLP's gate and up projections and SwiGLU in one launch); larger m: the separate ops.
+ */
+export function matmulSwiglu(ctx: GpuContext, xIn: Tensor, gIn: Tensor, uIn: Tensor): GpuTensor {
+  const x = ctx.own('matmulSwiglu', 'x', xIn);
+  const wg = ctx.own('matmulSwiglu', 'wGate', gIn);
+  const wu = ctx.own('matmulSwiglu', 'wUp', uIn);
+  const { m, k, n } = validateOpArgs.matmul(x, wg, ctx.weightDtypes);
+  assertShape('matmulSwiglu', 'wUp', wu, [n, k], wg.dtype);
+  if (m > GEMV_MAX_ROWS || k === 0) {
+    return unfused(ctx, matmul(ctx, x, wg), (gate) => unfused(ctx, matmul(ctx, x, wu), (up) => elementwise(ctx, 'swiglu', gate, up)));
+  }
+  const out = ctx.alloc('matmulSwiglu', [m, n], 'f32');
+  project(ctx, 'matmulSwiglu', x, [wg, wu], null, out, m, k, n);
+  return out;
+}
+
+/** Runs `next` on an intermediate tensor, then returns the intermediate's buffer to the arena. */
+function unfused(ctx: GpuContext, t: GpuTensor, next: (t: GpuTensor) => GpuTensor): GpuTensor {
+  const out = next(t);
+  t.disposed = true;
+  ctx.release(t.buffer);
+  return out;
+}
+
+/**
+ * The dispatch loop shared by matmul and the fused GEMVs: x and out (and the residual) share the m split,
+ * the weights (one, or gate and up of one shape) are split over their n rows.
+ */
+function project(ctx: GpuContext, op: string, x: GpuTensor, ws: GpuTensor[], res: GpuTensor | null, out: GpuTensor, m: number, k: number, n: number): void {
+  const wt = ws[0].dtype as WeightType;
+  const wBytes = bytesPerElement(ws[0].dtype);
+  const epilogue: GemvSpec['epilogue'] = res ? 'add' : ws.length === 2 ? 'swiglu' : 'none';
   const gemv = m <= GEMV_MAX_ROWS;
-  // x and out share the m split; w alone is split over its n rows.
-  for (const mp of splitRows('matmul', m, [k * 4, n * 4], ctx.limits)) {
+  for (const mp of splitRows(op, m, [k * 4, n * 4], ctx.limits)) {
     const [wx, wo] = mp.windows;
-    for (const np of splitRows('matmul', n, [k * wBytes], ctx.limits)) {
+    for (const np of splitRows(op, n, [k * wBytes], ctx.limits)) {
       const [ww] = np.windows;
       const wShift = ww.byteShift / wBytes;
       const uniforms = [mp.rows, n, k, np.rows, np.row0, wx.shift, wShift, wo.shift];
       const storage = [
         { buffer: x.buffer, ...wx },
-        { buffer: w.buffer, ...ww },
+        ...ws.map((w) => ({ buffer: w.buffer, ...ww })),
+        ...(res ? [{ buffer: res.buffer, ...wo }] : []),
         { buffer: out.buffer, ...wo },
       ];
-      // cache key + render happen in ctx.dispatch from the kernel and its spec; then dispatch.
       // Bytes the kernel streams: this part's weights once per x row (GEMV) or per 64-row tile, plus x.
-      const wPartBytes = np.rows * k * wBytes;
+      const wPartBytes = ws.length * np.rows * k * wBytes;
       if (gemv) {
         const width = wt === 'f32' ? 4 : 8; // elements per 16-byte load
         const vec = k % width === 0 && wx.shift % 4 === 0 && wShift % width === 0;
         const rows = gemvRows(np.rows, ctx.limits.maxWorkgroupsPerDimension);
-        ctx.dispatch(gemvKernel, { w: wt, vec, rows, subgroups: ctx.subgroups }, uniforms, storage, [Math.ceil(np.rows / rows), mp.rows, 1], mp.rows * (wPartBytes + k * 4));
+        const spec = { w: wt, vec, rows, subgroups: ctx.subgroups, epilogue };
+        ctx.dispatch(gemvKernel, spec, uniforms, storage, [Math.ceil(np.rows / rows), mp.rows, 1], mp.rows * (wPartBytes + k * 4));
       } else {
         const tilesM = Math.ceil(mp.rows / MATMUL_TILE);
         ctx.dispatch(matmulTiledKernel, { w: wt }, uniforms, storage, [Math.ceil(np.rows / MATMUL_TILE), tilesM, 1], tilesM * wPartBytes + mp.rows * k * 4);
       }
     }
   }
-  return out;
 }
 
 /**
