@@ -11,9 +11,8 @@ import { KcacheState } from './kcache-state.js';
  */
 export function kcache(params: KcacheParams = {}): KvCachePolicy {
   const p = resolveKcacheParams(params);
-  const shown: Record<string, number | boolean> = { quantizeValues: p.quantizeValues };
-  if (p.topN !== undefined) shown.topN = p.topN;
-  if (p.mass !== undefined) shown.mass = p.mass;
+  // Every resolved parameter of the schema (KCACHE_PARAMS) except the one of topN/mass not in use.
+  const shown = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Record<string, number | boolean>;
   return {
     name: 'kcache',
     params: shown,
