@@ -113,7 +113,9 @@ describe.each([
     const r = await runUntilAborted(engine, [1, 2, 3, 4, 5, 6, 7, 8], Math.min(steps, 3000), 'first-token');
     console.log(`[abort] ${backend} decode: aborted after ${r.ms.toFixed(0)} ms (timer ${ABORT_MS} ms, step ${costs.stepMs.toFixed(1)} ms, ${r.tokens} tokens)`);
     expect(r.err).toBeInstanceOf(GenerationAbortedError);
-    expect(r.tokens).toBeGreaterThan(1);
+    // The timer is armed at the first token, so the abort lands in the decode (under heavy load one step may
+    // outlast the timer, leaving just that first token).
+    expect(r.tokens).toBeGreaterThanOrEqual(1);
     expect(r.tokens).toBeLessThan(Math.min(steps, 3000));
     expect(r.ms).toBeLessThan(ABORT_MS + 1.5 * costs.stepMs + 250);
   });
