@@ -1,4 +1,4 @@
-import { ContextLengthError, InvalidOptionError } from '@shadowkv/core';
+import { InvalidOptionError, KvCapacityError } from '@shadowkv/core';
 import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
 import { kcache } from './kcache.js';
@@ -91,7 +91,7 @@ describe('kcache policy', () => {
     expect(opt(() => kcache({ mass: 0.9, topN: 10 }))).toBe('mass');
     expect(kcache().params).toEqual({ topN: 256, quantizeValues: false });
     expect(kcache({ mass: 0.9 }).params).toEqual({ mass: 0.9, quantizeValues: false });
-    expect(() => kcache().validate(ctx, promptLen + steps + 1)).toThrow(ContextLengthError);
+    expect(() => kcache().validate(ctx, promptLen + steps + 1)).toThrow(KvCapacityError);
     expect(() => kcache().validate(ctx, promptLen)).not.toThrow();
   });
 });

@@ -1,4 +1,4 @@
-import { ContextLengthError, InvalidOptionError, KvCapacityError, ShapeError } from '@shadowkv/core';
+import { InvalidOptionError, KvCapacityError, ShapeError } from '@shadowkv/core';
 import { dense } from './dense-policy.js';
 import { describe, expect, it } from 'vitest';
 import { backend, context, relErr, run } from './policy-harness.test-support.js';
@@ -120,7 +120,7 @@ describe('shadowkv policy', () => {
     expect(fit.option).toBe('outliers');
     expect(fit.message).toMatch(/outliers \(20\) \+ budget\/chunkSize \(4\) = 24 chunks, but a prompt of 203 tokens has only 23 chunks/);
     expect(errorOf(() => p({ budget: 192, outliers: 0 }).validate(ctx, promptLen)).option).toBe('budget');
-    expect(() => p({}).validate(ctx, promptLen + steps + 1)).toThrow(ContextLengthError);
+    expect(() => p({}).validate(ctx, promptLen + steps + 1)).toThrow(KvCapacityError);
     expect(() => p({}).validate(ctx, promptLen)).not.toThrow();
   });
 
