@@ -135,6 +135,19 @@ describe('shadowkv CLI', () => {
     expect(bad.stderr).toMatch(/--seed must be an integer[\s\S]*usage: shadowkv generate/);
   });
 
+  it('--policy shadowkv without parameters derives them from the model and prompt, reports them, and stays dense when short', async () => {
+    // 1100 tokens (>= 1024): width 2*32 = 64 → rank 16; 1100/16 → 64, floor 128; outliers 3.
+    const long = Array.from({ length: 1100 }, (_, i) => 2 + ((i * 7) % 500)).join(',');
+    const r = await run(['generate', '--model', fixtureDir, '--input-ids', long, '--max-new-tokens', '2', '--json', '--policy', 'shadowkv', '--verbose']);
+    expect(r.code, r.err).toBe(0);
+    const params = (JSON.parse(r.out.trim()) as { policy: { params: Record<string, unknown> } }).policy.params;
+    expect(params).toMatchObject({ rank: 16, budget: 128, outliers: 3, derived: 'rank,budget,outliers' });
+    expect(r.err).toMatch(/cache shadowkv: rank=16 budget=128 chunkSize=8 localChunks=4 outliers=3/);
+    const short = await run(['generate', '--model', fixtureDir, '--input-ids', '1,2,3,4,5', '--max-new-tokens', '2', '--policy', 'shadowkv']);
+    expect(short.code, short.err).toBe(0);
+    expect(short.err.match(/stays dense/g)).toHaveLength(1);
+  });
+
   it('missing input files are reported before the model loads', async () => {
     // The model directory does not exist either: the prompt file's error coming first shows the order.
     const gen = await run(['generate', '--model', '/nonexistent/model', '--prompt-file', '/nonexistent/prompt.txt']);

@@ -198,6 +198,10 @@ async function runGenerate(engine: Engine, prompt: PromptInput, o: Record<string
     if (!json) process.stdout.write(c.text);
   }
   const r = await stream.result;
+  // Cache parameters the policy derived (ShadowKV without --rank/--budget/--outliers): its note once, and with
+  // --verbose every value used (the JSON result carries them too).
+  if (!quiet && !json && typeof r.policy.params.note === 'string') process.stderr.write(`${r.policy.params.note}\n`);
+  if (o.verbose) process.stderr.write(`cache ${r.policy.name}: ${Object.entries(r.policy.params).filter(([k]) => k !== 'note').map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
@@ -243,7 +247,7 @@ export function buildCli(): Command {
     .option('--prompt-file <file>', 'read the prompt from a file')
     .option('--input-ids <ids>', 'comma-separated token ids (works without tokenizer files)')
     .addOption(backendOption());
-  generationOptions(addPolicyOptions(gen)).action(async (o) => {
+  addSessionOptions(generationOptions(addPolicyOptions(gen))).action(async (o) => {
     // Inputs (prompt file, policy flags) are checked before the model loads, which can take minutes.
     // A session run takes its prompts from --turns-file, or continues a resumed session without one.
     const noPrompt = o.turnsFile !== undefined || (o.resumeSession !== undefined && ['prompt', 'promptFile', 'inputIds'].every((k) => o[k] === undefined));
@@ -313,11 +317,11 @@ export function buildCli(): Command {
     .option('--jobs <n>', 'split the rows over n processes (about one core each)', int('--jobs'), 1)
     .option('--prefill-cache [dir]', 'record each prompt\'s prefill on disk (default dir under the OS temp dir) and replay it into every policy: exact, and later runs skip the prefill')
     .addOption(new Option('--shard <i/n>', 'run rows i mod n only (used by --jobs)').hideHelp())
+    .option('--two-turn', 'ask each question as a second turn: the haystack is prefilled (and compressed) as turn 1, the question then fed into that state')
     .addOption(backendOption())
     .option('--json', 'print JSON')
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(niah, true).action(async (o) => {
-    .option('--two-turn', 'ask each question as a second turn: the haystack is prefilled (and compressed) as turn 1, the question then fed into that state')
     const ps = policies(o);
     await checkInputFile('--data', o.data);
     let rows = await readNiah(o.data, o.limit);

@@ -1,4 +1,5 @@
 // A session: one sequence's KV state kept between generate() calls, so each turn prefills only its new tokens.
+import { reportedParams } from '@shadowkv/kv-policies';
 import { ContextLengthError, GenerationAbortedError, InvalidOptionError, ShadowKvError, type KvCachePolicy, type KvCacheState } from '@shadowkv/core';
 import type { ChatMessage } from '@shadowkv/model-llama';
 import type { Engine, FinishReason, GenerateChunk, GenerateOptions, GenerateResult, PromptInput } from './engine.js';
@@ -251,11 +252,11 @@ export class Session {
         logits = (await backend.read(t!)) as Float32Array;
         backend.dispose(t!);
       }
-      if (finishReason !== 'stop') {
       if (maxNewTokens === 0) {
         this.lastLogits = logits;
         firstTokenMs = performance.now() - t0;
       }
+      if (finishReason !== 'stop') {
         const tail = stop.flush(decoder?.flush() ?? '');
         if (tail) {
           text += tail;
@@ -287,7 +288,7 @@ export class Session {
         decodeTokensPerSecond: tokens.length / (decodeMs / 1000),
         memory: state.memory(),
         steps: state.stats(),
-        policy: { name: this.policy.name, params: this.policy.params },
+        policy: { name: this.policy.name, params: reportedParams(this.policy, state) },
         backend: backend.name,
         backendReason: this.engine.backendReason,
         weightsDtype: model.weights.dtype,
@@ -330,7 +331,6 @@ export class Session {
   }
 
   private async truncateNow(n: number): Promise<void> {
-    const history = this.history as KvHistory;
     if (n <= 0) {
       // Nothing in common (a chat template that re-rendered even the first token): start over.
       this.state?.dispose();
@@ -342,6 +342,7 @@ export class Session {
       this.conversation = [];
       return;
     }
+    const history = this.history as KvHistory;
     const stored = Math.min(n - 1, history.length);
     this.history = history.slice(stored);
     this.state?.dispose();

@@ -29,7 +29,8 @@ export class DenseKvBuffer {
   private readonly keys: (Tensor | undefined)[] = [];
   private readonly values: (Tensor | undefined)[] = [];
   private readonly kPre: (Tensor | undefined)[] = [];
-  readonly preRopeKeys: boolean;
+  /** Whether pre-RoPE keys are kept (false after dropPreRopeKeys). */
+  preRopeKeys: boolean;
 
   constructor(
     private readonly ctx: KvCacheContext,
@@ -91,6 +92,16 @@ export class DenseKvBuffer {
     const t = this.keys[layer] as Tensor;
     this.keys[layer] = undefined;
     return t;
+  }
+
+  /** Frees the pre-RoPE key caches and stops keeping them (a state that stays dense has no use for them). */
+  dropPreRopeKeys(): void {
+    for (let l = 0; l < this.kPre.length; l++) {
+      const t = this.kPre[l];
+      if (t) this.ctx.backend.dispose(t);
+      this.kPre[l] = undefined;
+    }
+    this.preRopeKeys = false;
   }
 
   /** Frees what is left of layer `layer`. */

@@ -4,6 +4,9 @@ export { DenseKvBuffer, denseKvBytes, headMajorToTokenMajor } from './dense-kv-b
 export type { DenseKvBufferOptions, DenseLayerData } from './dense-kv-buffer.js';
 export { shadowkv } from './shadowkv.js';
 export { SHADOWKV_PARAMS, SHADOWKV_SCHEMA } from './shadowkv-params.js';
+export { deriveShadowKvParams, SHADOWKV_BUDGET_CAP, SHADOWKV_BUDGET_FLOOR, SHADOWKV_MIN_CONTEXT, SHADOWKV_RANK_CAP } from './shadowkv-defaults.js';
+export type { ShadowKvDerived } from './shadowkv-defaults.js';
+export { reportedParams } from './reported-params.js';
 export type { ShadowKvParams } from './shadowkv-params.js';
 export { SHADOWKV_ACCURATE } from './shadowkv-presets.js';
 export { allocateRanks } from './rank-allocation.js';

@@ -39,8 +39,9 @@ export interface DecodeLayer {
  */
 export abstract class OffloadingState implements KvCacheState {
   phase: 'prefill' | 'decode' = 'prefill';
-  private readonly steps: StepTracker;
-  private prefill: DenseKvBuffer | undefined;
+  protected readonly steps: StepTracker;
+  /** The dense cache of the prompt; kept after endPrefill only by a state that stays dense (ShadowKvState). */
+  protected prefill: DenseKvBuffer | undefined;
   protected readonly layers: DecodeLayer[] = [];
   private readonly stepStats = emptyStepStats();
 
@@ -76,9 +77,7 @@ export abstract class OffloadingState implements KvCacheState {
    */
   append(input: KvAppendInput): void | Promise<void> {
     this.steps.check('append', input);
-    if (this.phase !== 'prefill') {
-      throw new ShapeError(`${this.policyName}.append`, 'append records prompt tokens and is only valid before endPrefill; decode tokens go through attend');
-    }
+    if (this.phase !== 'prefill') return this.layers[input.layer].append(input);
     (this.prefill as DenseKvBuffer).write(input);
   }
 
@@ -94,6 +93,7 @@ export abstract class OffloadingState implements KvCacheState {
     }
     return out;
   }
+
   /**
    * Several tokens after the prompt (a new turn of a session): each goes through the decode path in order, so
    * token i attends, sparsely, to everything before it and exactly to the tail it joins; the new tokens' keys
@@ -125,7 +125,6 @@ export abstract class OffloadingState implements KvCacheState {
     const w = (out as Float32Array).length / m;
     return backend.upload(out as Float32Array, [m, w]);
   }
-
 
   async endPrefill(): Promise<void> {
     if (this.phase === 'decode') return;

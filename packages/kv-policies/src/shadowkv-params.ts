@@ -1,7 +1,11 @@
 // ShadowKV's parameters: defaults from the paper's reference setup, and the checks that say what to change.
-import { InvalidOptionError, type KvModelShape } from '@shadowkv/core';
+import type { KvModelShape } from '@shadowkv/core';
 import { checkPromptFits } from './option-checks.js';
-import { resolveParams, type ParamSpec, type ParamsOf, type PolicySchema } from './param-schema.js';
+import { PolicyParamsError, resolveParams, type ParamProblem, type ParamSpec, type ParamsOf, type PolicySchema } from './param-schema.js';
+import { deriveShadowKvParams, SHADOWKV_MIN_CONTEXT, type ShadowKvDerived } from './shadowkv-defaults.js';
+
+/** No model has a context this long: a larger budget is a typo, and hints should not suggest one. */
+export const SHADOWKV_MAX_BUDGET = 2 ** 24;
 
 /**
  * Widest key matrix (nKvHeads*headDim) for which svd 'auto' computes the exact SVD. Measured per layer at 8K
@@ -15,24 +19,37 @@ export const SVD_EXACT_MAX_WIDTH = 512;
  * flags, the inline `shadowkv:key=value` keys and the README table all come from this table.
  */
 export const SHADOWKV_PARAMS = [
-  { name: 'rank', type: 'int', default: 160, min: 1, doc: 'Rank of the low-rank pre-RoPE keys; at most min(prompt length, nKvHeads*headDim) (checked against the prompt).' },
+  {
+    name: 'rank',
+    type: 'int',
+    min: 1,
+    rule: 'at most min(prompt length, nKvHeads*headDim); not given: min(160, ⌈nKvHeads*headDim/4⌉, prompt length)',
+    doc: 'Rank of the low-rank pre-RoPE keys. Not given: derived from the key width (deriveShadowKvParams).',
+  },
   {
     name: 'budget',
     type: 'int',
-    default: 2048,
     min: 1,
-    rule: 'a multiple of chunkSize, below the prompt length',
+    max: SHADOWKV_MAX_BUDGET,
+    hint: 'it is the number of tokens fetched per decode step, well below the prompt length; leave it out to derive it from the prompt',
+    rule: `a multiple of chunkSize, below the prompt length; not given: prompt/16 in whole chunks within [128, 2048], and under ${SHADOWKV_MIN_CONTEXT} prompt tokens the cache stays dense`,
     check: (budget: number, p) => {
       const chunk = p.chunkSize as number;
       if (budget < chunk) return `must be an integer >= ${chunk}, got ${budget}; the budget is in tokens and covers at least one chunk of ${chunk}`;
       const lo = budget - (budget % chunk);
       return budget % chunk === 0 ? undefined : `${budget} is not a multiple of chunkSize ${chunk}; use ${lo} or ${lo + chunk}`;
     },
-    doc: 'Sparse budget: tokens whose keys are rebuilt and values fetched per decode step.',
+    doc: 'Sparse budget: tokens whose keys are rebuilt and values fetched per decode step. Not given: derived from the prompt length.',
   },
   { name: 'chunkSize', type: 'int', default: 8, min: 1, doc: 'Tokens per chunk (the unit of landmarks, selection and value fetches).' },
   { name: 'localChunks', type: 'int', default: 4, min: 0, doc: 'Full chunks at the end of the prompt kept exact (plus the partial tail).' },
-  { name: 'outliers', type: 'int', default: 48, min: 0, doc: 'Chunks per KV head kept exact because their landmark represents them badly.' },
+  {
+    name: 'outliers',
+    type: 'int',
+    min: 0,
+    rule: 'not given: round(48/256 × budget/chunkSize), at least 1',
+    doc: 'Chunks per KV head kept exact because their landmark represents them badly. Not given: scaled with the budget.',
+  },
   {
     // 'exact' gives the leading components through the Gram matrix of the keys (as the authors' torch.svd does);
     // 'randomized' is the range finder (error within ~1% of the optimum, cheaper for wide keys).
@@ -84,9 +101,28 @@ export type ShadowKvParams = ParamsOf<typeof SHADOWKV_PARAMS>;
 
 export type ResolvedShadowKvParams = Required<ShadowKvParams>;
 
+/** The parameters once defaults are filled: rank, budget and outliers stay undefined until a prompt derives them. */
+export type ShadowKvSpec = Omit<ResolvedShadowKvParams, 'rank' | 'budget' | 'outliers'> & Pick<ShadowKvParams, 'rank' | 'budget' | 'outliers'>;
+
 /** Fills defaults and checks the parameters (every problem in one error); other keys of `p` are ignored. */
-export function resolveShadowKvParams(p: ShadowKvParams): ResolvedShadowKvParams {
-  return resolveParams<ResolvedShadowKvParams>(SHADOWKV_SCHEMA, p);
+export function resolveShadowKvParams(p: ShadowKvParams): ShadowKvSpec {
+  return resolveParams<ShadowKvSpec>(SHADOWKV_SCHEMA, p);
+}
+
+/** The parameters for one prompt: the given ones, the rest derived (deriveShadowKvParams), and how. */
+export function completeShadowKvParams(spec: ShadowKvSpec, model: KvModelShape, promptLen: number): { params: ResolvedShadowKvParams; derivation: ShadowKvDerived } {
+  const derivation = deriveShadowKvParams(spec, model, promptLen);
+  return { params: { ...spec, rank: derivation.rank, budget: derivation.budget, outliers: derivation.outliers }, derivation };
+}
+
+/** What a result reports: every value used, plus which were derived and the note, if any. */
+export function chosenShadowKvParams(params: ResolvedShadowKvParams, d: ShadowKvDerived): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const { name } of SHADOWKV_PARAMS) out[name] = params[name];
+  if (d.derived.length > 0) out.derived = d.derived.join(',');
+  if (d.dense) out.mode = 'dense';
+  if (d.note) out.note = d.note;
+  return out;
 }
 
 /** The oversampling that gives the SVD method asked for (rank + oversample >= width makes it exact). */
@@ -114,30 +150,37 @@ export interface ShadowKvLayout {
   nSelect: number;
 }
 
-/** Splits a prompt of promptLen tokens; throws InvalidOptionError if the parameters do not fit it. */
-export function shadowKvLayout(p: ResolvedShadowKvParams, model: KvModelShape, promptLen: number, maxSeqLen: number): ShadowKvLayout {
+/**
+ * Splits a prompt of promptLen tokens; throws one PolicyParamsError listing every parameter that does not fit it.
+ * `derived`: names of parameters derived rather than given (named as such in the messages).
+ */
+export function shadowKvLayout(p: ResolvedShadowKvParams, model: KvModelShape, promptLen: number, maxSeqLen: number, derived: readonly string[] = []): ShadowKvLayout {
   checkPromptFits('shadowkv', promptLen, maxSeqLen);
   const width = model.nKvHeads * model.headDim;
+  const problems: ParamProblem[] = [];
+  const tag = (k: string) => (derived.includes(k) ? ' (derived)' : '');
   if (p.budget >= promptLen) {
-    throw new InvalidOptionError('budget', `${p.budget} tokens must be smaller than the prompt (${promptLen} tokens); lower the budget, or use the dense policy for short prompts`);
+    const fit = Math.max(p.chunkSize, Math.floor(promptLen / 16 / p.chunkSize) * p.chunkSize);
+    problems.push({ option: 'budget', message: `${p.budget}${tag('budget')} tokens must be smaller than the prompt (${promptLen} tokens); e.g. ${fit} (1/16 of it), leave it out to derive it, or use the dense policy for short prompts` });
   }
   if (p.rank > Math.min(promptLen, width)) {
-    throw new InvalidOptionError(
-      'rank',
-      `${p.rank} exceeds min(prompt length ${promptLen}, nKvHeads*headDim ${width}) = ${Math.min(promptLen, width)}, the largest rank the pre-RoPE key matrix has; lower the rank`,
-    );
+    problems.push({
+      option: 'rank',
+      message: `${p.rank}${tag('rank')} exceeds min(prompt length ${promptLen}, nKvHeads*headDim ${width}) = ${Math.min(promptLen, width)}, the largest rank the pre-RoPE key matrix has; lower the rank (e.g. ${Math.max(1, Math.min(promptLen, Math.ceil(width / 4)))}) or leave it out to derive it`,
+    });
   }
   const nChunks = Math.floor(promptLen / p.chunkSize) - p.localChunks;
   const nSelect = p.budget / p.chunkSize;
   const need = p.outliers + nSelect;
-  if (nChunks < need) {
+  if (nChunks < need && p.budget < promptLen) {
     const avail = Math.max(nChunks, 0);
     const option = nSelect > avail ? 'budget' : 'outliers';
-    throw new InvalidOptionError(
+    problems.push({
       option,
-      `outliers (${p.outliers}) + budget/chunkSize (${nSelect}) = ${need} chunks, but a prompt of ${promptLen} tokens has only ${avail} chunks of ${p.chunkSize} before the ${p.localChunks}-chunk local window; lower outliers, budget or localChunks`,
-    );
+      message: `outliers (${p.outliers}${tag('outliers')}) + budget/chunkSize (${nSelect}${tag('budget')}) = ${need} chunks, but a prompt of ${promptLen} tokens has only ${avail} chunks of ${p.chunkSize} before the ${p.localChunks}-chunk local window; lower outliers, budget or localChunks`,
+    });
   }
+  if (problems.length > 0) throw new PolicyParamsError('shadowkv', problems);
   const localStart = nChunks * p.chunkSize;
   return { nChunks, localStart, nLocal: promptLen - localStart, nLandmarks: nChunks - p.outliers, nSelect };
 }

@@ -1,43 +1,98 @@
 // The per-sequence state of the shadowkv policy: dense prefill, then a ShadowKvLayer per model layer.
-import type { KvCacheContext } from '@shadowkv/core';
+import type { KvAppendInput, KvCacheContext, LayerAttentionInput, Tensor } from '@shadowkv/core';
 import { OffloadingState } from './offloading-state.js';
-import type { DenseLayerData } from './dense-kv-buffer.js';
+import type { DenseKvBuffer, DenseLayerData } from './dense-kv-buffer.js';
 import { ShadowKvLayer, type ShadowKvLayerSnapshot } from './shadowkv-layer.js';
 import { allocateRanks } from './rank-allocation.js';
-import { energyMaxRank, shadowKvLayout, type ResolvedShadowKvParams } from './shadowkv-params.js';
+import {
+  chosenShadowKvParams,
+  completeShadowKvParams,
+  energyMaxRank,
+  shadowKvLayout,
+  type ResolvedShadowKvParams,
+  type ShadowKvSpec,
+} from './shadowkv-params.js';
+import type { ShadowKvDerived } from './shadowkv-defaults.js';
 
 export class ShadowKvState extends OffloadingState {
+  /** The parameters used for this prompt (given + derived), once the prompt is in. */
+  private params: ResolvedShadowKvParams | undefined;
+  private derivation: ShadowKvDerived | undefined;
+  /** The prompt was too short for compression to pay and the budget was not given: decode stays dense. */
+  private stayedDense = false;
+
   constructor(
     ctx: KvCacheContext,
-    private readonly params: ResolvedShadowKvParams,
+    private readonly spec: ShadowKvSpec,
   ) {
     super(ctx, 'shadowkv', true);
   }
 
+  /** Every parameter value used for this sequence, which were derived, and the note (undefined before the prompt is in). */
+  get chosenParams(): Record<string, number | string | boolean> | undefined {
+    return this.params && this.derivation ? chosenShadowKvParams(this.params, this.derivation) : undefined;
+  }
+
+  private choose(promptLen: number): ResolvedShadowKvParams {
+    if (!this.params) {
+      const { params, derivation } = completeShadowKvParams(this.spec, this.ctx.model, promptLen);
+      this.params = params;
+      this.derivation = derivation;
+    }
+    return this.params;
+  }
+
   protected checkPrompt(promptLen: number): void {
-    shadowKvLayout(this.params, this.ctx.model, promptLen, this.ctx.maxSeqLen);
+    const p = this.choose(promptLen);
+    if (!this.derivation?.dense) shadowKvLayout(p, this.ctx.model, promptLen, this.ctx.maxSeqLen, this.derivation?.derived);
   }
 
   protected buildLayer(_layer: number, data: DenseLayerData, promptLen: number): ShadowKvLayer {
-    const layout = shadowKvLayout(this.params, this.ctx.model, promptLen, this.ctx.maxSeqLen);
-    const svdRank = this.params.rankAllocation === 'energy' ? energyMaxRank(this.params.rank, this.ctx.model, promptLen) : this.params.rank;
-    return new ShadowKvLayer(this.ctx, this.params, layout, data, promptLen, svdRank);
+    const p = this.choose(promptLen);
+    const layout = shadowKvLayout(p, this.ctx.model, promptLen, this.ctx.maxSeqLen, this.derivation?.derived);
+    const svdRank = p.rankAllocation === 'energy' ? energyMaxRank(p.rank, this.ctx.model, promptLen) : p.rank;
+    return new ShadowKvLayer(this.ctx, p, layout, data, promptLen, svdRank);
   }
 
-  /** Builds every layer; with rankAllocation 'energy' then splits nLayers·rank over them by their key spectra. */
+  /**
+   * Builds every layer; with rankAllocation 'energy' then splits nLayers·rank over them by their key spectra.
+   * With a derived budget and a prompt under SHADOWKV_MIN_CONTEXT the dense prefill cache is kept instead.
+   */
   override async endPrefill(): Promise<void> {
     const first = this.phase === 'prefill';
+    if (first) {
+      this.choose(this.seqLen);
+      if (this.derivation?.dense) {
+        this.stayedDense = true;
+        (this.prefill as DenseKvBuffer).dropPreRopeKeys();
+        this.phase = 'decode';
+        return;
+      }
+    }
     await super.endPrefill();
-    if (!first || this.params.rankAllocation !== 'energy') return;
+    const p = this.params as ResolvedShadowKvParams;
+    if (!first || p.rankAllocation !== 'energy') return;
     const layers = this.layers as ShadowKvLayer[];
     const ranks = allocateRanks(
       layers.map((l) => l.spectrum),
-      this.params.rank * layers.length,
+      p.rank * layers.length,
       1,
       Math.max(...layers.map((l) => l.spectrum.length)),
       layers.map((l) => l.keyEnergy),
     );
     layers.forEach((l, i) => l.setRank(ranks[i]));
+  }
+
+  override append(input: KvAppendInput): void | Promise<void> {
+    if (!this.stayedDense) return super.append(input);
+    this.steps.check('append', input);
+    (this.prefill as DenseKvBuffer).write(input);
+  }
+
+  override async attend(input: LayerAttentionInput): Promise<Tensor> {
+    if (!this.stayedDense) return super.attend(input);
+    this.steps.check('attend', input);
+    return (this.prefill as DenseKvBuffer).attend(input);
   }
 
   /** Host copies of layer `layer`'s shadow state (after endPrefill), for tests and diagnostics. */

@@ -1,7 +1,8 @@
 // The shadowkv cache policy factory (Sun et al. 2024): low-rank pre-RoPE keys, offloaded values, sparse decode.
 import type { KvCacheContext, KvCachePolicy } from '@shadowkv/core';
 import { ShadowKvState } from './shadowkv-state.js';
-import { resolveShadowKvParams, shadowKvLayout, type ShadowKvParams } from './shadowkv-params.js';
+import { checkPromptFits } from './option-checks.js';
+import { completeShadowKvParams, resolveShadowKvParams, SHADOWKV_PARAMS, shadowKvLayout, type ShadowKvParams } from './shadowkv-params.js';
 
 /**
  * ShadowKV: prefill is dense; at the end of prefill each layer keeps a rank-`rank` SVD of its pre-RoPE keys,
@@ -13,11 +14,17 @@ import { resolveShadowKvParams, shadowKvLayout, type ShadowKvParams } from './sh
  */
 export function shadowkv(params: ShadowKvParams = {}): KvCachePolicy {
   const p = resolveShadowKvParams(params);
+  // rank, budget and outliers not given are derived per prompt (deriveShadowKvParams); reported as 'auto' here,
+  // and with their values by the state (chosenParams) once the prompt is in.
+  const reported: Record<string, number | string | boolean> = {};
+  for (const { name } of SHADOWKV_PARAMS) reported[name] = (p as Record<string, number | string | boolean | undefined>)[name] ?? 'auto';
   return {
     name: 'shadowkv',
-    params: { ...p },
+    params: reported,
     validate: (ctx: KvCacheContext, promptLen: number) => {
-      shadowKvLayout(p, ctx.model, promptLen, ctx.maxSeqLen);
+      const { params: full, derivation } = completeShadowKvParams(p, ctx.model, promptLen);
+      if (derivation.dense) checkPromptFits('shadowkv', promptLen, ctx.maxSeqLen);
+      else shadowKvLayout(full, ctx.model, promptLen, ctx.maxSeqLen, derivation.derived);
     },
     create: (ctx: KvCacheContext) => new ShadowKvState(ctx, p),
   };

@@ -1,4 +1,5 @@
 // Needle-in-a-haystack benchmark over the niah-dev.jsonl format (token ids in, answer ids out), greedy decoding.
+import { reportedParams } from '@shadowkv/kv-policies';
 import { readFile } from 'node:fs/promises';
 import { InvalidOptionError, ModelFormatError, type KvCachePolicy, type KvCacheState } from '@shadowkv/core';
 import type { Engine } from '../engine.js';
@@ -24,6 +25,11 @@ export interface NiahResult {
   policy: { name: string; params: Readonly<Record<string, number | string | boolean>> };
   backend: string;
   model: string;
+  /** Sums over the prompts of the KV bytes kept on the fast side after decoding, and of what dense would keep. */
+  fastBytes?: number;
+  denseBytes?: number;
+  /** The parameters the policy used, by prompt length (derived ones differ with it), from the first such prompt. */
+  chosen?: Record<string, Readonly<Record<string, number | string | boolean>>>;
 }
 
 export async function readNiah(file: string, limit?: number): Promise<NiahRow[]> {
@@ -86,26 +92,26 @@ export async function runNiah(
   policies: KvCachePolicy[],
   opts: { quiet?: boolean; label?: string; recordings?: PrefillRecordingCache; twoTurn?: boolean } = {},
 ): Promise<NiahResult[]> {
+  // --two-turn: the haystack is the first turn (prefilled, compressed at its end), the question a second turn
+  // fed into each policy's finished state, as a session's next turn is (sessions.md).
+  const question = opts.twoTurn ? questionIds(engine) : undefined;
   const results: NiahResult[] = policies.map((p) => ({
     accuracy: 0, correct: 0, total: 0, cells: {}, seconds: 0, promptTokens: 0,
     policy: { name: p.name, params: p.params }, backend: engine.backend.name, model: engine.model.dir,
   }));
   const t0 = performance.now();
   const bar = createProgress(opts.label ?? `niah ${policies.map((p) => p.name).join('+')}`, rows.length, opts.quiet, { everyStep: true });
-  // --two-turn: the haystack is the first turn (prefilled, compressed at its end), the question a second turn
-  // fed into each policy's finished state, as a session's next turn is (sessions.md).
-  const question = opts.twoTurn ? questionIds(engine) : undefined;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     const n = row.answer_ids.length;
+    const [first, second] = question ? splitAtQuestion(row.prompt_ids, question) : [row.prompt_ids, []];
+    const extra = second.length + n; // positions after the first turn
     let states: KvCacheState[];
     let logits: Float32Array;
     if (opts.recordings) {
       // Replaying a recorded prefill gives each policy exactly the state a live prefill would.
       const rec = await opts.recordings.get(engine, first);
       states = [];
-    const [first, second] = question ? splitAtQuestion(row.prompt_ids, question) : [row.prompt_ids, []];
-    const extra = second.length + n; // positions after the first turn
       for (const p of policies) states.push(await replayPrefill(engine, rec, p, extra));
       logits = rec.logits;
     } else {
@@ -130,6 +136,10 @@ export async function runNiah(
           r.correct++;
         }
         r.promptTokens += row.prompt_ids.length;
+        const mem = states[p].memory();
+        r.fastBytes = (r.fastBytes ?? 0) + mem.fastBytes;
+        r.denseBytes = (r.denseBytes ?? 0) + mem.denseBytes;
+        (r.chosen ??= {})[String(row.length)] ??= { ...reportedParams(policies[p], states[p]) };
       }
     } finally {
       for (const s of states) s.dispose();
@@ -142,16 +152,6 @@ export async function runNiah(
   return results;
 }
 
-function finishNiah(r: NiahResult, seconds: number): void {
-  for (const c of Object.values(r.cells)) c.accuracy = c.correct / c.total;
-  r.accuracy = r.total ? r.correct / r.total : 0;
-  r.seconds = seconds;
-}
-
-/** Merges results of the same policy computed on disjoint shards of the rows (wall time = slowest shard). */
-export function mergeNiah(parts: NiahResult[]): NiahResult {
-  const out: NiahResult = { ...parts[0], cells: {}, correct: 0, total: 0, promptTokens: 0 };
-  for (const p of parts) {
 /** Token ids of "\nWhat is", the start of every niah-dev question (all 240 prompts end with one). */
 function questionIds(engine: Engine): number[] {
   if (!engine.tokenizer) throw new InvalidOptionError('two-turn', `${engine.model.dir} has no tokenizer.json; --two-turn finds the question by its text`);
@@ -169,9 +169,22 @@ export function splitAtQuestion(ids: number[], question: number[]): [number[], n
   throw new InvalidOptionError('two-turn', `a prompt of ${ids.length} tokens has no question (tokens ${question.join(',')}); --two-turn needs niah-dev prompts`);
 }
 
+function finishNiah(r: NiahResult, seconds: number): void {
+  for (const c of Object.values(r.cells)) c.accuracy = c.correct / c.total;
+  r.accuracy = r.total ? r.correct / r.total : 0;
+  r.seconds = seconds;
+}
+
+/** Merges results of the same policy computed on disjoint shards of the rows (wall time = slowest shard). */
+export function mergeNiah(parts: NiahResult[]): NiahResult {
+  const out: NiahResult = { ...parts[0], cells: {}, correct: 0, total: 0, promptTokens: 0, fastBytes: 0, denseBytes: 0, chosen: {} };
+  for (const p of parts) {
     out.correct += p.correct;
     out.total += p.total;
     out.promptTokens += p.promptTokens;
+    out.fastBytes = (out.fastBytes ?? 0) + (p.fastBytes ?? 0);
+    out.denseBytes = (out.denseBytes ?? 0) + (p.denseBytes ?? 0);
+    out.chosen = { ...p.chosen, ...out.chosen };
     for (const [k, c] of Object.entries(p.cells)) {
       const m = (out.cells[k] ??= { accuracy: 0, correct: 0, total: 0 });
       m.correct += c.correct;
@@ -215,5 +228,14 @@ export function formatNiahTable(r: NiahResult): string {
     }).join(' | ')} |`);
   }
   lines.push('', `overall: ${(100 * r.accuracy).toFixed(1)}% (${r.correct}/${r.total}), policy ${r.policy.name} ${JSON.stringify(r.policy.params)}, backend ${r.backend}, ${r.seconds.toFixed(1)} s, ${Math.round(r.promptTokens / r.seconds)} prompt tok/s`);
+  if (r.fastBytes !== undefined && r.denseBytes && r.total) {
+    const mib = (b: number) => (b / r.total / 2 ** 20).toFixed(2);
+    lines.push(`fast-side KV per prompt: ${mib(r.fastBytes)} MiB (dense ${mib(r.denseBytes)} MiB, ${(r.denseBytes / r.fastBytes).toFixed(2)}x less)`);
+  }
+  for (const [len, params] of Object.entries(r.chosen ?? {})) {
+    if (params.derived !== undefined || params.mode !== undefined) {
+      lines.push(`at ${len} tokens: ${Object.entries(params).filter(([k]) => ['rank', 'budget', 'outliers', 'mode'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
+  }
   return lines.join('\n');
 }
