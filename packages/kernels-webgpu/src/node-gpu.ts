@@ -37,7 +37,17 @@ async function createNodeGpu(dawnOptions: readonly string[]): Promise<NodeGpu> {
   const lavapipeIcd = userDriverEnv.length === 0 ? await findLavapipeIcd() : undefined;
   if (lavapipeIcd) process.env.VK_ADD_DRIVER_FILES = lavapipeIcd;
   const specifier = 'webgpu';
-  const dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
+  let dawn: DawnModule;
+  try {
+    dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
+  } catch (err) {
+    // Dawn is an optional peer: browsers use navigator.gpu and never download it (it is over 100 MB).
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new Error('Dawn, the npm package "webgpu" that gives Node a WebGPU, is not installed; it is an optional peer of @shadowkv/kernels-webgpu, needed in Node only: npm install webgpu@^0.6.2', { cause: err });
+    }
+    throw err;
+  }
   return { gpu: dawn.create([...dawnOptions]), lavapipeIcd, userDriverEnv };
 }
 
