@@ -3,6 +3,7 @@
 import { BackendDestroyedError, BackendUnavailableError, bytesPerElement, numel, ShapeError, type BackendCounters, type DType, type Shape, type Tensor } from '@shadowkv/core';
 import { BindGroupCache, storageKinds, type StorageKind } from './bind-group-cache.js';
 import { BufferPool, sizeClass } from './buffer-pool.js';
+import { GpuTimer } from './gpu-timer.js';
 import type { BindingLimits, BindingWindow } from './binding-parts.js';
 import { BufferUsage, MapMode } from './gpu-constants.js';
 import { GpuTensor } from './gpu-tensor.js';
@@ -55,6 +56,8 @@ export class GpuContext {
   readonly weightDtypes: readonly DType[] = ['f32', 'f16', 'bf16'];
   /** Whether the device has the subgroups feature (GEMV reduces with subgroupAdd). */
   readonly subgroups: boolean;
+  /** GPU time of the compute passes (counters.gpuMs), when the device has timestamp-query. */
+  private readonly timer: GpuTimer | null = null;
   private readonly arena: GPUBuffer;
   private readonly arenaBytes: ArrayBuffer;
   private readonly arenaView: DataView;
@@ -92,6 +95,16 @@ export class GpuContext {
       maxWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     };
     this.subgroups = device.features.has('subgroups');
+    if (device.features.has('timestamp-query')) {
+      this.counters.gpuMs = 0;
+      this.timer = new GpuTimer(
+        device,
+        (ms) => {
+          this.counters.gpuMs = (this.counters.gpuMs ?? 0) + ms;
+        },
+        () => this.counters.bufferCreations++,
+      );
+    }
     this.slotStride = Math.max(UNIFORM_BLOCK_BYTES, l.minUniformBufferOffsetAlignment);
     this.counters.bufferCreations++;
     this.arena = device.createBuffer({ size: this.slotStride * ARENA_SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
@@ -246,7 +259,10 @@ export class GpuContext {
     this.counters.deviceBytesRead += bytesRead ?? entries.reduce((a, e) => a + e.size, 0);
     const bindGroup = this.bindGroups.group(p.layout, p.kinds, entries);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) {
+      const timestampWrites = this.timer?.passTimestamps();
+      this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
+    }
     this.pass.setPipeline(p.pipeline);
     this.pass.setBindGroup(0, bindGroup, [slot * this.slotStride]);
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
@@ -280,7 +296,9 @@ export class GpuContext {
     }
     if (this.encoder) {
       if (this.slotsUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaBytes, 0, this.slotsUsed * this.slotStride);
+      const startTimingRead = this.timer?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
+      startTimingRead?.();
       this.counters.submits++;
       this.encoder = null;
     }

@@ -78,7 +78,12 @@ export async function webgpu(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({
-      requiredFeatures: [...(f16 ? ['shader-f16' as const] : []), ...(subgroups ? ['subgroups' as GPUFeatureName] : [])],
+      // timestamp-query: GPU time per decode step in the counters (see gpu-timer.ts).
+      requiredFeatures: [
+        ...(f16 ? ['shader-f16' as const] : []),
+        ...(subgroups ? ['subgroups' as GPUFeatureName] : []),
+        ...(adapter.features.has('timestamp-query') ? ['timestamp-query' as const] : []),
+      ],
       requiredLimits: {
         maxBufferSize: l.maxBufferSize,
         maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

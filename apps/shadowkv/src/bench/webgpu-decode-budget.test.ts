@@ -70,7 +70,7 @@ async function decodeCounters(policy: KvCachePolicy, warmup: number, steps: numb
       bytesUploaded: per('bytesUploaded'),
       bytesReadBack: per('bytesReadBack'),
       deviceBytesRead: per('deviceBytesRead'),
-      gpuMs: null,
+      gpuMs: before.gpuMs !== null && after.gpuMs !== null ? (after.gpuMs - before.gpuMs) / steps : null,
     };
   } finally {
     engine.model.dispose();
