@@ -2,3 +2,5 @@
 export * from './io-index.js';
 export { LlamaModel } from './llama-model.js';
 export type { ForwardOptions, LoadModelOptions, LoadProgress } from './llama-model.js';
+export { forwardBatch } from './batch-forward.js';
+export type { BatchForwardOptions, BatchForwardResult, BatchSequence } from './batch-forward.js';

@@ -10,7 +10,8 @@ import type { WeightSource } from './weight-source.js';
 import { validateLlamaWeights } from './weight-source-validate.js';
 import { checkWeightsDtype, placeWeight, readWeight, storedWeightsDtype, type WeightsDtype, type WeightsPlacement } from './weight-dtype.js';
 
-interface LayerWeights {
+/** One layer's weight tensors on the backend. */
+export interface LayerWeights {
   attnNorm: Tensor; // [hidden]
   wq: Tensor; // [nHeads*headDim, hidden]
   wk: Tensor; // [nKvHeads*headDim, hidden]
@@ -227,6 +228,11 @@ export class LlamaModel {
     const logits = backend.matmul(normed, this.lmHead); // [rows, vocab]
     backend.dispose(normed);
     return logits;
+  }
+
+  /** The weight tensors, for the batched forward pass (batch-forward.ts), which reads them and frees none. */
+  batchWeights(): { embed: Tensor; layers: readonly LayerWeights[]; finalNorm: Tensor; lmHead: Tensor } {
+    return { embed: this.embed, layers: this.layers, finalNorm: this.finalNorm, lmHead: this.lmHead };
   }
 
   /** Number of parameters (for reports). */
