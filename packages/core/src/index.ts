@@ -18,6 +18,7 @@ export type {
   KvCacheContext,
   KvCachePolicy,
   KvCacheState,
+  KvMemoryProjection,
   KvMemoryReport,
   KvModelShape,
   KvStep,

@@ -47,6 +47,17 @@ export interface KvMemoryReport {
   denseBytes: number;
 }
 
+/**
+ * Upper bounds of one sequence's fast-side KV bytes, known before its state exists: what a scheduler admits a
+ * request by (a batch fits a memory budget when the sums of these fit).
+ */
+export interface KvMemoryProjection {
+  /** Most fast-side bytes while the prompt is prefilled (sparse policies hold a dense buffer until endPrefill). */
+  prefillFastBytes: number;
+  /** Most fast-side bytes from the end of prefill until the sequence holds ctx.maxSeqLen tokens. */
+  decodeFastBytes: number;
+}
+
 /** Per-step timings (ms) and transfer counters that sparse policies report; all optional. */
 export interface KvStepStats {
   selectMs: number;
@@ -108,6 +119,8 @@ export interface KvCachePolicy {
   /** Throws InvalidOptionError if the parameters cannot work for this prompt length / model. */
   validate(ctx: KvCacheContext, promptLen: number): void;
   create(ctx: KvCacheContext): KvCacheState;
+  /** The fast-side bytes a state of this policy will hold for a prompt of `promptLen` tokens (upper bounds). */
+  projectMemory?(ctx: KvCacheContext, promptLen: number): KvMemoryProjection;
 }
 
 export function emptyStepStats(): KvStepStats {

@@ -11,6 +11,7 @@ import {
   type LayerAttentionInput,
   type Tensor,
 } from '@shadowkv/core';
+import { projectDense } from './memory-projection.js';
 import { StepTracker } from './step-tracker.js';
 import { DenseKvBuffer, denseKvBytes, headMajorToTokenMajor, type DenseKvBufferOptions } from './dense-kv-buffer.js';
 
@@ -90,5 +91,6 @@ export function dense(): KvCachePolicy {
     params: {},
     validate() {},
     create: (ctx) => new DenseState(ctx),
+    projectMemory: (ctx) => projectDense(ctx),
   };
 }

@@ -20,3 +20,4 @@ export { createPolicy, parsePolicySpec, POLICY_NAMES, POLICY_SCHEMAS } from './p
 export type { PolicyName, PolicyOptions } from './policy-registry.js';
 export { describeRange, findParam, kebabCase, paramsTable, parseParamValue, PolicyParamsError, resolveParams } from './param-schema.js';
 export type { ParamProblem, ParamSpec, ParamsOf, ParamValue, PolicySchema } from './param-schema.js';
+export { projectDense, projectKcache, projectKvMemory, projectShadowKv } from './memory-projection.js';

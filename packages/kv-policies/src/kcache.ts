@@ -2,6 +2,7 @@
 import type { KvCacheContext, KvCachePolicy } from '@shadowkv/core';
 import { checkKcachePrompt, resolveKcacheParams, type KcacheParams } from './kcache-params.js';
 import { KcacheState } from './kcache-state.js';
+import { projectKcache } from './memory-projection.js';
 
 /**
  * KCache: prefill is dense and keeps the keys; values move to a host ValueStore at the end of prefill. Each
@@ -18,5 +19,6 @@ export function kcache(params: KcacheParams = {}): KvCachePolicy {
     params: shown,
     validate: (ctx: KvCacheContext, promptLen: number) => checkKcachePrompt(promptLen, ctx.maxSeqLen),
     create: (ctx: KvCacheContext) => new KcacheState(ctx, p),
+    projectMemory: (ctx: KvCacheContext) => projectKcache(p, ctx),
   };
 }

@@ -2,6 +2,7 @@
 import type { KvCacheContext, KvCachePolicy } from '@shadowkv/core';
 import { ShadowKvState } from './shadowkv-state.js';
 import { checkPromptFits } from './option-checks.js';
+import { projectShadowKv } from './memory-projection.js';
 import { completeShadowKvParams, resolveShadowKvParams, SHADOWKV_PARAMS, shadowKvLayout, type ShadowKvParams } from './shadowkv-params.js';
 
 /**
@@ -27,5 +28,6 @@ export function shadowkv(params: ShadowKvParams = {}): KvCachePolicy {
       else shadowKvLayout(full, ctx.model, promptLen, ctx.maxSeqLen, derivation.derived);
     },
     create: (ctx: KvCacheContext) => new ShadowKvState(ctx, p),
+    projectMemory: (ctx: KvCacheContext, promptLen: number) => projectShadowKv(p, ctx, promptLen),
   };
 }

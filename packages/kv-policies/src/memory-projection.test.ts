@@ -1,0 +1,50 @@
+// The memory projections bound what the states really hold (after decoding to capacity), and are not loose
+// by more than a stated factor; ShadowKV's decode projection is far below dense at a long prompt.
+import { describe, expect, it } from 'vitest';
+import type { KvCachePolicy } from '@shadowkv/core';
+import { dense } from './dense-policy.js';
+import { kcache } from './kcache.js';
+import { projectKvMemory } from './memory-projection.js';
+import { denseKvBytes } from './dense-kv-buffer.js';
+import { shadowkv } from './shadowkv.js';
+import { context, run } from './policy-harness.test-support.js';
+
+const shape = { nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 16 };
+const promptLen = 200;
+const steps = 6;
+
+describe('projectKvMemory', () => {
+  const cases: [string, () => KvCachePolicy][] = [
+    ['dense', () => dense()],
+    ['shadowkv', () => shadowkv({ rank: 8, budget: 32, outliers: 2, localChunks: 2, chunkSize: 8 })],
+    ['kcache', () => kcache({ topN: 16 })],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: bounds the fast-side bytes held after decoding to capacity, within 3x`, async () => {
+      const ctx = context(shape, promptLen + steps);
+      const proj = projectKvMemory(make(), ctx, promptLen);
+      const r = await run(make(), ctx, { promptLen, steps });
+      const held = r.state.memory().fastBytes;
+      r.state.dispose();
+      expect(held).toBeGreaterThan(0);
+      expect(proj.decodeFastBytes).toBeGreaterThanOrEqual(held);
+      expect(proj.decodeFastBytes).toBeLessThan(3 * held);
+      // While prefilling, a state holds at most a dense buffer of its capacity (x1.5 with pre-RoPE keys).
+      expect(proj.prefillFastBytes).toBeGreaterThanOrEqual(denseKvBytes(shape, promptLen + steps));
+    });
+  }
+
+  it('shadowkv projects well under dense for a long prompt (what lets it fit a larger batch)', () => {
+    const big = { nLayers: 4, nHeads: 32, nKvHeads: 8, headDim: 128 };
+    const ctx = context(big, 16384 + 128);
+    const d = projectKvMemory(dense(), ctx, 16384).decodeFastBytes;
+    const s = projectKvMemory(shadowkv(), ctx, 16384).decodeFastBytes;
+    expect(d / s).toBeGreaterThan(4);
+  });
+
+  it('refuses a policy without a projection with a typed error', () => {
+    const ctx = context(shape, 10);
+    const bare: KvCachePolicy = { name: 'mine', params: {}, validate() {}, create: () => dense().create(ctx) };
+    expect(() => projectKvMemory(bare, ctx, 5)).toThrow(/does not project its memory/);
+  });
+});

@@ -1,0 +1,56 @@
+// Fast-side memory of a sequence known before its state exists (upper bounds), per policy: what admission by a
+// KV memory budget (continuous batching) needs. Each bound follows the allocations of the policy's state.
+import { InvalidOptionError, type KvCacheContext, type KvCachePolicy, type KvMemoryProjection } from '@shadowkv/core';
+import { denseKvBytes } from './dense-kv-buffer.js';
+import type { ResolvedKcacheParams } from './kcache-params.js';
+import { completeShadowKvParams, shadowKvLayout, type ShadowKvSpec } from './shadowkv-params.js';
+
+const F32 = 4;
+
+/** Dense: K and V of every layer for maxSeqLen rows, allocated at creation. */
+export function projectDense(ctx: KvCacheContext): KvMemoryProjection {
+  const bytes = denseKvBytes(ctx.model, ctx.maxSeqLen);
+  return { prefillFastBytes: bytes, decodeFastBytes: bytes };
+}
+
+/**
+ * ShadowKV: prefill holds a dense buffer with pre-RoPE keys (1.5x dense at maxSeqLen). Decode, per layer: the
+ * low-rank factors (A with at most maxSeqLen rows once generated tokens fold in, B), the landmarks, and the
+ * exact rows (budget + static local/outlier rows + every generated token) of K and V plus the generated tokens'
+ * pre-RoPE keys. A prompt too short for a sparse state stays dense (with pre-RoPE keys).
+ */
+export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptLen: number): KvMemoryProjection {
+  const m = ctx.model;
+  const prefill = (denseKvBytes(m, ctx.maxSeqLen) * 3) / 2;
+  const { params: p, derivation } = completeShadowKvParams(spec, m, promptLen);
+  if (derivation.dense) return { prefillFastBytes: prefill, decodeFastBytes: prefill };
+  const layout = shadowKvLayout(p, m, promptLen, ctx.maxSeqLen, derivation.derived);
+  const generated = ctx.maxSeqLen - promptLen;
+  const nStatic = layout.nLocal + p.outliers * p.chunkSize;
+  const row = m.nKvHeads * m.headDim * F32;
+  const perLayer =
+    (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * row + 2 * (p.budget + nStatic + generated) * row + generated * row;
+  return { prefillFastBytes: prefill, decodeFastBytes: m.nLayers * perLayer };
+}
+
+/**
+ * KCache: prefill holds a dense buffer (K and V at maxSeqLen); decode keeps that key tensor and a fetched-value
+ * buffer of topN slots (with `mass`: it may grow to maxSeqLen).
+ */
+export function projectKcache(p: ResolvedKcacheParams, ctx: KvCacheContext): KvMemoryProjection {
+  const m = ctx.model;
+  const slots = p.topN !== undefined ? Math.min(p.topN, ctx.maxSeqLen) : ctx.maxSeqLen;
+  const row = m.nKvHeads * m.headDim * F32;
+  return { prefillFastBytes: denseKvBytes(m, ctx.maxSeqLen), decodeFastBytes: m.nLayers * (ctx.maxSeqLen + slots) * row };
+}
+
+/**
+ * The projection of any policy that offers one (`policy.projectMemory`); a typed error for one that does not,
+ * since admitting a request of unknown size could run the process out of memory.
+ */
+export function projectKvMemory(policy: KvCachePolicy, ctx: KvCacheContext, promptLen: number): KvMemoryProjection {
+  if (!policy.projectMemory) {
+    throw new InvalidOptionError('cache', `policy ${policy.name} does not project its memory (projectMemory), so it cannot be admitted under a KV memory budget; use dense, shadowkv or kcache`);
+  }
+  return policy.projectMemory(ctx, promptLen);
+}
