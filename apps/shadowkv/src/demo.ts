@@ -116,6 +116,8 @@ export interface DemoOptions {
 /** Loads the needle model, prefills the needle prompt once for both caches and decodes under each. */
 export async function runNeedleDemo(o: DemoOptions, log: (s: string) => void): Promise<DemoResult> {
   const model = needleModelDir();
+  // Said before anything slow, so the command answers at once.
+  log(`shadowkv demo: a pass key hidden in a ${o.context}-token prompt, retrieved with the dense cache and with ShadowKV\n`);
   const engine = await createEngine({ model, backend: o.backend });
   try {
     const prompt = needlePrompt(engine, o.context, o.depth, o.seed);
