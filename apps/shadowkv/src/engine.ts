@@ -21,6 +21,7 @@ import { SharedPrefillState } from './shared-prefill.js';
 import { validateGenerateOptions, validatePromptInput } from './generate-options.js';
 import { checkTokenizerFitsModel } from './tokenizer-model-check.js';
 import { createPolicy } from './policy-options.js';
+import { BatchScheduler, type SchedulerOptions } from './scheduler/batch-scheduler.js';
 
 export { GenerationStream };
 
@@ -189,6 +190,15 @@ export class Engine {
     const s = new Session(this, opts);
     this.sessions.add(s);
     return s;
+  }
+
+  /**
+   * A continuous-batching scheduler on this engine: `scheduler({ kvMemory }).submit(prompt, options)` streams like
+   * generate(), running every admitted request in one batched forward per step (scheduler/batch-scheduler.ts).
+   */
+  scheduler(opts: SchedulerOptions): BatchScheduler {
+    this.checkOpen('engine.scheduler()');
+    return new BatchScheduler(this, opts);
   }
 
   /** Called by Session.dispose(). */

@@ -1,0 +1,126 @@
+// The batch scheduler: batched greedy output equals each request run alone (mixed lengths and policies, a request
+// joining mid-run), admission by the KV budget with a bounded queue, typed refusals, and cancelling one request.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GenerationAbortedError, type KvCachePolicy } from '@shadowkv/core';
+import { dense, kcache, projectKvMemory, shadowkv } from '@shadowkv/kv-policies';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../engine.js';
+import type { GenerationStream } from '../generation-stream.js';
+import { KvBudgetExceededError, QueueFullError } from './scheduler-errors.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtureDir = join(here, '..', '..', '..', '..', 'fixtures', 'hf-llama-gqa');
+const CHUNK = 16;
+const BIG = 1 << 30;
+
+function promptOf(len: number, seed: number): number[] {
+  return Array.from({ length: len }, (_, i) => ((seed * 131 + i * 17 + ((i * i) % 7)) % 500) + 2);
+}
+
+async function tokensOf(stream: GenerationStream): Promise<number[]> {
+  const out: number[] = [];
+  for await (const c of stream) if (c.tokenId >= 0) out.push(c.tokenId);
+  return out;
+}
+
+describe('BatchScheduler', () => {
+  let engine: Engine;
+  const sparse = () => shadowkv({ rank: 8, budget: 32, outliers: 2, localChunks: 2, chunkSize: 8 });
+  const alone = (ids: number[], cache: KvCachePolicy, maxNewTokens: number) =>
+    tokensOf(engine.generate({ inputIds: ids }, { cache, maxNewTokens, ignoreEos: true, prefillChunkSize: CHUNK }));
+
+  beforeAll(async () => {
+    engine = await createEngine({ model: fixtureDir, backend: 'cpu' });
+  });
+  afterAll(() => engine.dispose());
+
+  it('gives every request the greedy tokens it gets alone, with a request joining while others decode', async () => {
+    const reqs: { ids: number[]; cache: () => KvCachePolicy; n: number }[] = [
+      { ids: promptOf(70, 1), cache: sparse, n: 6 },
+      { ids: promptOf(9, 2), cache: () => dense(), n: 8 },
+      { ids: promptOf(40, 3), cache: () => kcache({ topN: 16 }), n: 5 },
+    ];
+    const late = { ids: promptOf(50, 4), cache: () => dense(), n: 4 };
+    const expected = [];
+    for (const r of [...reqs, late]) expected.push(await alone(r.ids, r.cache(), r.n));
+
+    const sched = engine.scheduler({ kvMemory: BIG, prefillChunkSize: CHUNK });
+    const first = reqs.map((r) => sched.submit({ inputIds: r.ids }, { cache: r.cache(), maxNewTokens: r.n, ignoreEos: true }));
+    // The late request is submitted once the short one has produced a token (others are mid-prefill or decoding).
+    const got0: number[] = [];
+    let lateStream: GenerationStream | undefined;
+    const shortDone = (async () => {
+      for await (const c of first[1]) {
+        got0.push(c.tokenId);
+        lateStream ??= sched.submit({ inputIds: late.ids }, { cache: late.cache(), maxNewTokens: late.n, ignoreEos: true });
+      }
+      return got0;
+    })();
+    const results = await Promise.all([tokensOf(first[0]), shortDone, tokensOf(first[2])]);
+    const lateTokens = await tokensOf(lateStream as GenerationStream);
+    expect([...results, lateTokens]).toEqual(expected);
+    const res = await first[0].result;
+    expect(res.tokens).toEqual(expected[0]);
+    expect(res.policy.name).toBe('shadowkv');
+    const st = sched.stats();
+    expect(st.maxBatch).toBeGreaterThanOrEqual(3);
+    expect(st.running).toBe(0);
+    expect(st.reservedBytes).toBe(0);
+  });
+
+  it('admits by the KV budget: a second request waits for memory, a full queue refuses, an oversized request is refused', async () => {
+    const ids = promptOf(20, 5);
+    const need = projectKvMemory(dense(), engine.cacheContext(ids.length + 4), ids.length).decodeFastBytes;
+    const sched = engine.scheduler({ kvMemory: need + need / 2, maxQueue: 1, prefillChunkSize: CHUNK });
+    const a = sched.submit({ inputIds: ids }, { cache: dense(), maxNewTokens: 4, ignoreEos: true });
+    const b = sched.submit({ inputIds: ids }, { cache: dense(), maxNewTokens: 4, ignoreEos: true });
+    expect(sched.stats()).toMatchObject({ running: 1, queued: 1, reservedBytes: need });
+    expect(() => sched.submit({ inputIds: ids }, { cache: dense(), maxNewTokens: 4 })).toThrow(QueueFullError);
+    const big = promptOf(200, 6);
+    expect(() => sched.submit({ inputIds: big }, { cache: dense(), maxNewTokens: 4 })).toThrow(KvBudgetExceededError);
+    const [ta, tb] = await Promise.all([tokensOf(a), tokensOf(b)]);
+    expect(ta).toEqual(tb);
+    // Never two sequences at once: the budget held one.
+    expect(sched.stats().maxBatch).toBe(1);
+  });
+
+  it('cancelling one request frees its state at once and leaves the others exact', async () => {
+    const ids = [promptOf(30, 7), promptOf(25, 8), promptOf(75, 9)];
+    const expected = [await alone(ids[0], dense(), 8), await alone(ids[2], sparse(), 8)];
+    const sched = engine.scheduler({ kvMemory: BIG, prefillChunkSize: CHUNK });
+    const ac = new AbortController();
+    const s0 = sched.submit({ inputIds: ids[0] }, { cache: dense(), maxNewTokens: 8, ignoreEos: true });
+    const s1 = sched.submit({ inputIds: ids[1] }, { cache: dense(), maxNewTokens: 50, ignoreEos: true, signal: ac.signal });
+    const s2 = sched.submit({ inputIds: ids[2] }, { cache: sparse(), maxNewTokens: 8, ignoreEos: true });
+    let before = 0;
+    let after = 0;
+    const cancelled = (async () => {
+      let n = 0;
+      try {
+        for await (const _ of s1) {
+          if (++n === 2) {
+            before = sched.stats().reservedBytes;
+            ac.abort();
+          }
+        }
+      } catch (err) {
+        // The reader learns at once; the state is freed when the step in flight (if any) ends.
+        after = sched.stats().reservedBytes;
+        return err;
+      }
+      return null;
+    })();
+    const [t0, err, t2] = await Promise.all([tokensOf(s0), cancelled, tokensOf(s2)]);
+    expect(err).toBeInstanceOf(GenerationAbortedError);
+    expect([t0, t2]).toEqual(expected);
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBeLessThanOrEqual(before);
+    await expect(s1.result).rejects.toThrow(GenerationAbortedError);
+    // It stopped computing: its 50 tokens would need more steps than the others' prefill chunks and 8 tokens.
+    expect(sched.stats().steps).toBeLessThan(40);
+    const st = sched.stats();
+    expect(st.running).toBe(0);
+    expect(st.reservedBytes).toBe(0);
+  });
+});
