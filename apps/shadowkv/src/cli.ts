@@ -23,6 +23,8 @@ import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
 import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
 import { addressedCommand, checkInputFile, readInputFile, userErrorReport } from './cli-errors.js';
+import { formatThroughputTable, runThroughput } from './bench/throughput.js';
+import { parseBytes } from './scheduler/parse-bytes.js';
 
 /** This package's version: package.json sits one folder above src/, dist/ and the dev bundle alike. */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -392,6 +394,48 @@ export function buildCli(): Command {
     if (o.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
     else process.stdout.write(`${table}\n`);
   });
+
+  const throughput = bench
+    .command('throughput')
+    .description("the paper's throughput table: per context and policy, the largest batch whose fast-side KV state fits --kv-memory, and batched decode tok/s at it")
+    .option('--model <dir>', 'Hugging Face Llama directory')
+    .option('--random <preset>', 'use a seeded random model with these shapes: tiny, llama-3.2-1b')
+    .requiredOption('--context <n>', 'prompt tokens (comma list allowed)', intList('--context'))
+    .requiredOption('--kv-memory <bytes>', 'fast-side KV budget, e.g. 2GiB, 512MiB, 64MB')
+    .option('--new-tokens <m>', 'tokens to generate per sequence (>= 2)', int('--new-tokens'), 16)
+    .option('--max-batch <n>', 'largest batch tried', int('--max-batch'), 64)
+    .option('--dense-host-limit <bytes>', "also run dense at shadowkv's batch (over the budget: the paper's infinite-memory column) when its states fit this many bytes", '0')
+    .addOption(backendOption(true))
+    .option('--json', 'print JSON')
+    .option('--quiet', 'no progress on stderr');
+  addPolicyOptions(throughput, true).action(async (o) => {
+    if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
+    if (o.newTokens < 2) throw new InvalidArgumentError('--new-tokens must be >= 2 (the first token comes from prefill; decode is measured over the rest)');
+    const model = o.model ?? (await ensureRandomModel(o.random));
+    const kvMemory = parseBytes(String(o.kvMemory), 'kv-memory');
+    const denseHostLimit = o.denseHostLimit === '0' ? 0 : parseBytes(String(o.denseHostLimit), 'dense-host-limit');
+    const rows = [];
+    for (const backend of String(o.backend).split(',')) {
+      const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet), undefined, o);
+      try {
+        rows.push(
+          ...(await runThroughput(engine, policies(o), o.context as number[], {
+            kvMemory,
+            newTokens: o.newTokens,
+            maxBatch: o.maxBatch,
+            denseAtBatchOf: 'shadowkv',
+            denseHostLimit,
+            onProgress: o.quiet ? undefined : (line) => process.stderr.write(`${backend} ${line}\n`),
+          })),
+        );
+      } finally {
+        engine.dispose();
+      }
+    }
+    if (o.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+    else process.stdout.write(`${formatThroughputTable(rows)}\n`);
+  });
+  addEngineOptions(throughput);
 
   for (const cmd of [gen, demo, niah, speed]) addEngineOptions(cmd);
   return program;
