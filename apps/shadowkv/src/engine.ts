@@ -13,9 +13,10 @@ import { dense } from '@shadowkv/kv-policies';
 import { LlamaModel, loadTokenizer, type ChatMessage, type LlamaTokenizer, type LoadProgress, type WeightsDtype } from '@shadowkv/model-llama';
 import { chooseBackend, type BackendName } from './backends.js';
 import { GenerationStream } from './generation-stream.js';
-import { modelFingerprint } from './model-fingerprint.js';
+// Node: the files; browsers: typed errors (package.json "imports"), so the browser bundle has no node:*.
+import { modelFingerprint, readSavedSession, writeSavedSession } from '#session-files';
 import { argmax, type SamplingOptions } from './sampler.js';
-import { readSavedSession, sameParams, SavedSessionError, writeSavedSession } from './saved-session.js';
+import { sameParams, SavedSessionError } from './saved-session-error.js';
 import { Session, type SessionOptions } from './session.js';
 import { SharedPrefillState } from './shared-prefill.js';
 import { validateGenerateOptions, validatePromptInput } from './generate-options.js';

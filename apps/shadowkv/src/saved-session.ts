@@ -2,9 +2,11 @@
 // Writing is atomic (temporary file, then rename); reading checks everything before anything is built from it.
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { ShadowKvError } from '@shadowkv/core';
-import type { ChatMessage } from '@shadowkv/model-llama';
 import { KvHistory } from './kv-history.js';
+import { SavedSessionError, type SavedModelInfo, type SavedSession, type SavedSessionProblem } from './saved-session-error.js';
+
+export { sameParams, SavedSessionError } from './saved-session-error.js';
+export type { SavedModelInfo, SavedSession, SavedSessionProblem } from './saved-session-error.js';
 
 /** The format version this build writes and the only one it reads. */
 export const SAVED_SESSION_VERSION = 1;
@@ -12,44 +14,6 @@ export const SAVED_SESSION_VERSION = 1;
 const MAGIC = Buffer.from('SKVSESS\0', 'latin1');
 const PREFIX = 16; // magic, u32 version, u32 header length
 const DIGEST = 32; // sha256 trailer
-
-export type SavedSessionProblem = 'not-a-session' | 'version' | 'truncated' | 'checksum' | 'malformed' | 'model' | 'policy';
-
-/** A saved session cannot be read or does not fit the engine it is restored into. Names the file and the problem. */
-export class SavedSessionError extends ShadowKvError {
-  readonly file: string;
-  readonly problem: SavedSessionProblem;
-  constructor(file: string, problem: SavedSessionProblem, message: string) {
-    super('SAVED_SESSION', `${file}: ${message}`);
-    this.file = file;
-    this.problem = problem;
-  }
-}
-
-export interface SavedModelInfo {
-  /** modelFingerprint() of the model folder. */
-  fingerprint: string;
-  nLayers: number;
-  nKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-}
-
-/** Everything a saved session holds, in memory. */
-export interface SavedSession {
-  model: SavedModelInfo;
-  /** Backend that computed the rows (a restore on another backend works, but is not bit-identical). */
-  backend: string;
-  policy: { name: string; params: Readonly<Record<string, number | string | boolean>> };
-  /** The session's capacity (positions). */
-  capacity: number;
-  tokens: number[];
-  /** Pre-RoPE keys and values of the first history.length tokens; the rest of `tokens` are pending. */
-  history: KvHistory;
-  /** Logits after the last stored token (present when no token is pending). */
-  lastLogits: Float32Array | undefined;
-  conversation: { message: ChatMessage; end: number }[];
-}
 
 interface Section {
   name: string;
@@ -217,10 +181,4 @@ export async function readSavedSession(path: string): Promise<SavedSession> {
 function checksumOk(buf: Buffer): boolean {
   const digest = createHash('sha256').update(buf.subarray(0, buf.length - DIGEST)).digest();
   return digest.equals(buf.subarray(buf.length - DIGEST));
-}
-
-/** Same parameters, compared as JSON values with sorted keys. */
-export function sameParams(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
-  const norm = (o: Readonly<Record<string, unknown>>) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
-  return norm(a) === norm(b);
 }
