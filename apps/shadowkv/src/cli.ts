@@ -25,6 +25,7 @@ import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
 import { addressedCommand, checkInputFile, readInputFile, userErrorReport } from './cli-errors.js';
 import { formatThroughputTable, runThroughput } from './bench/throughput.js';
 import { parseBytes } from './scheduler/parse-bytes.js';
+import { serve } from './server/serve.js';
 
 /** This package's version: package.json sits one folder above src/, dist/ and the dev bundle alike. */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -436,6 +437,28 @@ export function buildCli(): Command {
     else process.stdout.write(`${formatThroughputTable(rows)}\n`);
   });
   addEngineOptions(throughput);
+
+  const serveCmd = program
+    .command('serve')
+    .description('OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions (streaming or not), /v1/models, /health, /metrics')
+    .requiredOption('--model <dir>', 'Hugging Face Llama directory')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0 = any free port)', int('--port'), 8080)
+    .option('--kv-memory <bytes>', 'fast-side KV budget shared by running requests, e.g. 2GiB, 512MiB', '1GiB')
+    .option('--max-queue <n>', 'requests waiting for KV memory before new ones get 503', int('--max-queue'), 64)
+    .addOption(backendOption());
+  addEngineOptions(addPolicyOptions(serveCmd)).action(async (o) => {
+    if (o.port < 0 || o.port > 65535) throw new InvalidArgumentError(`--port must be in 0..65535, got ${o.port}`);
+    if (o.maxQueue < 0) throw new InvalidArgumentError(`--max-queue must be >= 0, got ${o.maxQueue}`);
+    const kvMemory = parseBytes(String(o.kvMemory), 'kv-memory');
+    const policy = policies(o)[0];
+    const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet), policy, o);
+    try {
+      await serve(engine, { host: o.host, port: o.port, kvMemory, maxQueue: o.maxQueue });
+    } finally {
+      engine.dispose();
+    }
+  });
 
   for (const cmd of [gen, demo, niah, speed]) addEngineOptions(cmd);
   return program;
