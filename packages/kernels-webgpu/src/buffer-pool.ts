@@ -37,6 +37,8 @@ export class BufferPool {
    */
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly order = new WeakMap<GPUBuffer, number>();
+  /** Exactly sized buffers (weights, KV caches): destroyed when released instead of kept for reuse. */
+  private readonly unpooled = new WeakSet<GPUBuffer>();
   private created = 0;
   private freeBytes = 0;
   /** Released while the current command encoder may still use them; free after the next submit. */
@@ -47,6 +49,12 @@ export class BufferPool {
   /** A buffer of at least `bytes` bytes: reused if one of its size class is free, else created. */
   acquire(bytes: number, exact = false): { buffer: GPUBuffer; reused: boolean } {
     const size = sizeClass(bytes, exact);
+    if (exact) {
+      // Long-lived and large: not worth a free list (a freed 256 MiB KV cache would sit in the arena).
+      const b = this.opts.create(size);
+      this.unpooled.add(b);
+      return { buffer: b, reused: false };
+    }
     const list = this.free.get(size);
     const buffer = list?.pop();
     if (buffer) {
@@ -84,7 +92,7 @@ export class BufferPool {
   }
 
   private putFree(buffer: GPUBuffer): void {
-    if (this.freeBytes + buffer.size > this.opts.maxFreeBytes) {
+    if (this.unpooled.has(buffer) || this.freeBytes + buffer.size > this.opts.maxFreeBytes) {
       this.destroy(buffer);
       return;
     }

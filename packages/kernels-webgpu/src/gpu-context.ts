@@ -23,11 +23,17 @@ const ARENA_SLOTS = 1024;
  */
 export const SUBMIT_EVERY = 64;
 
-/** Bytes of released buffers kept for reuse (the arena); beyond it released buffers are destroyed. */
-const DEFAULT_POOL_BYTES = 1 << 30;
+/**
+ * Bytes of released buffers kept for reuse (the arena); beyond it released buffers are destroyed. A decode
+ * step's intermediates are a few MiB; a 512-token prefill chunk of a 1B model's MLP about 100 MiB.
+ */
+const DEFAULT_POOL_BYTES = 256 << 20;
 
-/** Uploads from this size on get exactly sized buffers (no size-class rounding). */
-const EXACT_UPLOAD_BYTES = 1 << 20;
+/**
+ * Uploads and zeros() from this size on get exactly sized buffers, outside the arena (weights and KV caches:
+ * long-lived, large, destroyed when disposed), so size-class rounding never wastes memory on them.
+ */
+const EXACT_BYTES = 1 << 20;
 
 interface KernelPipeline {
   pipeline: GPUComputePipeline;
@@ -154,15 +160,15 @@ export class GpuContext {
   /**
    * A tensor from the buffer arena. Its contents are undefined (a reused buffer holds an earlier tensor's
    * data): every kernel writes all of its output; `zero` clears it first (zeros(), empty sums).
-   * `exact`: size the buffer exactly (uploads: weights are large and live long) instead of by size class.
+   * `longLived` (uploads, zeros()): from EXACT_BYTES on, an exactly sized buffer outside the arena.
    */
-  alloc(op: string, shape: Shape, dtype: DType, opts: { zero?: boolean; exact?: boolean; host?: Int32Array } = {}): GpuTensor {
+  alloc(op: string, shape: Shape, dtype: DType, opts: { zero?: boolean; longLived?: boolean; host?: Int32Array } = {}): GpuTensor {
     // 16-bit tensors are bound as u32 words, so their buffers round up to 4 bytes.
     const bytes = Math.ceil((numel(shape) * bytesPerElement(dtype)) / 4) * 4;
     if (bytes > this.limits.maxBufferSize) {
       throw new ShapeError(op, `a tensor of shape [${shape.join(', ')}] needs ${bytes} bytes, more than this adapter's maxBufferSize ${this.limits.maxBufferSize}; split it (e.g. fewer rows per call)`);
     }
-    const { buffer, reused } = this.pool.acquire(bytes, opts.exact);
+    const { buffer, reused } = this.pool.acquire(bytes, opts.longLived === true && bytes >= EXACT_BYTES);
     if (reused && opts.zero) this.clear(buffer, bytes);
     else if (reused && this.poisonReused) this.device.queue.writeBuffer(buffer, 0, new Float32Array(buffer.size / 4).fill(NaN));
     return new GpuTensor([...shape], dtype, buffer, bytes, this, opts.host);
@@ -172,7 +178,7 @@ export class GpuContext {
   upload(op: string, data: Float32Array | Int32Array | Uint16Array, shape: Shape, dtype: DType): GpuTensor {
     // Large uploads (weights) are sized exactly; small ones (ids, the misses' values) by size class, so a
     // size that varies from step to step still reuses arena buffers.
-    const t = this.alloc(op, shape, dtype, { exact: data.byteLength >= EXACT_UPLOAD_BYTES, host: dtype === 'i32' ? (data as Int32Array).slice() : undefined });
+    const t = this.alloc(op, shape, dtype, { longLived: true, host: dtype === 'i32' ? (data as Int32Array).slice() : undefined });
     this.counters.bytesUploaded += data.byteLength;
     if (data.byteLength % 4 !== 0) {
       // writeBuffer copies whole words: an odd count of 16-bit values goes up padded.

@@ -91,7 +91,7 @@ export class WebGpuBackend implements KernelBackend {
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     this.ctx.checkAlive('zeros');
     validateOpArgs.dtype('zeros', this, dtype);
-    return this.ctx.alloc('zeros', shape, dtype, { zero: true });
+    return this.ctx.alloc('zeros', shape, dtype, { zero: true, longLived: true });
   }
 
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
