@@ -13,3 +13,7 @@ export type { BackendName } from './backends.js';
 export { Sampler, seededRandom } from './sampler.js';
 export type { SamplingOptions } from './sampler.js';
 export { StopMatcher } from './stop-matcher.js';
+export { BatchScheduler } from './scheduler/batch-scheduler.js';
+export type { SchedulerOptions, SchedulerStats } from './scheduler/batch-scheduler.js';
+export { KvBudgetExceededError, QueueFullError, SchedulerClosedError } from './scheduler/scheduler-errors.js';
+export { parseBytes } from './scheduler/parse-bytes.js';

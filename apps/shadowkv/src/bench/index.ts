@@ -6,3 +6,5 @@ export { formatCountersTable, formatSpeedTable, runSpeed, syntheticPrompt } from
 export type { SpeedResult } from './speed.js';
 export { modelFingerprint, PrefillRecordingCache, recordPrefill, replayPrefill } from './prefill-recording.js';
 export type { PrefillRecording } from './prefill-recording.js';
+export { formatThroughputTable, largestBatch, runThroughput } from './throughput.js';
+export type { ThroughputOptions, ThroughputRow } from './throughput.js';
