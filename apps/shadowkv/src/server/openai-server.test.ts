@@ -59,6 +59,10 @@ describe('OpenAI-compatible server', () => {
     expect(chat.usage?.total_tokens).toBe(ids.length + solo.tokens.length);
     expect(chat.choices[0].finish_reason).toBe(solo.finishReason === 'length' ? 'length' : 'stop');
 
+    // Content as a list of text parts is the same prompt as the joined string.
+    const parts = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello ' }, { type: 'text', text: 'there' }] }], max_tokens: 8 });
+    expect(parts.choices[0].message.content).toBe(solo.text);
+
     const text = await client.completions.create({ model: 'test-llama', prompt: 'def main():', max_tokens: 6, temperature: 0 });
     const soloText = await engine.generateText('def main():', { maxNewTokens: 6 });
     expect(text.object).toBe('text_completion');
@@ -156,6 +160,21 @@ describe('OpenAI-compatible server', () => {
     expect(generated).toBeGreaterThan(0);
     // The cancelled request stopped long before its 1000 tokens.
     expect(generated).toBeLessThan(500);
+
+    // A non-streaming request whose client goes away mid-generation is freed too.
+    const ac2 = new AbortController();
+    const gone = client.completions.create({ model: 'm', prompt: long, max_tokens: 1000, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming, { signal: ac2.signal });
+    gone.catch(() => {});
+    let running2 = false;
+    for (let i = 0; i < 400 && !running2; i++) running2 = (await health()).running === 1;
+    expect(running2).toBe(true);
+    ac2.abort();
+    await expect(gone).rejects.toThrow();
+    const t1 = performance.now();
+    while ((await health()).running > 0 && performance.now() - t1 < 5000) await new Promise((r) => setTimeout(r, 10));
+    expect((await health()).running).toBe(0);
+    const after = await (await fetch(`${base}/metrics`)).text();
+    expect(Number(/^shadowkv_generated_tokens_total (\d+)$/m.exec(after)?.[1]) - generated).toBeLessThan(500);
   });
 
   it('serves /v1/models and Prometheus /metrics', async () => {
