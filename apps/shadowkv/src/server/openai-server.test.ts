@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine.js';
 import { createOpenAiServer } from './openai-server.js';
+import { serve } from './serve.js';
 
 const TOKENIZER_DIR = fileURLToPath(new URL('../../../../fixtures/tokenizer-bpe', import.meta.url));
 const CONFIG = { hidden_size: 64, intermediate_size: 128, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 32, max_position_embeddings: 4096 };
@@ -141,6 +142,10 @@ describe('OpenAI-compatible server', () => {
     let seen = false;
     for (let i = 0; i < 400 && !seen; i++) seen = (await health()).running === 1;
     expect(seen).toBe(true);
+    // A new request is answered while the long one computes: it joins the batch between steps.
+    const short = await client.completions.create({ model: 'm', prompt: 'def g():', max_tokens: 3, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(short.usage?.completion_tokens).toBe(3);
+    expect((await health()).running).toBe(1);
     const stream = await pending;
     let chunks = 0;
     try {
@@ -228,5 +233,27 @@ describe('OpenAI-compatible server', () => {
     } finally {
       await one.app.close();
     }
+  });
+
+  it('serve() listens until SIGINT, then drains and resolves', async () => {
+    const lines: string[] = [];
+    let address = '';
+    const done = serve(engine, {
+      host: '127.0.0.1',
+      port: 0,
+      kvMemory: BIG,
+      maxQueue: 4,
+      log: (l) => {
+        lines.push(l);
+        address = /on (http:\/\/\S+)\/v1/.exec(l)?.[1] ?? address;
+      },
+    });
+    for (let i = 0; i < 200 && !address; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await (await fetch(`${address}/health`)).json()).status).toBe('ok');
+    process.emit('SIGINT');
+    await done;
+    expect(lines.at(-1)).toMatch(/stopped/);
+    await expect(fetch(`${address}/health`)).rejects.toThrow();
   });
 });
