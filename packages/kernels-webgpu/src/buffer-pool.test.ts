@@ -10,7 +10,10 @@ function pool(maxFreeBytes = 1 << 30) {
   const forgotten: number[] = [];
   const p = new BufferPool({
     create: (size) => {
-      const b = { id: created.length, size, destroyed: false, destroy() { this.destroyed = true; } } as unknown as FakeBuffer;
+      const b = { id: created.length, size, destroyed: false } as unknown as FakeBuffer;
+      b.destroy = () => {
+        b.destroyed = true;
+      };
       created.push(b);
       return b;
     },
