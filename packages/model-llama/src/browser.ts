@@ -21,4 +21,6 @@ export { createStreamDecoder } from './stream-decoder.js';
 export type { CreateTokenizerOptions, LlamaTokenizer } from './tokenizer.js';
 export { createTokenizer, loadTokenizer } from './tokenizer.js';
 export { LlamaModel } from './llama-model.js';
+export { forwardBatch } from './batch-forward.js';
+export type { BatchForwardOptions, BatchForwardResult, BatchSequence } from './batch-forward.js';
 export type { ForwardOptions, LoadModelOptions, LoadProgress } from './llama-model.js';
