@@ -117,12 +117,14 @@ export class Session {
     if (typeof prompt === 'object' && 'inputIds' in prompt) return { ids: this.engine.encodePrompt(prompt), keep: this.allTokens.length };
     if (typeof prompt === 'string' && !chat) {
       const tok = this.engine.requireTokenizer();
-      return { ids: first ? tok.encode(prompt) : tok.encode(prompt, { addSpecialTokens: false }), keep: this.allTokens.length };
+      // Refused from its length before tokenizing megabytes (as engine.generate): the turn must fit what is left.
+      const maxTokens = Math.max(1, this.capacity - this.allTokens.length);
+      return { ids: tok.encode(prompt, { addSpecialTokens: first, maxTokens }), keep: this.allTokens.length };
     }
     const messages = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt.messages;
     const tok = this.engine.requireTokenizer();
     const full = [...this.conversation.map((c) => c.message), ...messages];
-    const rendered = tok.encode(tok.applyChatTemplate(full, { addGenerationPrompt: true }), { addSpecialTokens: false });
+    const rendered = tok.encode(tok.applyChatTemplate(full, { addGenerationPrompt: true }), { addSpecialTokens: false, maxTokens: this.capacity });
     let keep = 0;
     const have = this.allTokens;
     while (keep < have.length && keep < rendered.length && have[keep] === rendered[keep]) keep++;

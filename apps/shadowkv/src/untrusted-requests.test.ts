@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidOptionError, ModelFormatError, NumericalError } from '@shadowkv/core';
+import { ContextLengthError, InvalidOptionError, ModelFormatError, NumericalError } from '@shadowkv/core';
 import { writeRandomLlama } from '@shadowkv/model-llama';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from './engine.js';
@@ -129,5 +129,17 @@ describe('silent garbage is refused', () => {
     );
     expect(err).toBeInstanceOf(ModelFormatError);
     expect((err as ModelFormatError).message).toMatch(/embedding has 300 rows/);
+  });
+});
+
+describe('session turns get the same length pre-check as generate()', () => {
+  it('a text turn far longer than the session can hold is a ContextLengthError before tokenizing', async () => {
+    const session = engine.session({ capacity: 64 });
+    // 64 positions x the longest token of any BPE vocabulary is far below 10 MB: refused from the length alone.
+    const huge = 'a'.repeat(10_000_000);
+    const started = performance.now();
+    await expect(session.generateText(huge, { maxNewTokens: 1 })).rejects.toBeInstanceOf(ContextLengthError);
+    expect(performance.now() - started).toBeLessThan(2000);
+    session.dispose();
   });
 });
