@@ -2,6 +2,7 @@
 // MLP see every sequence's new rows as one [M, hidden] matrix; attention runs per sequence through its own state.
 import { GenerationAbortedError, InvalidOptionError, type KernelBackend, type KvCacheState, type Tensor } from '@shadowkv/core';
 import { yieldToEventLoop } from './event-loop-yield.js';
+import { layerTail } from './layer-tail.js';
 import type { LlamaModel } from './llama-model.js';
 
 /** One sequence's part of a batched step: its new tokens, its state, and whether its last row's logits are wanted. */
@@ -100,23 +101,7 @@ export async function forwardBatch(model: LlamaModel, seqs: readonly BatchSequen
         for (const t of parts) backend.dispose(t);
       }
       for (const t of [qr, kPre, kr, v]) backend.dispose(t);
-      const x1 = backend.matmulAdd ? backend.matmulAdd(att, lw.wo, x) : addOwned(backend, x, backend.matmul(att, lw.wo));
-      backend.dispose(att);
-      backend.dispose(x);
-      const h2 = backend.rmsNorm(x1, lw.mlpNorm, c.rmsNormEps);
-      let act: Tensor;
-      if (backend.matmulSwiglu) act = backend.matmulSwiglu(h2, lw.wGate, lw.wUp);
-      else {
-        const gate = backend.matmul(h2, lw.wGate);
-        const up = backend.matmul(h2, lw.wUp);
-        act = backend.swiglu(gate, up);
-        backend.dispose(gate);
-        backend.dispose(up);
-      }
-      backend.dispose(h2);
-      x = backend.matmulAdd ? backend.matmulAdd(act, lw.wDown, x1) : addOwned(backend, x1, backend.matmul(act, lw.wDown));
-      backend.dispose(act);
-      backend.dispose(x1);
+      x = layerTail(backend, att, x, lw, c.rmsNormEps);
     }
   } finally {
     backend.dispose(posT);
@@ -167,11 +152,4 @@ async function concatRows(backend: KernelBackend, parts: readonly Tensor[]): Pro
     at += data.length;
   }
   return backend.upload(out, [rows, n], 'f32');
-}
-
-/** a + b, disposing b. */
-function addOwned(backend: KernelBackend, a: Tensor, b: Tensor): Tensor {
-  const out = backend.add(a, b);
-  backend.dispose(b);
-  return out;
 }

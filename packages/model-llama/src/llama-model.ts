@@ -3,6 +3,7 @@
 import { bytesPerElement, ContextLengthError, GenerationAbortedError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
 import { openModelWeights } from '#model-files';
 import { loadLlamaConfig, type LlamaConfig } from './config.js';
+import { layerTail } from './layer-tail.js';
 import { yieldToEventLoop } from './event-loop-yield.js';
 import { checkFiniteWeights } from './weight-finite.js';
 import { ropeSpecFromConfig } from './rope-spec.js';
@@ -181,25 +182,7 @@ export class LlamaModel {
       backend.dispose(q);
       const att = await state.attend({ layer: l, start, m, q: qr, kPre, k: kr, v }); // [m, nHeads*headDim]
       for (const t of [qr, kPre, kr, v]) backend.dispose(t);
-      // The fused ops (output projection + residual, gate/up + SwiGLU) when the backend offers them: the same
-      // values in fewer launches; otherwise the separate ops.
-      const x1 = backend.matmulAdd ? backend.matmulAdd(att, w.wo, x) : addOwned(backend, x, backend.matmul(att, w.wo));
-      backend.dispose(att);
-      backend.dispose(x);
-      const h2 = backend.rmsNorm(x1, w.mlpNorm, c.rmsNormEps);
-      let act: Tensor; // [m, intermediate]
-      if (backend.matmulSwiglu) act = backend.matmulSwiglu(h2, w.wGate, w.wUp);
-      else {
-        const gate = backend.matmul(h2, w.wGate);
-        const up = backend.matmul(h2, w.wUp);
-        act = backend.swiglu(gate, up);
-        backend.dispose(gate);
-        backend.dispose(up);
-      }
-      backend.dispose(h2);
-      x = backend.matmulAdd ? backend.matmulAdd(act, w.wDown, x1) : addOwned(backend, x1, backend.matmul(act, w.wDown)); // [m, hidden]
-      backend.dispose(act);
-      backend.dispose(x1);
+      x = layerTail(backend, att, x, w, c.rmsNormEps); // [m, hidden]
       if (opts.onHidden && l < c.nLayers - 1) await opts.onHidden(l + 1, x);
     }
     state.endStep();
@@ -263,13 +246,6 @@ export class LlamaModel {
     if (this.lmHead !== this.embed) ts.push(this.lmHead);
     for (const t of ts) this.backend.dispose(t);
   }
-}
-
-/** a + b, disposing b (a projection's output that only feeds this residual add). */
-function addOwned(backend: KernelBackend, a: Tensor, b: Tensor): Tensor {
-  const out = backend.add(a, b);
-  backend.dispose(b);
-  return out;
 }
 
 function weightNames(c: LlamaConfig, src: WeightSource): string[] {
