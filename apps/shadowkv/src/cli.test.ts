@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from './cli.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from './cli-run.test-support.js';
 
 const fixtureDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'fixtures', 'hf-llama-gqa');
 const golden = JSON.parse(readFileSync(join(fixtureDir, 'golden.json'), 'utf8')) as {
@@ -12,22 +12,7 @@ const golden = JSON.parse(readFileSync(join(fixtureDir, 'golden.json'), 'utf8'))
   generate: { prompt_len: number; new_tokens: number[] };
 };
 
-async function run(args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await main(['node', 'shadowkv', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+const run = runCli;
 
 describe('shadowkv CLI', () => {
   beforeEach(() => {

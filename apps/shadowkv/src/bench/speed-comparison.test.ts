@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../cli-run.test-support.js';
 import type { SpeedComparison } from './speed-comparison.js';
 import { peerThreadCounts } from './speed-comparison.js';
 
@@ -13,22 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..
 const needle = join(root, '..', 'shared', 'models', 'needle-llama');
 const fixtureDir = join(root, 'fixtures', 'hf-llama-gqa');
 
-async function run(args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  process.exitCode = 0;
-  try {
-    await main(['node', 'shadowkv', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+const run = runCli;
 
 describe('bench speed --peer llama.cpp', () => {
   it('runs llama.cpp on the GGUF of the same model beside ours, with ratios, bandwidth and floor', async (ctx) => {
