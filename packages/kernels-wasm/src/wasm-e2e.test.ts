@@ -11,6 +11,8 @@ import { LlamaModel } from '@shadowkv/model-llama';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from './wasm-backend.js';
 import { wasm } from './wasm.js';
+// The CPU reference's golden reader and error measure (test-only support of model-llama, read by path).
+import { readGoldenTensors, relMaxError } from '../../model-llama/src/test-support/golden-file.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtureDir = process.env.HF_FIXTURE_DIR ? resolve(process.env.HF_FIXTURE_DIR) : join(here, '..', '..', '..', 'fixtures', 'hf-llama-gqa');
@@ -20,36 +22,13 @@ const meta = JSON.parse(readFileSync(join(fixtureDir, 'golden.json'), 'utf8')) a
 };
 const LOGITS_TOL = 2e-4;
 
-/** F32 tensors of golden.safetensors by name. */
-function goldenLogits(): Map<string, Float32Array> {
-  const buf = readFileSync(join(fixtureDir, 'golden.safetensors'));
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
-  const out = new Map<string, Float32Array>();
-  for (const [name, e] of Object.entries(header)) {
-    if (!name.startsWith('logits_') || e.dtype !== 'F32') continue;
-    out.set(name, new Float32Array(new Uint8Array(buf.subarray(8 + n + e.data_offsets[0], 8 + n + e.data_offsets[1])).buffer));
-  }
-  return out;
-}
-
-function relMaxError(a: Float32Array, b: Float32Array): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / (scale || 1);
-}
-
 function argmax(x: Float32Array): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
   return best;
 }
 
-const golden = goldenLogits();
+const golden = readGoldenTensors(join(fixtureDir, 'golden.safetensors'));
 const configs = [
   { threads: 1, weightsDtype: 'bf16' as const },
   { threads: 1, weightsDtype: 'f32' as const },
@@ -81,7 +60,7 @@ for (const cfg of configs) {
         const logits = await model.forward(ids, state, { allLogits: true });
         const got = (await backend.read(logits!)) as Float32Array;
         backend.dispose(logits!);
-        expect(relMaxError(got, golden.get(`logits_${len}`)!)).toBeLessThan(LOGITS_TOL);
+        expect(relMaxError(got, golden.get(`logits_${len}`)!.data)).toBeLessThan(LOGITS_TOL);
       });
     }
 
