@@ -24,6 +24,8 @@ export interface RopeTable {
 
 export class RopeTables {
   private readonly cached = new WeakMap<RopeSpec, RopeTable>();
+  /** Rows built into per-call tables per RopeSpec since the cached table last grew (the trig paid instead of growing). */
+  private readonly deferred = new WeakMap<RopeSpec, number>();
 
   constructor(
     private readonly alloc: WasmAllocator,
@@ -32,18 +34,23 @@ export class RopeTables {
 
   /**
    * A table for a call that rotates `rows` rows at positions lo..hi: the cached table when it covers hi (grown
-   * when that costs less than 4x the call's own rows), else a per-call table of the rows' positions, listed by
-   * `rowPositions` (a decode step then costs one row of trig, not a doubling of the cache).
+   * when that costs less than 4x the call's own rows, or once the per-call tables built since the last growth
+   * have cost as much trig as growing), else a per-call table of the rows' positions, listed by `rowPositions`
+   * (a single decode step then costs its own rows of trig, not a doubling of the cache; repeated ones, such as
+   * rebuilt keys spread over a long context every step, soon grow the cache and then cost no trig at all).
    */
   get(rope: RopeSpec, lo: number, hi: number, rows: number, rowPositions: () => ArrayLike<number>): RopeTable {
     const old = this.cached.get(rope);
     if (old && lo >= 0 && hi < old.positions) return old;
     const positions = Math.min(MAX_CACHED, Math.max(1024, 2 ** Math.ceil(Math.log2(hi + 1))));
     const growth = positions - (old?.positions ?? 0);
-    if (lo < 0 || hi >= MAX_CACHED || rows * 4 < growth) {
+    const paid = (this.deferred.get(rope) ?? 0) + rows;
+    if (lo < 0 || hi >= MAX_CACHED || (rows * 4 < growth && paid < growth)) {
+      this.deferred.set(rope, paid);
       const pos = rowPositions();
       return this.build(rope, pos.length, (r) => pos[r], null, true);
     }
+    this.deferred.set(rope, 0);
     const t = this.build(rope, positions, (r) => r, old ?? null, false);
     if (old) this.release(old);
     this.cached.set(rope, t);
