@@ -55,6 +55,24 @@ describe('WasmAllocator', () => {
     expect(a.alloc(1000, 'small 2')).toBe(big + 1024);
   });
 
+  it('keeps high-water marks of bytes held and of addresses used (holes below the bump pointer count in the latter)', () => {
+    const a = new WasmAllocator(memory(1), 1024, 1024 * 65536);
+    const x = a.alloc(4096, 'x');
+    const y = a.alloc(8192, 'y');
+    a.alloc(64, 'guard');
+    a.release(y, 8192);
+    a.release(x, 4096);
+    expect(a.bytesInUse).toBe(64);
+    expect(a.peakBytesInUse).toBe(4096 + 8192 + 64);
+    expect(a.peakBytesAddressed).toBe(1024 + 4096 + 8192 + 64);
+    a.resetPeaks();
+    expect(a.peakBytesInUse).toBe(64);
+    // A block that does not fit the hole (12 KiB, after the guard) raises the address peak by its size, not by the bytes held.
+    a.alloc(16384, 'z');
+    expect(a.peakBytesInUse).toBe(64 + 16384);
+    expect(a.peakBytesAddressed).toBe(1024 + 4096 + 8192 + 64 + 16384);
+  });
+
   it('throws WasmOutOfMemoryError with the bytes needed and what to do when the limit is passed', () => {
     const a = new WasmAllocator(memory(1), 1024, 4 * 65536);
     a.alloc(100_000, 'first');

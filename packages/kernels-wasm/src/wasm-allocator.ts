@@ -17,6 +17,9 @@ export class WasmAllocator {
   private readonly free: FreeBlock[] = [];
   private top: number;
   private inUse = 0;
+  /** High-water marks since creation or resetPeaks() (capacity planning: bench capacity compares them with projections). */
+  private peakInUse = 0;
+  private peakTop = 0;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -31,6 +34,25 @@ export class WasmAllocator {
   /** Bytes held by live allocations. */
   get bytesInUse(): number {
     return this.inUse;
+  }
+
+  /** Most bytes held by live allocations at once since creation or resetPeaks(). */
+  get peakBytesInUse(): number {
+    return this.peakInUse;
+  }
+
+  /**
+   * Highest address in use (the bump pointer) since creation or resetPeaks(): what the limit applies to, so
+   * it exceeds peakBytesInUse by the free-list holes below it (fragmentation) and the heap base.
+   */
+  get peakBytesAddressed(): number {
+    return this.peakTop;
+  }
+
+  /** Starts the high-water marks again from the current use. */
+  resetPeaks(): void {
+    this.peakInUse = this.inUse;
+    this.peakTop = this.top;
   }
 
   /** Bytes of the memory (grown so far). */
@@ -68,6 +90,7 @@ export class WasmAllocator {
         b.size -= size;
       }
       this.inUse += size;
+      if (this.inUse > this.peakInUse) this.peakInUse = this.inUse;
       return ptr;
     }
     const ptr = this.top;
@@ -90,6 +113,8 @@ export class WasmAllocator {
     }
     this.top = end;
     this.inUse += size;
+    if (this.inUse > this.peakInUse) this.peakInUse = this.inUse;
+    if (end > this.peakTop) this.peakTop = end;
     return ptr;
   }
 
@@ -130,6 +155,7 @@ export class WasmAllocator {
     this.free.length = 0;
     this.top = roundUp(Math.max(base, ALIGN));
     this.inUse = 0;
+    this.resetPeaks();
   }
 }
 

@@ -75,9 +75,18 @@ export class WasmBackend implements KernelBackend {
     this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32', 'f16', 'bf16'], maxTensorBytes: parts.limitBytes - HEAP_BASE };
   }
 
-  /** Bytes held by live tensors and caches, and the size the memory has grown to. */
-  memoryStats(): { bytesInUse: number; bytesReserved: number; limitBytes: number; liveTensors: number } {
-    return { bytesInUse: this.alloc.bytesInUse, bytesReserved: this.alloc.bytesReserved, limitBytes: this.alloc.limitBytes, liveTensors: this.live.size };
+  /**
+   * Bytes held by live tensors and caches, and the size the memory has grown to; the peaks (high-water marks
+   * since creation or resetMemoryPeaks()) are of bytes held and of addresses used, which the limit applies to.
+   */
+  memoryStats(): { bytesInUse: number; bytesReserved: number; limitBytes: number; liveTensors: number; peakBytesInUse: number; peakBytesAddressed: number } {
+    const a = this.alloc;
+    return { bytesInUse: a.bytesInUse, bytesReserved: a.bytesReserved, limitBytes: a.limitBytes, liveTensors: this.live.size, peakBytesInUse: a.peakBytesInUse, peakBytesAddressed: a.peakBytesAddressed };
+  }
+
+  /** Starts memoryStats()'s peaks again from the current use (to measure one phase, e.g. a prefill). */
+  resetMemoryPeaks(): void {
+    this.alloc.resetPeaks();
   }
 
   // ---- memory ----
