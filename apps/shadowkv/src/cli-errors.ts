@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
 import { InvalidOptionError, ShadowKvError } from '@shadowkv/core';
+import { loadLlamaConfig, openSafetensors, validateLlamaWeights } from '@shadowkv/model-llama';
 
 /** Exit code of every user error (bad flag, bad value, missing file, typed ShadowKvError). */
 export const USER_ERROR_EXIT_CODE = 2;
@@ -56,6 +57,31 @@ export async function checkInputFile(flag: string, file: string): Promise<void> 
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
     throw new InvalidOptionError(flag, `cannot read "${file}" (${why}); check the path (relative paths start at ${process.cwd()})`);
+  }
+}
+
+/**
+ * Throws a typed error naming `dir` and what to do unless it is a Llama directory shadowkv can load: it exists,
+ * its config.json is valid and its safetensors headers hold every weight the config needs. Reads the config and
+ * the headers only (milliseconds), so that a wrong path fails before a backend starts (loading Dawn, probing a
+ * GPU or starting wasm workers takes seconds) and before minutes of weight loading.
+ */
+export async function checkModelDir(flag: string, dir: string): Promise<void> {
+  const what = 'give a Hugging Face Llama directory (config.json and *.safetensors weights)';
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new InvalidOptionError(flag, `"${dir}" is not a directory; ${what}`);
+  } catch (err) {
+    if (err instanceof ShadowKvError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
+    throw new InvalidOptionError(flag, `cannot read "${dir}" (${why}); ${what} (relative paths start at ${process.cwd()})`);
+  }
+  const config = await loadLlamaConfig(dir);
+  const weights = await openSafetensors(dir);
+  try {
+    validateLlamaWeights(weights, config);
+  } finally {
+    await weights.close();
   }
 }
 

@@ -22,7 +22,7 @@ import { addSessionOptions, applyMaxContext, readTurns, runSessionGenerate, want
 import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
 import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
-import { addressedCommand, checkInputFile, readInputFile, userErrorReport } from './cli-errors.js';
+import { addressedCommand, checkInputFile, checkModelDir, readInputFile, userErrorReport } from './cli-errors.js';
 import { formatThroughputTable, runThroughput } from './bench/throughput.js';
 import { parseBytes } from './scheduler/parse-bytes.js';
 import { serve } from './server/serve.js';
@@ -135,6 +135,9 @@ async function loadEngine(model: string, backend: string, quiet: boolean, policy
   if (!BACKEND_NAMES.includes(backend as BackendName)) {
     throw new InvalidArgumentError(`unknown backend "${backend}"; use one of ${BACKEND_NAMES.join(', ')}`);
   }
+  // The model directory first: createEngine starts the backend before it reads the model, and 'auto' may spend
+  // seconds probing GPUs (Dawn, CUDA) that a mistyped --model would waste.
+  await checkModelDir('--model', model);
   let bar: ReturnType<typeof createProgress> | undefined;
   const engine = await createEngine({
     model,
@@ -327,6 +330,7 @@ export function buildCli(): Command {
   addPolicyOptions(niah, true).action(async (o) => {
     const ps = policies(o);
     await checkInputFile('--data', o.data);
+    if (!o.shard) await checkModelDir('--model', o.model); // before --jobs starts processes that would each fail
     let rows = await readNiah(o.data, o.limit);
     let results: NiahResult[];
     if (o.jobs > 1 && !o.shard) {
