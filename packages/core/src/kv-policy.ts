@@ -56,6 +56,8 @@ export interface KvMemoryProjection {
   prefillFastBytes: number;
   /** Most fast-side bytes from the end of prefill until the sequence holds ctx.maxSeqLen tokens. */
   decodeFastBytes: number;
+  /** Most slow-tier (host) bytes the offloaded values take up to ctx.maxSeqLen tokens; 0 or absent: nothing offloaded. */
+  slowBytes?: number;
 }
 
 /** Per-step timings (ms) and transfer counters that sparse policies report; all optional. */

@@ -25,7 +25,12 @@ describe('projectKvMemory', () => {
       const proj = projectKvMemory(make(), ctx, promptLen);
       const r = await run(make(), ctx, { promptLen, steps });
       const held = r.state.memory().fastBytes;
+      const slow = r.state.memory().slowBytes;
       r.state.dispose();
+      // Slow tier: a bound of the offloaded values at capacity, off by at most the tokens not (yet) offloaded.
+      expect(proj.slowBytes ?? 0).toBeGreaterThanOrEqual(slow);
+      expect((proj.slowBytes ?? 0) - slow).toBeLessThanOrEqual(shape.nLayers * (steps + 1) * shape.nKvHeads * shape.headDim * 4);
+      if (name !== 'dense') expect(slow).toBeGreaterThanOrEqual(shape.nLayers * promptLen * shape.nKvHeads * shape.headDim * 4);
       expect(held).toBeGreaterThan(0);
       expect(proj.decodeFastBytes).toBeGreaterThanOrEqual(held);
       expect(proj.decodeFastBytes).toBeLessThan(3 * held);

@@ -10,7 +10,18 @@ const F32 = 4;
 /** Dense: K and V of every layer for maxSeqLen rows, allocated at creation. */
 export function projectDense(ctx: KvCacheContext): KvMemoryProjection {
   const bytes = denseKvBytes(ctx.model, ctx.maxSeqLen);
-  return { prefillFastBytes: bytes, decodeFastBytes: bytes };
+  return { prefillFastBytes: bytes, decodeFastBytes: bytes, slowBytes: 0 };
+}
+
+/**
+ * Host bytes of `tokens` offloaded values over all layers, as ValueStore.bytes counts them: f32 rows, or (int8)
+ * one byte per value plus a float scale per full chunk and head, with the partial last chunk in f32.
+ */
+export function offloadedValueBytes(model: KvCacheContext['model'], tokens: number, chunkSize: number, int8: boolean): number {
+  const row = model.nKvHeads * model.headDim * F32;
+  if (!int8) return model.nLayers * tokens * row;
+  const full = Math.floor(tokens / chunkSize);
+  return model.nLayers * (full * model.nKvHeads * (chunkSize * model.headDim + F32) + (tokens - full * chunkSize) * row);
 }
 
 /**
@@ -23,14 +34,15 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
   const m = ctx.model;
   const prefill = (denseKvBytes(m, ctx.maxSeqLen) * 3) / 2;
   const { params: p, derivation } = completeShadowKvParams(spec, m, promptLen);
-  if (derivation.dense) return { prefillFastBytes: prefill, decodeFastBytes: prefill };
+  if (derivation.dense) return { prefillFastBytes: prefill, decodeFastBytes: prefill, slowBytes: 0 };
   const layout = shadowKvLayout(p, m, promptLen, ctx.maxSeqLen, derivation.derived);
   const generated = ctx.maxSeqLen - promptLen;
   const nStatic = layout.nLocal + p.outliers * p.chunkSize;
   const row = m.nKvHeads * m.headDim * F32;
   const perLayer =
     (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * row + 2 * (p.budget + nStatic + generated) * row + generated * row;
-  return { prefillFastBytes: prefill, decodeFastBytes: m.nLayers * perLayer };
+  // Slow tier: the prompt's values, and (bound) every generated token's once folded in.
+  return { prefillFastBytes: prefill, decodeFastBytes: m.nLayers * perLayer, slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, p.chunkSize, Boolean(p.quantizeValues)) };
 }
 
 /**
@@ -41,7 +53,11 @@ export function projectKcache(p: ResolvedKcacheParams, ctx: KvCacheContext): KvM
   const m = ctx.model;
   const slots = p.topN !== undefined ? Math.min(p.topN, ctx.maxSeqLen) : ctx.maxSeqLen;
   const row = m.nKvHeads * m.headDim * F32;
-  return { prefillFastBytes: denseKvBytes(m, ctx.maxSeqLen), decodeFastBytes: m.nLayers * (ctx.maxSeqLen + slots) * row };
+  return {
+    prefillFastBytes: denseKvBytes(m, ctx.maxSeqLen),
+    decodeFastBytes: m.nLayers * (ctx.maxSeqLen + slots) * row,
+    slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, 1, Boolean(p.quantizeValues)),
+  };
 }
 
 /**
