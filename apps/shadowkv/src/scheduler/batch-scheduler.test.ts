@@ -75,7 +75,7 @@ describe('BatchScheduler', () => {
     const sched = engine.scheduler({ kvMemory: need + need / 2, maxQueue: 1, prefillChunkSize: CHUNK });
     const a = sched.submit({ inputIds: ids }, { cache: dense(), maxNewTokens: 4, ignoreEos: true });
     const b = sched.submit({ inputIds: ids }, { cache: dense(), maxNewTokens: 4, ignoreEos: true });
-    expect(sched.stats()).toMatchObject({ running: 1, queued: 1, reservedBytes: need });
+    expect(sched.stats()).toMatchObject({ running: 1, queued: 1, reservedBytes: need, queuedBytes: need });
     expect(() => sched.submit({ inputIds: ids }, { cache: dense(), maxNewTokens: 4 })).toThrow(QueueFullError);
     const big = promptOf(200, 6);
     expect(() => sched.submit({ inputIds: big }, { cache: dense(), maxNewTokens: 4 })).toThrow(KvBudgetExceededError);

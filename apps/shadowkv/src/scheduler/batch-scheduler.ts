@@ -26,8 +26,14 @@ export interface SchedulerOptions {
 export interface SchedulerStats {
   running: number;
   queued: number;
-  /** Sum of the running requests' current reservations (prefill or decode projection). */
+  /** Sum of the running requests' current reservations (prefill or decode projection): what admission counts against kvMemory. */
   reservedBytes: number;
+  /** Sum of the queued requests' projected bytes (what they will reserve when admitted). */
+  queuedBytes: number;
+  /** Fast-side KV bytes the running sequences hold right now (each state's memory().fastBytes). */
+  fastBytes: number;
+  /** Slow-side (offloaded) KV bytes the running sequences hold right now (each state's memory().slowBytes). */
+  slowBytes: number;
   kvMemory: number;
   /** Batched forward steps run so far. */
   steps: number;
@@ -98,8 +104,27 @@ export class BatchScheduler {
     this.eos = new Set(engine.model.config.eosTokenIds.concat(engine.tokenizer?.eosTokenIds ?? []));
   }
 
+  /** A snapshot: the live bytes are read from every running state's memory() now (a freed state counts 0). */
   stats(): SchedulerStats {
-    return { running: this.running.length, queued: this.queue.length, reservedBytes: this.reserved(), kvMemory: this.kvMemory, steps: this.steps, maxBatch: this.maxBatch };
+    let fastBytes = 0;
+    let slowBytes = 0;
+    for (const r of this.running) {
+      if (!r.state) continue;
+      const m = r.state.memory();
+      fastBytes += m.fastBytes;
+      slowBytes += m.slowBytes;
+    }
+    return {
+      running: this.running.length,
+      queued: this.queue.length,
+      reservedBytes: this.reserved(),
+      queuedBytes: this.queue.reduce((a, r) => a + r.reserve, 0),
+      fastBytes,
+      slowBytes,
+      kvMemory: this.kvMemory,
+      steps: this.steps,
+      maxBatch: this.maxBatch,
+    };
   }
 
   /**

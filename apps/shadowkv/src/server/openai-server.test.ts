@@ -31,6 +31,36 @@ async function start(opts: { kvMemory?: number; maxQueue?: number; bodyLimit?: n
   return { app: server, base: address };
 }
 
+/** GET /metrics parsed into sample name (with labels) -> value; every line checked against the text format. */
+async function scrape(at = base): Promise<Map<string, number>> {
+  const text = await (await fetch(`${at}/metrics`)).text();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      expect(line).toMatch(/^# (HELP|TYPE) [a-z_]+ .+$/);
+      continue;
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?)$/.exec(line);
+    expect(m, line).not.toBeNull();
+    samples.set(`${m![1]}${m![2] ?? ''}`, Number(m![4]));
+  }
+  return samples;
+}
+
+const LIVE = ['shadowkv_running_sequences', 'shadowkv_kv_fast_bytes', 'shadowkv_kv_slow_bytes', 'shadowkv_kv_reserved_fast_bytes', 'shadowkv_queue_depth', 'shadowkv_kv_queued_fast_bytes'];
+
+/** Polls /metrics until no sequence runs (a cancelled one is freed when the step in flight ends). */
+async function idleMetrics(): Promise<Map<string, number>> {
+  const t0 = performance.now();
+  let m = await scrape();
+  while (m.get('shadowkv_running_sequences') !== 0 && performance.now() - t0 < 5000) {
+    await new Promise((r) => setTimeout(r, 10));
+    m = await scrape();
+  }
+  return m;
+}
+
 const post = (path: string, body: string, type = 'application/json') => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
 const health = async () => (await (await fetch(`${base}/health`)).json()) as { status: string; running: number; queued: number };
 
@@ -187,23 +217,71 @@ describe('OpenAI-compatible server', () => {
     expect(models.data.map((m) => m.id)).toEqual(['test-llama']);
     const res = await fetch(`${base}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    const text = await res.text();
-    const samples = new Map<string, number>();
-    for (const line of text.trim().split('\n')) {
-      if (line.startsWith('#')) {
-        expect(line).toMatch(/^# (HELP|TYPE) [a-z_]+ .+$/);
-        continue;
-      }
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?)$/.exec(line);
-      expect(m, line).not.toBeNull();
-      samples.set(`${m![1]}${m![2] ?? ''}`, Number(m![4]));
-    }
-    for (const name of ['shadowkv_queue_depth', 'shadowkv_running_sequences', 'shadowkv_kv_fast_bytes', 'shadowkv_kv_slow_bytes', 'shadowkv_tokens_per_second', 'shadowkv_time_to_first_token_seconds_count']) {
+    const samples = await scrape();
+    for (const name of [...LIVE, 'shadowkv_kv_memory_budget_bytes', 'shadowkv_tokens_per_second', 'shadowkv_time_to_first_token_seconds_count', 'shadowkv_inter_token_seconds_count']) {
       expect(samples.has(name), name).toBe(true);
     }
+    expect(samples.get('shadowkv_kv_memory_budget_bytes')).toBe(BIG);
     expect(samples.get('shadowkv_time_to_first_token_seconds_count')).toBeGreaterThan(0);
-    expect(samples.get('shadowkv_kv_fast_bytes')).toBeGreaterThan(0);
+    expect(samples.get('shadowkv_inter_token_seconds_count')).toBeGreaterThan(0);
     expect(samples.get('shadowkv_http_requests_total{route="/v1/completions",status="400"}')).toBeGreaterThan(0);
+    // Earlier tests sent bad bodies (rejected before any compute) and finished requests.
+    expect(samples.get('shadowkv_requests_total{outcome="rejected"}')).toBeGreaterThan(0);
+    expect(samples.get('shadowkv_requests_total{outcome="length"}')).toBeGreaterThan(0);
+  });
+
+  it('/metrics live KV gauges rise while a request runs and fall to 0 when it ends or is cancelled', async () => {
+    const before = await idleMetrics();
+    for (const g of LIVE) expect(before.get(g), g).toBe(0);
+    const count = (m: Map<string, number>, outcome: string) => m.get(`shadowkv_requests_total{outcome="${outcome}"}`) ?? 0;
+
+    // A dense request: fast bytes while it decodes, nothing offloaded; all back to 0 once it has ended.
+    const dense = await client.completions.create({ model: 'm', prompt: 'def f(x):', max_tokens: 6, ignore_eos: true, stream: true, cache: 'dense' } as OpenAI.CompletionCreateParamsStreaming);
+    const it = dense[Symbol.asyncIterator]();
+    await it.next();
+    const during = await scrape();
+    expect(during.get('shadowkv_running_sequences')).toBe(1);
+    expect(during.get('shadowkv_kv_fast_bytes')).toBeGreaterThan(0);
+    expect(during.get('shadowkv_kv_slow_bytes')).toBe(0);
+    // Admission reserves the projected decode bound, at least what the state holds now.
+    expect(during.get('shadowkv_kv_reserved_fast_bytes')).toBeGreaterThanOrEqual(during.get('shadowkv_kv_fast_bytes')!);
+    while (!(await it.next()).done);
+    const ended = await idleMetrics();
+    for (const g of LIVE) expect(ended.get(g), g).toBe(0);
+    expect(count(ended, 'length')).toBe(count(before, 'length') + 1);
+
+    // A ShadowKV request: after its prefill the values are offloaded (slow bytes) and the fast side is the sparse
+    // state; cancelling it frees both.
+    const ac = new AbortController();
+    const prompt = Array.from({ length: 400 }, (_, i) => ((i * 13) % 450) + 3);
+    const sparse = await client.completions.create(
+      { model: 'm', prompt, max_tokens: 1000, ignore_eos: true, stream: true, cache: 'shadowkv:budget=16:chunk-size=4:rank=8:outliers=1:local-chunks=1' } as OpenAI.CompletionCreateParamsStreaming,
+      { signal: ac.signal },
+    );
+    let live: Map<string, number> | undefined;
+    try {
+      let n = 0;
+      for await (const _ of sparse) {
+        if (++n === 3) {
+          live = await scrape();
+          ac.abort();
+        }
+      }
+    } catch {
+      // the client's own abort
+    }
+    expect(live?.get('shadowkv_running_sequences')).toBe(1);
+    expect(live?.get('shadowkv_kv_fast_bytes')).toBeGreaterThan(0);
+    expect(live?.get('shadowkv_kv_slow_bytes')).toBeGreaterThan(0);
+    expect(live?.get('shadowkv_kv_reserved_fast_bytes')).toBeGreaterThan(0);
+    const freed = await idleMetrics();
+    for (const g of LIVE) expect(freed.get(g), g).toBe(0);
+    // The server learns of the disconnect from the socket: the outcome is counted once it has noticed.
+    const t0 = performance.now();
+    let after = freed;
+    while (count(after, 'cancelled') === count(before, 'cancelled') && performance.now() - t0 < 5000) after = await scrape();
+    expect(count(after, 'cancelled')).toBe(count(before, 'cancelled') + 1);
+    expect(after.get('shadowkv_generated_tokens_total')).toBeGreaterThan(before.get('shadowkv_generated_tokens_total')!);
   });
 
   it('refuses a request when the queue is full with 503, and a shutdown drains the running request', async () => {

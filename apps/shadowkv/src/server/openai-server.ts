@@ -2,6 +2,7 @@
 // /v1/models, /health, /metrics, in front of a GenerationService (the engine's batch scheduler).
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
+import { GenerationAbortedError } from '@shadowkv/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Engine, FinishReason, GenerateChunk, GenerateOptions, GenerateResult, PromptInput } from '../engine.js';
 import type { GenerationStream } from '../generation-stream.js';
@@ -44,7 +45,10 @@ export function createOpenAiServer(opts: OpenAiServerOptions): FastifyInstance {
   const { engine, service } = opts;
   const modelId = opts.modelId ?? basename(engine.model.dir);
   const created = Math.floor(Date.now() / 1000);
-  const metrics = new ServerMetrics();
+  const metrics = new ServerMetrics(() => service.stats());
+  // Generation requests whose outcome the handler recorded; the error handler records the others as rejected.
+  const counted = new WeakSet<FastifyRequest>();
+  const GENERATION_ROUTES = new Set(['/v1/chat/completions', '/v1/completions']);
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 4 * 2 ** 20,
@@ -53,9 +57,11 @@ export function createOpenAiServer(opts: OpenAiServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
     const { status, body } = httpErrorOf(err);
     if (status >= 500) app.log.error(err);
+    // Bad bodies (schema, JSON, size) fail before the handler runs: they, too, are refused generation requests.
+    if (GENERATION_ROUTES.has(req.routeOptions.url ?? '') && !counted.has(req)) metrics.outcome(status >= 500 && status !== 503 ? 'error' : 'rejected');
     void reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -70,8 +76,9 @@ export function createOpenAiServer(opts: OpenAiServerOptions): FastifyInstance {
 
   app.get('/health', async () => ({ status: 'ok', model: modelId, ...service.stats() }));
   app.get('/metrics', async (_req, reply) => {
-    void reply.type('text/plain; version=0.0.4; charset=utf-8');
-    return metrics.render(service.stats());
+    const { text, contentType } = await metrics.render();
+    void reply.type(contentType);
+    return text;
   });
   app.get('/v1/models', async () => ({ object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'shadowkv' }] }));
 
@@ -81,23 +88,35 @@ export function createOpenAiServer(opts: OpenAiServerOptions): FastifyInstance {
     const arrived = performance.now();
     // Everything about the request is checked here, synchronously: a bad one throws before any compute (4xx).
     const stream = service.submit(parsed.prompt, { ...parsed.options, chat: false, signal: ac.signal });
+    counted.add(req);
     // A client that goes away (socket closed before the answer ended) cancels its generation.
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) ac.abort();
     });
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
+    let last = arrived;
     const onChunk = (c: GenerateChunk) => {
-      if (c.index === 0 && c.tokenId >= 0) metrics.firstToken((performance.now() - arrived) / 1000);
-      if (c.tokenId >= 0) metrics.token();
+      if (c.tokenId < 0) return;
+      const now = performance.now();
+      if (c.index === 0) metrics.firstToken((now - arrived) / 1000);
+      else metrics.interToken((now - last) / 1000);
+      last = now;
+      metrics.token(now);
     };
     if (parsed.stream) return streamAnswer(kind, id, parsed, stream, reply, onChunk, metrics);
     let text = '';
-    for await (const c of stream) {
-      onChunk(c);
-      text += c.text;
+    let r: GenerateResult;
+    try {
+      for await (const c of stream) {
+        onChunk(c);
+        text += c.text;
+      }
+      r = await stream.result;
+    } catch (err) {
+      metrics.outcome(outcomeOf(err));
+      throw err;
     }
-    const r = await stream.result;
-    metrics.finished(r);
+    metrics.outcome(r.finishReason, r.promptTokens);
     const choice = kind === 'chat' ? { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: FINISH[r.finishReason] } : { index: 0, text, logprobs: null, finish_reason: FINISH[r.finishReason] };
     return {
       id,
@@ -130,11 +149,12 @@ export function createOpenAiServer(opts: OpenAiServerOptions): FastifyInstance {
         if (c.text) send(piece(c.text, null));
       }
       const r = await stream.result;
-      m.finished(r);
+      m.outcome(r.finishReason, r.promptTokens);
       send(piece('', FINISH[r.finishReason]));
       if (parsed.includeUsage) send({ ...base, choices: [], usage: usageOf(r), shadowkv: extension(r) });
       if (!res.destroyed) res.write('data: [DONE]\n\n');
     } catch (err) {
+      m.outcome(outcomeOf(err));
       // After the 200 header an error can only travel in the stream: one OpenAI error event, then the end.
       if (!res.destroyed) send(httpErrorOf(err).body);
     } finally {
@@ -146,6 +166,11 @@ export function createOpenAiServer(opts: OpenAiServerOptions): FastifyInstance {
   app.post('/v1/chat/completions', { schema: { body: CHAT_BODY_SCHEMA } }, handle('chat'));
   app.post('/v1/completions', { schema: { body: COMPLETION_BODY_SCHEMA } }, handle('completion'));
   return app;
+}
+
+/** A generation that failed after it was accepted: cancelled (client gone, shutdown) or a server error. */
+function outcomeOf(err: unknown): 'cancelled' | 'error' {
+  return err instanceof GenerationAbortedError ? 'cancelled' : 'error';
 }
 
 function usageOf(r: GenerateResult) {
