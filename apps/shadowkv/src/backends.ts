@@ -1,5 +1,6 @@
 // Resolves a backend by name. Optional backends are imported lazily so that the CPU path never loads them.
-// 'auto' (the default) picks a real GPU through WebGPU, else the WebAssembly CPU backend, else the reference.
+// 'auto' (the default) picks an NVIDIA GPU through CUDA, else a real GPU through WebGPU, else the WebAssembly CPU
+// backend, else the reference.
 import { BackendUnavailableError, InvalidOptionError, type KernelBackend } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 
@@ -81,29 +82,79 @@ function why(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The candidates of 'auto', best first; cpu (the reference) when none is usable. */
+export const AUTO_ORDER = ['cuda', 'webgpu', 'wasm'] as const;
+export type AutoCandidate = (typeof AUTO_ORDER)[number];
+
+/** What the probe of a candidate found: usable (`on` says on what), or why not. */
+export type AutoProbe = { usable: true; on?: string } | { usable: false; why: string };
+
+/** The next step of 'auto': run the probe of a candidate, or use a backend for the reason given. */
+export type AutoStep = { probe: AutoCandidate } | { use: AutoCandidate | 'cpu'; reason: string };
+
 /**
- * The 'auto' decision: WebGPU when its adapter is a real GPU (software adapters such as lavapipe or
- * SwiftShader are slower than the CPU backends), else wasm when @shadowkv/kernels-wasm loads, else cpu.
+ * The 'auto' decision, a pure function of what the probes found so far: CUDA when the addon is built and an
+ * NVIDIA GPU is present; else WebGPU when its adapter is a real GPU (software adapters such as lavapipe or
+ * SwiftShader are slower than the CPU backends); else wasm when @shadowkv/kernels-wasm loads; else cpu. A
+ * candidate is probed only when every better one was ruled out, so a CUDA machine never loads Dawn. The reason
+ * names the choice and why each better candidate was skipped.
  */
-async function chooseAuto(opts: BackendOptions): Promise<BackendChoice> {
+export function decideAuto(found: Partial<Record<AutoCandidate, AutoProbe>>): AutoStep {
   const skipped: string[] = [];
+  for (const name of AUTO_ORDER) {
+    const p = found[name];
+    if (p === undefined) return { probe: name };
+    if (p.usable) return { use: name, reason: `auto: ${name}${p.on ? ` on ${p.on}` : ''}${skipped.length ? ` (${skipped.join('; ')})` : ''}` };
+    skipped.push(`not ${name}: ${p.why}`);
+  }
+  return { use: 'cpu', reason: `auto: cpu, the reference backend (${skipped.join('; ')})` };
+}
+
+/**
+ * Probes one candidate of 'auto' without creating its backend: cheap and silent where it is missing (CUDA:
+ * loads the addon and asks the driver for a device count, no context; WebGPU: asks for an adapter; wasm: loads
+ * the package). Never throws: a failure is the reason the candidate is skipped.
+ */
+export async function probeAutoCandidate(name: AutoCandidate): Promise<AutoProbe> {
   try {
-    const mod = await importOptional('@shadowkv/kernels-webgpu', 'webgpu');
-    const probe = await (mod.probeWebGpuAdapter as () => Promise<{ notRealGpu: string | null; vendor: string; description: string }>)();
-    if (probe.notRealGpu === null) {
-      const backend = await (mod.webgpu as (o: { powerPreference: 'high-performance' }) => Promise<KernelBackend>)({ powerPreference: 'high-performance' });
-      return { backend, reason: `auto: webgpu on a real GPU (${[probe.vendor, probe.description].filter(Boolean).join(' / ')})` };
+    if (name === 'cuda') {
+      // The addon is a Node-API module: nothing to try in browsers.
+      if (typeof process === 'undefined' || !process.versions?.node) return { usable: false, why: 'not running in Node.js' };
+      const mod = await importOptional('@shadowkv/kernels-cuda', 'cuda');
+      const probe = (mod.probeCuda as () => { available: boolean; reason: string })();
+      return probe.available ? { usable: true, on: `an NVIDIA GPU (${probe.reason})` } : { usable: false, why: probe.reason };
     }
-    skipped.push(`not webgpu: ${probe.notRealGpu}`);
+    if (name === 'webgpu') {
+      const mod = await importOptional('@shadowkv/kernels-webgpu', 'webgpu');
+      const probe = await (mod.probeWebGpuAdapter as () => Promise<{ notRealGpu: string | null; vendor: string; description: string }>)();
+      if (probe.notRealGpu !== null) return { usable: false, why: probe.notRealGpu };
+      return { usable: true, on: `a real GPU (${[probe.vendor, probe.description].filter(Boolean).join(' / ')})` };
+    }
+    wasmFactory(await importOptional('@shadowkv/kernels-wasm', 'wasm'));
+    return { usable: true };
   } catch (err) {
-    skipped.push(`not webgpu: ${why(err)}`);
+    return { usable: false, why: why(err) };
   }
-  try {
-    const mod = await importOptional('@shadowkv/kernels-wasm', 'wasm');
-    const backend = await wasmFactory(mod)(opts.threads === undefined ? {} : { threads: opts.threads });
-    return { backend, reason: `auto: wasm (${skipped.join('; ')})` };
-  } catch (err) {
-    skipped.push(`not wasm: ${why(err)}`);
+}
+
+/** Runs decideAuto's steps: probes, then creates the chosen backend; one that fails to start is skipped with its error. */
+async function chooseAuto(opts: BackendOptions): Promise<BackendChoice> {
+  const found: Partial<Record<AutoCandidate, AutoProbe>> = {};
+  for (;;) {
+    const step = decideAuto(found);
+    if ('probe' in step) {
+      found[step.probe] = await probeAutoCandidate(step.probe);
+      continue;
+    }
+    if (step.use === 'cpu') return { backend: cpu(), reason: step.reason };
+    try {
+      const backend =
+        step.use === 'webgpu'
+          ? await ((await importOptional('@shadowkv/kernels-webgpu', 'webgpu')).webgpu as (o: { powerPreference: 'high-performance' }) => Promise<KernelBackend>)({ powerPreference: 'high-performance' })
+          : (await chooseBackend(step.use, opts)).backend;
+      return { backend, reason: step.reason };
+    } catch (err) {
+      found[step.use] = { usable: false, why: why(err) };
+    }
   }
-  return { backend: cpu(), reason: `auto: cpu, the reference backend (${skipped.join('; ')})` };
 }
