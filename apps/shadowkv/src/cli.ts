@@ -450,15 +450,17 @@ export function buildCli(): Command {
     .option('--port <n>', 'port (0 = any free port)', int('--port'), 8080)
     .option('--kv-memory <bytes>', 'fast-side KV budget shared by running requests, e.g. 2GiB, 512MiB', '1GiB')
     .option('--max-queue <n>', 'requests waiting for KV memory before new ones get 503', int('--max-queue'), 64)
+    .option('--prefill-chunk-size <n>', 'default prompt tokens per prefill chunk, interleaved with decode steps (a request may set prefill_chunk_size, up to max(4096, this))', int('--prefill-chunk-size'), 256)
     .addOption(backendOption());
   addEngineOptions(addPolicyOptions(serveCmd)).action(async (o) => {
     if (o.port < 0 || o.port > 65535) throw new InvalidArgumentError(`--port must be in 0..65535, got ${o.port}`);
     if (o.maxQueue < 0) throw new InvalidArgumentError(`--max-queue must be >= 0, got ${o.maxQueue}`);
+    if (o.prefillChunkSize < 1) throw new InvalidArgumentError(`--prefill-chunk-size must be >= 1, got ${o.prefillChunkSize}`);
     const kvMemory = parseBytes(String(o.kvMemory), 'kv-memory');
     const policy = policies(o)[0];
     const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet), policy, o);
     try {
-      await serve(engine, { host: o.host, port: o.port, kvMemory, maxQueue: o.maxQueue });
+      await serve(engine, { host: o.host, port: o.port, kvMemory, maxQueue: o.maxQueue, prefillChunkSize: o.prefillChunkSize });
     } finally {
       engine.dispose();
     }

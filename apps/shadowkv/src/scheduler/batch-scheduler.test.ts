@@ -2,7 +2,7 @@
 // joining mid-run), admission by the KV budget with a bounded queue, typed refusals, and cancelling one request.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GenerationAbortedError, type KvCachePolicy } from '@shadowkv/core';
+import { GenerationAbortedError, InvalidOptionError, type KvCachePolicy } from '@shadowkv/core';
 import { dense, kcache, projectKvMemory, shadowkv } from '@shadowkv/kv-policies';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine.js';
@@ -67,6 +67,38 @@ describe('BatchScheduler', () => {
     expect(st.maxBatch).toBeGreaterThanOrEqual(3);
     expect(st.running).toBe(0);
     expect(st.reservedBytes).toBe(0);
+  });
+
+  it("cuts each prompt at its own prefillChunkSize, one chunk per step interleaved with the running streams' decode steps", async () => {
+    const runner = promptOf(12, 10);
+    const joiner = promptOf(101, 11);
+    const expected = [await alone(runner, dense(), 40), await tokensOf(engine.generate({ inputIds: joiner }, { cache: sparse(), maxNewTokens: 3, ignoreEos: true, prefillChunkSize: 8 }))];
+    // The scheduler's own chunk (CHUNK) is the runner's; the joiner asks for 8.
+    const sched = engine.scheduler({ kvMemory: BIG, prefillChunkSize: CHUNK });
+    const a = sched.submit({ inputIds: runner }, { cache: dense(), maxNewTokens: 40, ignoreEos: true });
+    const got: number[] = [];
+    // At each of the joiner's prefill pieces: how far it got, and how many tokens the runner had produced.
+    const progress: { done: number; runnerTokens: number; step: number }[] = [];
+    let b: GenerationStream | undefined;
+    for await (const c of a) {
+      got.push(c.tokenId);
+      b ??= sched.submit({ inputIds: joiner }, { cache: sparse(), maxNewTokens: 3, ignoreEos: true, prefillChunkSize: 8, onPrefillProgress: (done) => progress.push({ done, runnerTokens: got.length, step: sched.stats().steps }) });
+    }
+    const joined = await tokensOf(b as GenerationStream);
+    expect([got, joined]).toEqual(expected);
+    // 100 body tokens in pieces of 8 (the last 4), then the last prompt token with the logits row.
+    const done = progress.map((p) => p.done);
+    expect(done).toEqual([8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 100, 101]);
+    // One piece per step, and the runner produced a token in each of those steps (it was decoding throughout).
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i].step - progress[i - 1].step).toBe(1);
+      expect(progress[i].runnerTokens).toBeGreaterThan(progress[i - 1].runnerTokens);
+    }
+    expect(sched.stats().maxBatch).toBe(2);
+    // Over the scheduler's maximum, or not a positive integer: refused before anything runs.
+    expect(() => sched.submit({ inputIds: joiner }, { prefillChunkSize: 4097 })).toThrow(/prefillChunkSize.*at most 4096/);
+    expect(() => sched.submit({ inputIds: joiner }, { prefillChunkSize: 0 })).toThrow(InvalidOptionError);
+    expect(sched.stats().queued + sched.stats().running).toBe(0);
   });
 
   it('admits by the KV budget: a second request waits for memory, a full queue refuses, an oversized request is refused', async () => {

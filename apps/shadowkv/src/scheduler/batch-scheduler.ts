@@ -17,10 +17,14 @@ export interface SchedulerOptions {
   /** Most requests waiting for memory (default 64); one more is refused with QueueFullError. */
   maxQueue?: number;
   /**
-   * Prompt tokens prefilled per step over all prefilling requests (default 256; a request's prompt is cut at
-   * multiples of it, like generate()'s prefillChunkSize): bounds how much a joining prompt delays running streams.
+   * The default prefill chunk (default 256): a request's prompt is cut at multiples of its own
+   * `prefillChunkSize` or this one, like generate()'s, and one chunk goes into each step next to every running
+   * sequence's decode row. It is also the step's prefill budget: more prefilling requests join a step while their
+   * chunks together stay within it. Bounds how much a joining prompt delays running streams.
    */
   prefillChunkSize?: number;
+  /** Largest per-request `prefillChunkSize` accepted (default max(4096, prefillChunkSize)): bounds a step's activations. */
+  maxPrefillChunkSize?: number;
 }
 
 export interface SchedulerStats {
@@ -44,6 +48,8 @@ export interface SchedulerStats {
 interface Request {
   ids: number[];
   maxNewTokens: number;
+  /** Prompt tokens per prefill piece of this request. */
+  chunk: number;
   opts: GenerateOptions;
   policy: KvCachePolicy;
   projection: KvMemoryProjection;
@@ -81,6 +87,7 @@ export class BatchScheduler {
   private readonly kvMemory: number;
   private readonly maxQueue: number;
   private readonly chunk: number;
+  private readonly maxChunk: number;
   private looping = false;
   private closed = false;
   private steps = 0;
@@ -100,7 +107,10 @@ export class BatchScheduler {
     if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidOptionError('prefillChunkSize', `must be an integer >= 1, got ${String(opts.prefillChunkSize)}`);
     this.kvMemory = opts.kvMemory;
     this.maxQueue = maxQueue;
+    const maxChunk = opts.maxPrefillChunkSize ?? Math.max(4096, chunk);
+    if (!Number.isInteger(maxChunk) || maxChunk < chunk) throw new InvalidOptionError('maxPrefillChunkSize', `must be an integer >= prefillChunkSize (${chunk}), got ${String(opts.maxPrefillChunkSize)}`);
     this.chunk = chunk;
+    this.maxChunk = maxChunk;
     this.eos = new Set(engine.model.config.eosTokenIds.concat(engine.tokenizer?.eosTokenIds ?? []));
   }
 
@@ -131,7 +141,8 @@ export class BatchScheduler {
    * Queues a generation. Validates the prompt, options and policy and projects the request's fast-side bytes
    * before accepting it: a request larger than the whole budget is a KvBudgetExceededError, a full queue a
    * QueueFullError (both thrown here, nothing runs). `opts.cache` picks the request's policy (default: the
-   * engine's); `opts.prefillChunkSize` is the scheduler's.
+   * engine's); `opts.prefillChunkSize` cuts this request's prompt (default: the scheduler's), at most
+   * maxPrefillChunkSize (InvalidOptionError past it).
    */
   submit(prompt: PromptInput, opts: GenerateOptions = {}): GenerationStream {
     if (this.closed) throw new SchedulerClosedError();
@@ -139,6 +150,8 @@ export class BatchScheduler {
     validatePromptInput(prompt);
     opts = validateGenerateOptions(opts);
     const maxNewTokens = opts.maxNewTokens ?? 128;
+    const chunk = opts.prefillChunkSize ?? this.chunk;
+    if (chunk > this.maxChunk) throw new InvalidOptionError('prefillChunkSize', `must be at most ${this.maxChunk} (the scheduler's maxPrefillChunkSize), got ${chunk}`);
     const ids = this.engine.encodePrompt(prompt, opts.chat);
     if (ids.length === 0) throw new InvalidOptionError('prompt', 'the prompt encodes to no tokens; give some text or ids');
     const { model } = this.engine;
@@ -154,6 +167,7 @@ export class BatchScheduler {
     const req: Request = {
       ids,
       maxNewTokens,
+      chunk,
       opts,
       policy,
       projection,
@@ -276,7 +290,11 @@ export class BatchScheduler {
     }
   }
 
-  /** One batched forward: every decoding request's next token, plus prefill chunks up to prefillChunkSize tokens. */
+  /**
+   * One batched forward: every decoding request's next token, plus prefill pieces, each of its request's chunk
+   * size: the first prefilling request's always, later ones while the step's prefill tokens stay within the
+   * scheduler's prefillChunkSize (or the first piece, if larger).
+   */
   private async step(): Promise<void> {
     const { model, backend } = this.engine;
     const pieces: { req: Request; ids: number[]; logits: boolean }[] = [];
@@ -288,7 +306,7 @@ export class BatchScheduler {
       }
       const body = req.ids.length - 1;
       if (req.pos < body) {
-        const n = Math.min(body - req.pos, this.chunk);
+        const n = Math.min(body - req.pos, req.chunk);
         if (prefillTokens > 0 && prefillTokens + n > this.chunk) continue;
         prefillTokens += n;
         pieces.push({ req, ids: req.ids.slice(req.pos, req.pos + n), logits: false });

@@ -56,6 +56,7 @@ export function httpErrorOf(err: unknown): HttpError {
 const OPTION_PARAMS: Record<string, string> = {
   maxNewTokens: 'max_tokens',
   topP: 'top_p',
+  prefillChunkSize: 'prefill_chunk_size',
   policy: 'cache',
   inputIds: 'prompt',
   prompt: 'prompt',

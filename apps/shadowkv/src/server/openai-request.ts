@@ -23,6 +23,12 @@ const common = {
   n: { anyOf: [{ type: 'integer', minimum: 1, maximum: 1 }, { type: 'null' }] },
   /** Extension: the KV cache policy of this request, `name[:key=value...]` (e.g. `shadowkv:budget=256`). */
   cache: { type: 'string', minLength: 1, maxLength: 256 },
+  /**
+   * Extension: prompt tokens per prefill chunk of this request (default: the server's --prefill-chunk-size); the
+   * scheduler interleaves one chunk per step with the running sequences' decode steps. Past the server's
+   * maximum it is a 400 naming it.
+   */
+  prefill_chunk_size: { type: 'integer', minimum: 1 },
   /** Extension (as llama.cpp's server): keep generating past EOS. */
   ignore_eos: { type: 'boolean' },
 } as const;
@@ -76,6 +82,7 @@ interface CommonBody {
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean } | null;
   cache?: string;
+  prefill_chunk_size?: number;
   ignore_eos?: boolean;
 }
 
@@ -109,6 +116,7 @@ function commonOptions(b: CommonBody): Omit<ParsedRequest, 'prompt'> {
   if (b.seed != null) options.seed = b.seed;
   if (b.stop != null) options.stop = b.stop;
   if (b.ignore_eos) options.ignoreEos = true;
+  if (b.prefill_chunk_size !== undefined) options.prefillChunkSize = b.prefill_chunk_size;
   // Without `cache` the request runs under the server's --policy (the engine's default policy).
   if (b.cache !== undefined) {
     const spec = parsePolicySpec(b.cache);

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine.js';
+import { createPolicy } from '../policy-options.js';
 import { createOpenAiServer } from './openai-server.js';
 import { serve } from './serve.js';
 
@@ -99,6 +100,12 @@ describe('OpenAI-compatible server', () => {
     expect(text.object).toBe('text_completion');
     expect(text.choices[0].text).toBe(soloText.text);
     expect(text.usage).toEqual({ prompt_tokens: soloText.promptTokens, completion_tokens: soloText.tokens.length, total_tokens: soloText.promptTokens + soloText.tokens.length });
+
+    // The request's own prefill chunk size (extension field): equal to generate() cut the same way.
+    const longIds = Array.from({ length: 90 }, (_, i) => ((i * 11) % 470) + 5);
+    const chunked = await client.completions.create({ model: 'm', prompt: longIds, max_tokens: 5, ignore_eos: true, prefill_chunk_size: 7, cache: 'shadowkv:budget=16:chunk-size=4:rank=8:outliers=1:local-chunks=1' } as OpenAI.CompletionCreateParamsNonStreaming);
+    const soloChunked = await engine.generateText({ inputIds: longIds }, { maxNewTokens: 5, ignoreEos: true, prefillChunkSize: 7, cache: createPolicy('shadowkv', { budget: 16, chunkSize: 4, rank: 8, outliers: 1, localChunks: 1 }) });
+    expect(chunked.choices[0].text).toBe(soloChunked.text);
   });
 
   it('streams chat and completions as SSE with the usage chunk and [DONE]', async () => {
@@ -146,6 +153,10 @@ describe('OpenAI-compatible server', () => {
       ['unknown policy', () => post('/v1/completions', JSON.stringify({ prompt: 'a', cache: 'nope' })), 400, 'cache'],
       ['unknown policy parameter', () => post('/v1/completions', JSON.stringify({ prompt: 'a', cache: 'shadowkv:colour=2' })), 400, 'cache'],
       ['n > 1', () => post('/v1/completions', JSON.stringify({ prompt: 'a', n: 2 })), 400, 'n'],
+      ['prefill chunk 0', () => post('/v1/completions', JSON.stringify({ prompt: 'a', prefill_chunk_size: 0 })), 400, 'prefill_chunk_size'],
+      ['fractional prefill chunk', () => post('/v1/completions', JSON.stringify({ prompt: 'a', prefill_chunk_size: 1.5 })), 400, 'prefill_chunk_size'],
+      ['prefill chunk as a string', () => post('/v1/completions', JSON.stringify({ prompt: 'a', prefill_chunk_size: '8' })), 400, 'prefill_chunk_size'],
+      ['prefill chunk over the maximum', () => post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'a' }], prefill_chunk_size: 5000 })), 400, 'prefill_chunk_size'],
       ['oversized body', () => post('/v1/completions', JSON.stringify({ prompt: 'x'.repeat(100_000) })), 413, null],
       ['not JSON', () => post('/v1/completions', 'prompt=a', 'application/x-www-form-urlencoded'), 415, null],
       ['unknown route', () => post('/v1/embeddings', good), 404, null],

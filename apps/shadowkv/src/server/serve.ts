@@ -8,6 +8,8 @@ export interface ServeOptions {
   /** Fast-side KV budget in bytes (admission of requests). */
   kvMemory: number;
   maxQueue: number;
+  /** Default prompt tokens per prefill chunk (a request may set its own `prefill_chunk_size`). */
+  prefillChunkSize?: number;
   bodyLimit?: number;
   log?: (line: string) => void;
 }
@@ -18,7 +20,7 @@ export interface ServeOptions {
  */
 export async function serve(engine: Engine, o: ServeOptions): Promise<void> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const service = engine.scheduler({ kvMemory: o.kvMemory, maxQueue: o.maxQueue });
+  const service = engine.scheduler({ kvMemory: o.kvMemory, maxQueue: o.maxQueue, prefillChunkSize: o.prefillChunkSize });
   const app = createOpenAiServer({ engine, service, bodyLimit: o.bodyLimit });
   const address = await app.listen({ host: o.host, port: o.port });
   log(`shadowkv serve: ${engine.model.dir} (policy ${engine.defaultPolicy.name}, backend ${engine.backend.name}) on ${address}/v1; Ctrl-C drains and stops`);
