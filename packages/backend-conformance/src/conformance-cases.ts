@@ -1,6 +1,7 @@
 // The full list of conformance cases, filtered by options; independent of vitest so it can be reused.
 import { denseCases } from './cases/dense-cases.js';
 import { fusedCases } from './cases/fused-cases.js';
+import { layerFusedCases } from './cases/layer-fused-cases.js';
 import { errorCases } from './cases/error-cases.js';
 import { kvCases } from './cases/kv-cases.js';
 import { lifecycleCases } from './cases/lifecycle-cases.js';
@@ -17,6 +18,7 @@ export const DEFAULT_CONFORMANCE_SEED = 0x5eed;
 const OPS: Record<OpName, true> = {
   upload: true, zeros: true, read: true, dispose: true, sync: true, destroy: true,
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true, matmulAdd: true, matmulSwiglu: true,
+  rmsNormMatmuls: true, rmsNormMatmulSwiglu: true, ropeQk: true, writeKvPair: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
 };
 
@@ -41,6 +43,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
     ...memoryCases(),
     ...denseCases(seed, n),
     ...fusedCases(),
+    ...layerFusedCases(),
     ...ropeCases(seed, n),
     ...kvCases(seed, n),
     ...sparseCases(seed, n),

@@ -116,6 +116,18 @@ export interface KernelBackend {
   matmulAdd?(x: Tensor, w: Tensor, residual: Tensor): Tensor;
   /** out[m, f] = silu(x · wGateᵀ) * (x · wUpᵀ): the MLP's gate and up projections and SwiGLU (wGate, wUp [f, k], one dtype). */
   matmulSwiglu?(x: Tensor, wGate: Tensor, wUp: Tensor): Tensor;
+  /**
+   * outs[i][m, n_i] = rmsNorm(x, norm, eps) · ws[i]ᵀ: a layer's input RMSNorm fused into the projections that
+   * follow it (attention: q, k, v), one output per weight. x [m, k] f32, norm f32 [k], ws[i] [n_i, k] in one
+   * weight dtype (as in matmul). Equals the separate rmsNorm and matmuls up to f32 summation order.
+   */
+  rmsNormMatmuls?(x: Tensor, norm: Tensor, eps: number, ws: readonly Tensor[]): Tensor[];
+  /** out[m, f] = matmulSwiglu(rmsNorm(x, norm, eps), wGate, wUp): the MLP's input RMSNorm fused in as well. */
+  rmsNormMatmulSwiglu?(x: Tensor, norm: Tensor, eps: number, wGate: Tensor, wUp: Tensor): Tensor;
+  /** [rope(q, positions, nHeads, rope), rope(k, positions, nKvHeads, rope)]: the query and key rotations together. */
+  ropeQk?(q: Tensor, k: Tensor, positions: Tensor, nHeads: number, nKvHeads: number, rope: RopeSpec): [Tensor, Tensor];
+  /** In place: writeKv(kCache, k, start) and writeKv(vCache, v, start) (caches of one shape, k and v of one shape). */
+  writeKvPair?(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number): void;
 
   // ---- KV layout ----
   /**

@@ -54,7 +54,7 @@ export const validateOpArgs = {
    * The weight operand of matmul (w) or embedding (table): f32, or a 16-bit dtype listed in the backend's
    * `capabilities.weightDtypes` (pass them; default f32 only).
    */
-  weightDType(op: 'matmul' | 'embedding', name: string, t: Tensor, weightDtypes: readonly DType[] = ['f32']): void {
+  weightDType(op: 'matmul' | 'embedding' | 'rmsNormMatmuls', name: string, t: Tensor, weightDtypes: readonly DType[] = ['f32']): void {
     if (t.dtype === 'f32' || (t.dtype !== 'i32' && weightDtypes.includes(t.dtype))) return;
     throw new ShapeError(op, `${name} has dtype ${t.dtype}, expected ${weightDtypes.filter((d) => d !== 'i32').join(' or ')} (the backend's weightDtypes)`);
   },
@@ -89,6 +89,19 @@ export const validateOpArgs = {
     const [m, d] = x.shape;
     assertShape('rmsNorm', 'w', w, [d], 'f32');
     return { m, d };
+  },
+
+  /** rmsNormMatmuls: x [m, k] f32, norm f32 [k], ws non-empty, each [n_i, k] of one weight dtype. */
+  rmsNormMatmuls(x: Tensor, norm: Tensor, ws: readonly Tensor[], weightDtypes?: readonly DType[]): { m: number; k: number; ns: number[] } {
+    const { m, d: k } = validateOpArgs.rmsNorm(x, norm);
+    if (ws.length === 0) throw new ShapeError('rmsNormMatmuls', 'ws is empty; pass at least one weight');
+    const ns = ws.map((w, i) => {
+      assertShape('rmsNormMatmuls', `ws[${i}]`, w, [-1, k]);
+      validateOpArgs.weightDType('rmsNormMatmuls', `ws[${i}]`, w, weightDtypes);
+      if (w.dtype !== ws[0].dtype) throw new ShapeError('rmsNormMatmuls', `ws[${i}] has dtype ${w.dtype} but ws[0] ${ws[0].dtype}; pass weights of one dtype`);
+      return w.shape[0];
+    });
+    return { m, k, ns };
   },
 
   /** add and swiglu: two f32 tensors of one shape. */

@@ -151,6 +151,36 @@ export class CpuBackend implements KernelBackend {
     return this.swiglu(this.matmul(x, wGate), this.matmul(x, wUp));
   }
 
+  /** The optional fused op, specified as exactly the separate ops: ws.map((w) => matmul(rmsNorm(x, norm, eps), w)). */
+  rmsNormMatmuls(x: Tensor, norm: Tensor, eps: number, ws: readonly Tensor[]): Tensor[] {
+    this.checkCpu('rmsNormMatmuls', x, norm, ...ws);
+    validateOpArgs.rmsNormMatmuls(x, norm, ws, this.capabilities.weightDtypes);
+    const h = this.rmsNorm(x, norm, eps);
+    return ws.map((w) => this.matmul(h, w));
+  }
+
+  /** The optional fused op, specified as exactly the separate ops: matmulSwiglu(rmsNorm(x, norm, eps), wGate, wUp). */
+  rmsNormMatmulSwiglu(x: Tensor, norm: Tensor, eps: number, wGate: Tensor, wUp: Tensor): Tensor {
+    this.checkCpu('rmsNormMatmulSwiglu', x, norm, wGate, wUp);
+    return this.matmulSwiglu(this.rmsNorm(x, norm, eps), wGate, wUp);
+  }
+
+  /** The optional fused op, specified as exactly the separate ops: the two ropes. */
+  ropeQk(q: Tensor, k: Tensor, positions: Tensor, nHeads: number, nKvHeads: number, rope: RopeSpec): [Tensor, Tensor] {
+    this.checkCpu('ropeQk', q, k, positions);
+    validateOpArgs.rope(k, positions, nKvHeads, rope);
+    return [this.rope(q, positions, nHeads, rope), this.rope(k, positions, nKvHeads, rope)];
+  }
+
+  /** The optional fused op, specified as exactly the separate ops: the two writeKv calls. */
+  writeKvPair(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number): void {
+    this.checkCpu('writeKvPair', kCache, vCache, k, v);
+    validateOpArgs.writeKv(kCache, k, start);
+    validateOpArgs.writeKv(vCache, v, start);
+    this.writeKv(kCache, k, start);
+    this.writeKv(vCache, v, start);
+  }
+
   add(a: Tensor, b: Tensor): Tensor {
     this.checkCpu('add', a, b);
     validateOpArgs.elementwise('add', a, b);

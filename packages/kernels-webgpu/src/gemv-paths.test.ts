@@ -63,5 +63,32 @@ describe.skipIf(!withSubgroups.backend)('webgpu GEMV paths vs cpu', () => {
         expect(relErr(got, want), `${dtype} m=${m} k=${k} n=${n}`).toBeLessThan(1e-5);
       }
     });
+
+    // The workgroup-memory variant compiles slowly on lavapipe: one weight dtype there (the reduction is shared).
+    it.each(label === 'subgroups' ? (['f32', 'f16', 'bf16'] as const) : (['f16'] as const))(`%s weights (${label} reduction): the fused-norm GEMVs (q/k/v in one launch, gate/up) within 1e-5 of the CPU`, async (dtype) => {
+      const gpu = probe.backend as KernelBackend;
+      const rng = new Rng(12);
+      // k = 257: scalar loads; k = 64: 16-byte loads; n of q/k/v unequal and not multiples of the rows.
+      for (const [m, k, ns] of [[1, 257, [33, 9, 9]], [2, 64, [130, 66, 66]], [4, 64, [77]]] as [number, number, number[]][]) {
+        const x = rng.floats(m * k, 3);
+        const g = Float32Array.from(rng.floats(k), (v) => 1 + 0.25 * v);
+        const wsData = ns.map((n) => rng.floats(n * k, 0.1));
+        const run = async (be: KernelBackend) => {
+          const ws = wsData.map((w, i) => {
+            const bits = dtype === 'f16' ? f32ToF16(w) : dtype === 'bf16' ? f32ToBf16(w) : null;
+            return bits ? be.upload(bits, [ns[i], k], dtype) : be.upload(w, [ns[i], k]);
+          });
+          const xs = be.upload(x, [m, k]);
+          const gs = be.upload(g, [k]);
+          const outs = be.rmsNormMatmuls!(xs, gs, 1e-5, ws);
+          const swi = be.rmsNormMatmulSwiglu!(xs, gs, 1e-5, ws[0], ws[ws.length - 1].shape[0] === ns[0] ? ws[ws.length - 1] : ws[0]);
+          return Promise.all([...outs, swi].map(async (t) => (await be.read(t)) as Float32Array));
+        };
+        const got = await run(gpu);
+        const want = await run(ref);
+        // Two f32 reductions of <= 257 terms (the norm's sum of squares, the dot products) in another order.
+        got.forEach((o, i) => expect(relErr(o, want[i]), `${dtype} m=${m} k=${k} n=${ns.join('/')} output ${i}`).toBeLessThan(1e-5));
+      }
+    });
   }
 });

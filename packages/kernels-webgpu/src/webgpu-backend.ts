@@ -23,14 +23,14 @@ import { elementwise } from './kernels/elementwise.js';
 import { embedding } from './kernels/embedding.js';
 import { gatherChunks } from './kernels/gather-chunks.js';
 import { landmarkScores } from './kernels/landmark-scores.js';
-import { matmul, matmulAdd, matmulSwiglu } from './kernels/matmul.js';
+import { matmul, matmulAdd, matmulSwiglu, rmsNormMatmuls, rmsNormMatmulSwiglu } from './kernels/matmul.js';
 import { rebuildKeys } from './kernels/rebuild-keys.js';
 import { rmsNorm } from './kernels/rms-norm.js';
-import { rope } from './kernels/rope.js';
+import { rope, ropeQk } from './kernels/rope.js';
 import { scatterChunks } from './kernels/scatter-chunks.js';
 import { softmax } from './kernels/softmax.js';
 import { topK } from './kernels/top-k.js';
-import { writeKv } from './kernels/write-kv.js';
+import { writeKv, writeKvPair } from './kernels/write-kv.js';
 import { ropeTable } from './rope-table.js';
 
 export class WebGpuBackend implements KernelBackend {
@@ -143,6 +143,18 @@ export class WebGpuBackend implements KernelBackend {
     return matmulSwiglu(this.ctx, x, wGate, wUp);
   }
 
+  /** Decode-sized x: the norm inside the GEMV, and q/k/v (two or three weights) in one launch. */
+  rmsNormMatmuls(x: Tensor, norm: Tensor, eps: number, ws: readonly Tensor[]): Tensor[] {
+    this.ctx.checkAlive('rmsNormMatmuls');
+    return rmsNormMatmuls(this.ctx, x, norm, eps, ws);
+  }
+
+  /** Decode-sized x: norm, gate, up and SwiGLU in one GEMV launch. */
+  rmsNormMatmulSwiglu(x: Tensor, norm: Tensor, eps: number, wGate: Tensor, wUp: Tensor): Tensor {
+    this.ctx.checkAlive('rmsNormMatmulSwiglu');
+    return rmsNormMatmulSwiglu(this.ctx, x, norm, eps, wGate, wUp);
+  }
+
   rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
     this.ctx.checkAlive('rmsNorm');
     return rmsNorm(this.ctx, x, w, eps);
@@ -163,6 +175,12 @@ export class WebGpuBackend implements KernelBackend {
     return rope(this.ctx, this.ropeTableOf, x, positions, nHeads, spec);
   }
 
+  /** Both rotations in one launch. */
+  ropeQk(q: Tensor, k: Tensor, positions: Tensor, nHeads: number, nKvHeads: number, spec: RopeSpec): [Tensor, Tensor] {
+    this.ctx.checkAlive('ropeQk');
+    return ropeQk(this.ctx, this.ropeTableOf, q, k, positions, nHeads, nKvHeads, spec);
+  }
+
   softmax(x: Tensor): Tensor {
     this.ctx.checkAlive('softmax');
     return softmax(this.ctx, x);
@@ -171,6 +189,12 @@ export class WebGpuBackend implements KernelBackend {
   writeKv(cache: Tensor, x: Tensor, start: number): void {
     this.ctx.checkAlive('writeKv');
     writeKv(this.ctx, cache, x, start);
+  }
+
+  /** Both writes in one launch when the caches bind whole. */
+  writeKvPair(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number): void {
+    this.ctx.checkAlive('writeKvPair');
+    writeKvPair(this.ctx, kCache, vCache, k, v, start);
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {

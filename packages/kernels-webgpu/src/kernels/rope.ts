@@ -25,6 +25,32 @@ export function rope(ctx: GpuContext, tableOf: RopeTableOf, xIn: Tensor, positio
   return out;
 }
 
+/** ropeQk: [rope(q, nHeads), rope(k, nKvHeads)] at the same positions in one launch. */
+export function ropeQk(ctx: GpuContext, tableOf: RopeTableOf, qIn: Tensor, kIn: Tensor, positionsIn: Tensor, nHeads: number, nKvHeads: number, spec: RopeSpec): [GpuTensor, GpuTensor] {
+  // validate
+  const table = tableOf('ropeQk', spec);
+  const q = ctx.own('ropeQk', 'q', qIn);
+  const k = ctx.own('ropeQk', 'k', kIn);
+  const positions = ctx.own('ropeQk', 'positions', positionsIn);
+  const { m, headDim: d } = validateOpArgs.rope(q, positions, nHeads, spec);
+  validateOpArgs.rope(k, positions, nKvHeads, spec);
+  ctx.bindable('ropeQk', 'q', q);
+  ctx.bindable('ropeQk', 'k', k);
+  checkPositions('ropeQk', positions, 0);
+  const outQ = ctx.alloc('ropeQk', q.shape, 'f32');
+  const outK = ctx.alloc('ropeQk', k.shape, 'f32');
+  const total = (m * (nHeads + nKvHeads) * d) / 2;
+  if (total === 0) return [outQ, outK];
+  ctx.dispatch(
+    ropeKernel,
+    { headDim: d, qk: true },
+    [total, nHeads, f32(spec.attentionScaling), nKvHeads],
+    [q, k, positions, table, outQ, outK],
+    ctx.linearGrid('ropeQk', Math.ceil(total / LINEAR_WORKGROUP)),
+  );
+  return [outQ, outK];
+}
+
 /** Rejects positions (+ offset) the angle reduction does not cover, when their values are known on the host. */
 export function checkPositions(op: string, t: GpuTensor, offset: number): void {
   if (!t.host) return;
