@@ -20,6 +20,8 @@ export interface ThroughputOptions {
   /** ...when that many dense states stay under this many bytes (default 0: never). */
   denseHostLimit?: number;
   onProgress?: (line: string) => void;
+  /** Called after each context with every row so far (bench throughput --out rewrites its file here). */
+  onContext?: (rows: readonly ThroughputRow[]) => void | Promise<void>;
 }
 
 export interface ThroughputRow {
@@ -135,6 +137,7 @@ export async function runThroughput(engine: Engine, policies: KvCachePolicy[], c
         o.onProgress?.(`dense at batch ${target}, context ${context}: ${target * proj.decodeFastBytes} bytes over the host limit ${o.denseHostLimit ?? 0}; skipped`);
       }
     }
+    await o.onContext?.(rows);
   }
   return rows;
 }
