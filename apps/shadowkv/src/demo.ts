@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32, type KvCachePolicy, type KvMemoryReport } from '@shadowkv/core';
+import type { WeightsDtype, WeightsPlacement } from '@shadowkv/model-llama';
 import type { BackendName } from './backends.js';
 import { createEngine, type Engine } from './engine.js';
 import { createPolicy, type PolicyOptions } from './policy-options.js';
@@ -93,6 +94,12 @@ export interface DemoRow {
 export interface DemoResult {
   model: string;
   backend: string;
+  /** Why this backend (the 'auto' decision, or asked for by name). */
+  backendReason: string;
+  /** Worker threads of the backend (wasm), null for backends without them. */
+  threads: number | null;
+  /** How the weight matrices are held (dtype asked, the checkpoint's, the one used, and why they differ). */
+  weights: WeightsPlacement;
   contextTokens: number;
   passKey: string;
   needleAt: number;
@@ -104,6 +111,10 @@ export interface DemoResult {
 
 export interface DemoOptions {
   backend: BackendName;
+  /** Worker threads of the wasm backend (default: its own choice). */
+  threads?: number;
+  /** Weight matrices in memory (default: the checkpoint's dtype, when the backend takes it). */
+  weightsDtype?: WeightsDtype;
   context: number;
   depth: number;
   seed: number;
@@ -118,13 +129,15 @@ export async function runNeedleDemo(o: DemoOptions, log: (s: string) => void): P
   const model = needleModelDir();
   // Said before anything slow, so the command answers at once.
   log(`shadowkv demo: a pass key hidden in a ${o.context}-token prompt, retrieved with the dense cache and with ShadowKV\n`);
-  const engine = await createEngine({ model, backend: o.backend });
+  const engine = await createEngine({ model, backend: o.backend, threads: o.threads, weightsDtype: o.weightsDtype });
   try {
     const prompt = needlePrompt(engine, o.context, o.depth, o.seed);
     const c = engine.model.config;
+    const threads = backendThreads(engine);
     log(
       `model: needle-llama, ${(engine.model.parameterCount() / 1e6).toFixed(2)}M parameters, trained on Python source with pass keys\n` +
-        `       (${c.nLayers} layers, ${c.nKvHeads} KV heads x ${c.headDim}; apps/shadowkv/assets/needle-llama/MODEL_CARD.md), backend ${engine.backend.name}\n` +
+        `       (${c.nLayers} layers, ${c.nKvHeads} KV heads x ${c.headDim}; apps/shadowkv/assets/needle-llama/MODEL_CARD.md)\n` +
+        `${describeSetup(engine.backend.name, threads, engine.model.weights, o.threads)}\n` +
         `prompt: ${prompt.ids.length} tokens of generated Python; the pass key ${prompt.passKey} is hidden at token ${prompt.needleAt} ` +
         `(${Math.round(100 * o.depth)}% deep), the question comes last\n\n`,
     );
@@ -168,10 +181,42 @@ export async function runNeedleDemo(o: DemoOptions, log: (s: string) => void): P
     } finally {
       for (const s of states) s.dispose();
     }
-    return { model, backend: engine.backend.name, contextTokens: prompt.ids.length, passKey: prompt.passKey, needleAt: prompt.needleAt, prefillSeconds, steps: o.steps, rows };
+    return {
+      model,
+      backend: engine.backend.name,
+      backendReason: engine.backendReason,
+      threads: backendThreads(engine),
+      weights: engine.model.weights,
+      contextTokens: prompt.ids.length,
+      passKey: prompt.passKey,
+      needleAt: prompt.needleAt,
+      prefillSeconds,
+      steps: o.steps,
+      rows,
+    };
   } finally {
     engine.dispose();
   }
+}
+
+/** Worker threads of the engine's backend (wasm), null when it has none (cpu, GPU backends). */
+function backendThreads(engine: Engine): number | null {
+  const t = (engine.backend as { threads?: unknown }).threads;
+  return typeof t === 'number' && t > 0 ? t : null;
+}
+
+/**
+ * `backend wasm, 2 threads; weights bf16 (the checkpoint's)`: what --backend, --threads and --weights-dtype
+ * gave, and a --threads the backend has no use for.
+ */
+export function describeSetup(backend: string, threads: number | null, w: WeightsPlacement, askedThreads?: number): string {
+  const t = threads !== null ? `, ${threads} thread${threads === 1 ? '' : 's'}` : askedThreads !== undefined ? ` (--threads ${askedThreads} unused: it sets the wasm backend's workers)` : '';
+  const why = w.note ? `; ${w.note}` : '';
+  const how =
+    w.requested !== undefined
+      ? w.requested === w.dtype ? ' (asked)' : ` (asked ${w.requested}${why})`
+      : w.dtype === w.checkpoint ? " (the checkpoint's)" : ` (checkpoint ${w.checkpoint}${why})`;
+  return `setup: backend ${backend}${t}; weights ${w.dtype}${how}`;
 }
 
 function median(xs: number[]): number {
@@ -200,6 +245,7 @@ export function formatDemo(r: DemoResult): string {
     `Both caches saw the same ${r.contextTokens}-token prompt (prefill ${r.prefillSeconds.toFixed(1)} s, shared). Dense keeps every key and value ` +
     `on the fast side\nand reads all of them each step; ShadowKV keeps a rank-${p.rank} copy of the keys there, moves the values ` +
     `to slow memory\nand, per step, rebuilds and fetches only the ${p.budget} tokens the query needs (plus outliers and the local window).\n` +
-    `Decode speed: median of ${r.steps - 1} greedy steps per cache, taken in turn, on the ${r.backend} backend of this machine; the gap grows\nwith the context (BENCHMARKS.md: 2.3x at 4K, 6.4x at 32K on CPU).\n`
+    `Decode speed: median of ${r.steps - 1} greedy steps per cache, taken in turn, on the ${r.backend} backend of this machine; the gap grows\nwith the context (BENCHMARKS.md: 2.3x at 4K, 6.4x at 32K on CPU).\n` +
+    `${describeSetup(r.backend, r.threads, r.weights)}\n`
   );
 }
