@@ -23,7 +23,8 @@ import { createProgress } from './progress.js';
 import { ensureRandomModel } from './random-models.js';
 import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
 import { addressedCommand, checkInputFile, checkModelDir, readInputFile, userErrorReport } from './cli-errors.js';
-import { formatThroughputTable, runThroughput } from './bench/throughput.js';
+import { formatThroughputTable, runThroughput, type ThroughputRow } from './bench/throughput.js';
+import { writeBenchOut } from './bench/bench-out.js';
 import { parseBytes } from './scheduler/parse-bytes.js';
 import { serve } from './server/serve.js';
 
@@ -404,7 +405,7 @@ export function buildCli(): Command {
         bar?.stop();
         results.push(...rs);
         // Written after every context so that a long run interrupted later keeps what it measured.
-        if (o.out) await writeFile(o.out, `${formatSpeedTable(results)}\n\n\`\`\`json\n${JSON.stringify(results)}\n\`\`\`\n`);
+        if (o.out) await writeBenchOut(o.out, formatSpeedTable(results), results);
         for (const r of rs) if (!o.quiet) process.stderr.write(`${backend} ${r.policy.name} ${context}: decode ${r.decodeTokensPerSecond.toFixed(2)} tok/s\n`);
       }
     }
@@ -425,6 +426,8 @@ export function buildCli(): Command {
     .option('--dense-host-limit <bytes>', "also run dense at shadowkv's batch (over the budget: the paper's infinite-memory column) when its states fit this many bytes", '0')
     .addOption(backendOption(true))
     .option('--json', 'print JSON')
+    .option('--out <file>', 'also write the table and JSON to this markdown file, updated after each context')
+    .option('--max-context <n>', 'allow contexts past max_position_embeddings (throughput runs only: RoPE extrapolates, quality untested)', int('--max-context'))
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(throughput, true).action(async (o) => {
     if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
@@ -432,9 +435,13 @@ export function buildCli(): Command {
     const model = o.model ?? (await ensureRandomModel(o.random));
     const kvMemory = parseBytes(String(o.kvMemory), 'kv-memory');
     const denseHostLimit = o.denseHostLimit === '0' ? 0 : parseBytes(String(o.denseHostLimit), 'dense-host-limit');
-    const rows = [];
+    const rows: ThroughputRow[] = [];
     for (const backend of String(o.backend).split(',')) {
       const engine = await loadEngine(model, backend.trim(), Boolean(o.quiet), undefined, o);
+      if (o.maxContext) {
+        engine.model.contextLimit = o.maxContext;
+        process.stderr.write(`context limit raised to ${o.maxContext} (model trained for ${engine.model.config.maxPositionEmbeddings}): throughput and memory only\n`);
+      }
       try {
         rows.push(
           ...(await runThroughput(engine, policies(o), o.context as number[], {
@@ -444,6 +451,8 @@ export function buildCli(): Command {
             denseAtBatchOf: 'shadowkv',
             denseHostLimit,
             onProgress: o.quiet ? undefined : (line) => process.stderr.write(`${backend} ${line}\n`),
+            // Written after every context (with the rows of earlier backends) so that an interrupted run keeps what it measured.
+            onContext: (rs) => (o.out ? writeBenchOut(o.out, formatThroughputTable([...rows, ...rs]), [...rows, ...rs]) : undefined),
           })),
         );
       } finally {
@@ -463,15 +472,17 @@ export function buildCli(): Command {
     .option('--port <n>', 'port (0 = any free port)', int('--port'), 8080)
     .option('--kv-memory <bytes>', 'fast-side KV budget shared by running requests, e.g. 2GiB, 512MiB', '1GiB')
     .option('--max-queue <n>', 'requests waiting for KV memory before new ones get 503', int('--max-queue'), 64)
+    .option('--prefill-chunk-size <n>', 'default prompt tokens per prefill chunk, interleaved with decode steps (a request may set prefill_chunk_size, up to max(4096, this))', int('--prefill-chunk-size'), 256)
     .addOption(backendOption());
   addEngineOptions(addPolicyOptions(serveCmd)).action(async (o) => {
     if (o.port < 0 || o.port > 65535) throw new InvalidArgumentError(`--port must be in 0..65535, got ${o.port}`);
     if (o.maxQueue < 0) throw new InvalidArgumentError(`--max-queue must be >= 0, got ${o.maxQueue}`);
+    if (o.prefillChunkSize < 1) throw new InvalidArgumentError(`--prefill-chunk-size must be >= 1, got ${o.prefillChunkSize}`);
     const kvMemory = parseBytes(String(o.kvMemory), 'kv-memory');
     const policy = policies(o)[0];
     const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet), policy, o);
     try {
-      await serve(engine, { host: o.host, port: o.port, kvMemory, maxQueue: o.maxQueue });
+      await serve(engine, { host: o.host, port: o.port, kvMemory, maxQueue: o.maxQueue, prefillChunkSize: o.prefillChunkSize });
     } finally {
       engine.dispose();
     }
@@ -497,7 +508,7 @@ async function speedComparison(model: string, o: Record<string, unknown>, load: 
     if (!o.quiet) process.stderr.write(`peer: llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}) on ${gguf}, threads ${peer.threads.join(', ')}\n`);
   }
   const write = async (r: SpeedComparison) => {
-    if (o.out) await writeFile(o.out as string, `${formatSpeedComparison(r)}\n\n\`\`\`json\n${JSON.stringify(r)}\n\`\`\`\n`);
+    if (o.out) await writeBenchOut(o.out as string, formatSpeedComparison(r), r);
   };
   try {
     const r = await runSpeedComparison(engines, {
