@@ -55,8 +55,12 @@ export class DenseKvBuffer {
     const { backend, maxSeqLen } = this.ctx;
     const { layer, start, m } = input;
     if (start + m > maxSeqLen) throw new KvCapacityError('dense K/V buffer', start + m, maxSeqLen);
-    backend.writeKv(this.keys[layer] as Tensor, input.k, start);
-    backend.writeKv(this.values[layer] as Tensor, input.v, start);
+    // One launch for both where the backend fuses them (writeKvPair), two writeKv otherwise.
+    if (backend.writeKvPair) backend.writeKvPair(this.keys[layer] as Tensor, this.values[layer] as Tensor, input.k, input.v, start);
+    else {
+      backend.writeKv(this.keys[layer] as Tensor, input.k, start);
+      backend.writeKv(this.values[layer] as Tensor, input.v, start);
+    }
     const kPre = this.kPre[layer];
     if (kPre) backend.writeKv(kPre, input.kPre, start);
   }

@@ -267,8 +267,11 @@ export class ShadowKvLayer implements DecodeLayer {
     const { backend } = this.ctx;
     if (this.generated === this.tailCap) await this.fold();
     const row = this.p.budget + this.nStatic + this.generated;
-    backend.writeKv(this.kd, input.k, row);
-    backend.writeKv(this.vd, input.v, row);
+    if (backend.writeKvPair) backend.writeKvPair(this.kd, this.vd, input.k, input.v, row);
+    else {
+      backend.writeKv(this.kd, input.k, row);
+      backend.writeKv(this.vd, input.v, row);
+    }
     if (this.kPreTail) backend.writeKv(this.kPreTail, input.kPre, row - this.p.budget);
     this.generated++;
   }

@@ -3,6 +3,7 @@
 import { bytesPerElement, ContextLengthError, GenerationAbortedError, type KernelBackend, type KvCacheState, type RopeSpec, type Tensor } from '@shadowkv/core';
 import { openModelWeights } from '#model-files';
 import { loadLlamaConfig, type LlamaConfig } from './config.js';
+import { attentionInputs } from './attention-input.js';
 import { layerTail } from './layer-tail.js';
 import { yieldToEventLoop } from './event-loop-yield.js';
 import { checkFiniteWeights } from './weight-finite.js';
@@ -172,14 +173,8 @@ export class LlamaModel {
     state.beginStep({ start, m });
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l];
-      const h = backend.rmsNorm(x, w.attnNorm, c.rmsNormEps);
-      const q = backend.matmul(h, w.wq); // [m, nHeads*headDim]
-      const kPre = backend.matmul(h, w.wk); // [m, nKvHeads*headDim]
-      const v = backend.matmul(h, w.wv); // [m, nKvHeads*headDim]
-      backend.dispose(h);
-      const qr = backend.rope(q, posT, c.nHeads, this.rope);
-      const kr = backend.rope(kPre, posT, c.nKvHeads, this.rope);
-      backend.dispose(q);
+      // Norm, q/k/v projections, RoPE (fused when the backend offers it): q, k rotated; kPre, v [m, nKvHeads*headDim].
+      const { q: qr, kPre, k: kr, v } = attentionInputs(backend, x, w, posT, c, this.rope);
       const att = await state.attend({ layer: l, start, m, q: qr, kPre, k: kr, v }); // [m, nHeads*headDim]
       for (const t of [qr, kPre, kr, v]) backend.dispose(t);
       x = layerTail(backend, att, x, w, c.rmsNormEps); // [m, hidden]
