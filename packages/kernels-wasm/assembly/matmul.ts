@@ -1,8 +1,10 @@
 // out[m, n] = x[m, k] · w[n, k]ᵀ. GEMV (m < 4, decode) streams w once per row at memory speed, four w rows at
-// a time with 16-bit weights widened in registers; GEMM (prefill) packs k-blocks of w into 8-column panels
-// (f32, transposed) and runs a 4x8 register-blocked outer-product micro-kernel over L2-sized blocks of x.
+// a time with 16-bit weights widened in registers, with the fused epilogues of matmulAdd (+ residual) and
+// matmulSwiglu (gate and up rows side by side, silu(g) * u stored); GEMM (prefill) packs k-blocks of w into
+// 8-column panels (f32, transposed) and runs a 4x8 register-blocked outer-product micro-kernel over L2-sized
+// blocks of x.
 // Both split the output columns across threads; each thread writes only its own columns.
-import { bf16Hi, bf16Lo, DT_BF16, DT_F32, f16Hi, f16Lo, hsum4, partStart, weightAt } from './simd';
+import { DT_BF16, DT_F16, DT_F32, f16Hi, f16Lo, hsum4, partStart, sexp, vexp, weightAt } from './simd';
 
 /** f32 weights: dots of x[0..k) with four consecutive w rows starting at w0. */
 @inline function dot4F32(x: usize, w0: usize, k: i32): v128 {
@@ -29,8 +31,43 @@ import { bf16Hi, bf16Lo, DT_BF16, DT_F32, f16Hi, f16Lo, hsum4, partStart, weight
   return r;
 }
 
-/** 16-bit weights (f16, or bf16 when BF): dots of x with four w rows, eight weights per load. */
-@inline function dot4Half<BF>(x: usize, w0: usize, k: i32, dt: i32): v128 {
+/**
+ * bf16 weights: dots of x with four w rows, eight weights per load. A bf16 is the top half of an f32, so the
+ * odd elements of eight loaded weights are already f32 once the low halves are masked off, and the even ones
+ * after one 32-bit shift: two ops widen eight weights (unpacking to 16-bit lanes took four). `xp` holds x's
+ * first k8 values permuted to match, per group of eight: [x0 x2 x4 x6 | x1 x3 x5 x7] (permuteEvenOdd).
+ */
+@inline function dot4Bf16(x: usize, xp: usize, w0: usize, k: i32): v128 {
+  const rs = <usize>k << 1;
+  const w1 = w0 + rs, w2 = w1 + rs, w3 = w2 + rs;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  const hi = i32x4.splat(0xffff0000);
+  const k8 = k & ~7;
+  let p = 0;
+  for (; p < k8; p += 8) {
+    const xo = <usize>p << 2, wo = <usize>p << 1;
+    const xe = v128.load(xp + xo), xd = v128.load(xp + xo, 16);
+    let v = v128.load(w0 + wo);
+    a0 = f32x4.add(a0, f32x4.mul(xe, i32x4.shl(v, 16))); b0 = f32x4.add(b0, f32x4.mul(xd, v128.and(v, hi)));
+    v = v128.load(w1 + wo);
+    a1 = f32x4.add(a1, f32x4.mul(xe, i32x4.shl(v, 16))); b1 = f32x4.add(b1, f32x4.mul(xd, v128.and(v, hi)));
+    v = v128.load(w2 + wo);
+    a2 = f32x4.add(a2, f32x4.mul(xe, i32x4.shl(v, 16))); b2 = f32x4.add(b2, f32x4.mul(xd, v128.and(v, hi)));
+    v = v128.load(w3 + wo);
+    a3 = f32x4.add(a3, f32x4.mul(xe, i32x4.shl(v, 16))); b3 = f32x4.add(b3, f32x4.mul(xd, v128.and(v, hi)));
+  }
+  let r = hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
+  for (; p < k; p++) {
+    const xv = load<f32>(x + (<usize>p << 2));
+    const i = <usize>p;
+    r = f32x4.add(r, f32x4.mul(f32x4.splat(xv), f32x4(weightAt(w0, i, DT_BF16), weightAt(w1, i, DT_BF16), weightAt(w2, i, DT_BF16), weightAt(w3, i, DT_BF16))));
+  }
+  return r;
+}
+
+/** f16 weights: dots of x with four w rows, eight weights per load widened exactly (f16Lanes). */
+@inline function dot4F16(x: usize, w0: usize, k: i32): v128 {
   const rs = <usize>k << 1;
   const w1 = w0 + rs, w2 = w1 + rs, w3 = w2 + rs;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -41,25 +78,28 @@ import { bf16Hi, bf16Lo, DT_BF16, DT_F32, f16Hi, f16Lo, hsum4, partStart, weight
     const xo = <usize>p << 2, wo = <usize>p << 1;
     const xa = v128.load(x + xo), xb = v128.load(x + xo, 16);
     let v = v128.load(w0 + wo);
-    if (isSigned<BF>()) { a0 = f32x4.add(a0, f32x4.mul(xa, bf16Lo(v))); b0 = f32x4.add(b0, f32x4.mul(xb, bf16Hi(v))); }
-    else { a0 = f32x4.add(a0, f32x4.mul(xa, f16Lo(v))); b0 = f32x4.add(b0, f32x4.mul(xb, f16Hi(v))); }
+    a0 = f32x4.add(a0, f32x4.mul(xa, f16Lo(v))); b0 = f32x4.add(b0, f32x4.mul(xb, f16Hi(v)));
     v = v128.load(w1 + wo);
-    if (isSigned<BF>()) { a1 = f32x4.add(a1, f32x4.mul(xa, bf16Lo(v))); b1 = f32x4.add(b1, f32x4.mul(xb, bf16Hi(v))); }
-    else { a1 = f32x4.add(a1, f32x4.mul(xa, f16Lo(v))); b1 = f32x4.add(b1, f32x4.mul(xb, f16Hi(v))); }
+    a1 = f32x4.add(a1, f32x4.mul(xa, f16Lo(v))); b1 = f32x4.add(b1, f32x4.mul(xb, f16Hi(v)));
     v = v128.load(w2 + wo);
-    if (isSigned<BF>()) { a2 = f32x4.add(a2, f32x4.mul(xa, bf16Lo(v))); b2 = f32x4.add(b2, f32x4.mul(xb, bf16Hi(v))); }
-    else { a2 = f32x4.add(a2, f32x4.mul(xa, f16Lo(v))); b2 = f32x4.add(b2, f32x4.mul(xb, f16Hi(v))); }
+    a2 = f32x4.add(a2, f32x4.mul(xa, f16Lo(v))); b2 = f32x4.add(b2, f32x4.mul(xb, f16Hi(v)));
     v = v128.load(w3 + wo);
-    if (isSigned<BF>()) { a3 = f32x4.add(a3, f32x4.mul(xa, bf16Lo(v))); b3 = f32x4.add(b3, f32x4.mul(xb, bf16Hi(v))); }
-    else { a3 = f32x4.add(a3, f32x4.mul(xa, f16Lo(v))); b3 = f32x4.add(b3, f32x4.mul(xb, f16Hi(v))); }
+    a3 = f32x4.add(a3, f32x4.mul(xa, f16Lo(v))); b3 = f32x4.add(b3, f32x4.mul(xb, f16Hi(v)));
   }
   let r = hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
   for (; p < k; p++) {
     const xv = load<f32>(x + (<usize>p << 2));
     const i = <usize>p;
-    r = f32x4.add(r, f32x4.mul(f32x4.splat(xv), f32x4(weightAt(w0, i, dt), weightAt(w1, i, dt), weightAt(w2, i, dt), weightAt(w3, i, dt))));
+    r = f32x4.add(r, f32x4.mul(f32x4.splat(xv), f32x4(weightAt(w0, i, DT_F16), weightAt(w1, i, DT_F16), weightAt(w2, i, DT_F16), weightAt(w3, i, DT_F16))));
   }
   return r;
+}
+
+/** Dots of x (xp: its permuted copy, bf16 only) with w rows j..j+3 of any weight dtype. */
+@inline function dot4(x: usize, xp: usize, w: usize, dt: i32, j: i32, k: i32): v128 {
+  if (dt == DT_F32) return dot4F32(x, w + ((<usize>j * <usize>k) << 2), k);
+  if (dt == DT_BF16) return dot4Bf16(x, xp, w + ((<usize>j * <usize>k) << 1), k);
+  return dot4F16(x, w + ((<usize>j * <usize>k) << 1), k);
 }
 
 /** One output element: x · w row j (any dtype), for column tails. */
@@ -70,28 +110,82 @@ function dot1(x: usize, w: usize, dt: i32, j: i32, k: i32): f32 {
   return s;
 }
 
-/** GEMV rows: for each of the m rows of x, out row = x row · wᵀ; threads split the columns in groups of 4. */
-export function gemv(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k: i32, tid: i32, nth: i32): void {
+/** xp[8g .. 8g+8) = [x0 x2 x4 x6 | x1 x3 x5 x7] of group g, for the first k & ~7 values of x (dot4Bf16's order). */
+function permuteEvenOdd(xp: usize, x: usize, k: i32): void {
+  const k8 = k & ~7;
+  for (let p = 0; p < k8; p += 8) {
+    const o = <usize>p << 2;
+    const a = v128.load(x + o), b = v128.load(x + o, 16);
+    v128.store(xp + o, v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+    v128.store(xp + o, v128.shuffle<f32>(a, b, 1, 3, 5, 7), 16);
+  }
+}
+
+/** Scratch bytes a GEMV needs per thread (one permuted row of x). */
+export function gemvScratchBytes(k: i32): i32 {
+  return k << 2;
+}
+
+// What a GEMV does with the dots of a column group before storing them.
+const EPI_NONE: i32 = 0; // out = x · wᵀ
+const EPI_ADD: i32 = 1; // out = aux + x · wᵀ (aux [m, n]: the residual)
+const EPI_SWIGLU: i32 = 2; // out = silu(x · wᵀ) * (x · auxᵀ) (aux [n, k]: the up projection's weights)
+
+/** silu(g) * u for four lanes, the formula of the swiglu kernel (g / (1 + exp(-g)) * u). */
+@inline function swiglu4(g: v128, u: v128): v128 {
+  return f32x4.mul(f32x4.div(g, f32x4.add(f32x4.splat(1), vexp(f32x4.neg(g)))), u);
+}
+
+/**
+ * GEMV rows with an epilogue: for each of the m rows of x, the dots with every w row, then EPI_*. Threads split
+ * the columns in groups of 4; each thread permutes x into its own scratch (k floats) for the bf16 kernel.
+ */
+@inline function gemvEpi(epi: i32, out: usize, x: usize, w: usize, aux: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
   const np = (n + 3) >> 2;
   const p0 = partStart(np, tid, nth), p1 = partStart(np, tid + 1, nth);
-  const esz: usize = dt == DT_F32 ? 4 : 2;
+  if (p0 >= p1) return;
+  const xp = scratch + <usize>tid * scratchStride;
   for (let i = 0; i < m; i++) {
     const xr = x + ((<usize>i * <usize>k) << 2);
     const orow = out + ((<usize>i * <usize>n) << 2);
+    if (dt == DT_BF16) permuteEvenOdd(xp, xr, k);
     for (let p = p0; p < p1; p++) {
       const j = p << 2;
+      const o = orow + (<usize>j << 2);
       if (j + 4 <= n) {
-        const w0 = w + <usize>j * <usize>k * esz;
-        let r: v128;
-        if (dt == DT_F32) r = dot4F32(xr, w0, k);
-        else if (dt == DT_BF16) r = dot4Half<i8>(xr, w0, k, dt);
-        else r = dot4Half<u8>(xr, w0, k, dt);
-        v128.store(orow + (<usize>j << 2), r);
+        const r = dot4(xr, xp, w, dt, j, k);
+        if (epi == EPI_NONE) v128.store(o, r);
+        else if (epi == EPI_ADD) v128.store(o, f32x4.add(v128.load(aux + (o - out)), r));
+        else v128.store(o, swiglu4(r, dot4(xr, xp, aux, dt, j, k)));
       } else {
-        for (let jj = j; jj < n; jj++) store<f32>(orow + (<usize>jj << 2), dot1(xr, w, dt, jj, k));
+        for (let jj = j; jj < n; jj++) {
+          const oj = orow + (<usize>jj << 2);
+          const r = dot1(xr, w, dt, jj, k);
+          if (epi == EPI_NONE) store<f32>(oj, r);
+          else if (epi == EPI_ADD) store<f32>(oj, load<f32>(aux + (oj - out)) + r);
+          else {
+            const u = dot1(xr, aux, dt, jj, k);
+            store<f32>(oj, (r / (1 + sexp(-r))) * u);
+          }
+        }
       }
     }
   }
+}
+
+/** out[m, n] = x[m, k] · w[n, k]ᵀ for decode-sized m (each w row streamed once per x row). */
+export function gemv(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+  gemvEpi(EPI_NONE, out, x, w, 0, dt, m, n, k, scratch, scratchStride, tid, nth);
+}
+
+/** out[m, n] = res[m, n] + x[m, k] · w[n, k]ᵀ: a projection and its residual add in one pass. */
+export function gemvAdd(out: usize, x: usize, w: usize, res: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+  gemvEpi(EPI_ADD, out, x, w, res, dt, m, n, k, scratch, scratchStride, tid, nth);
+}
+
+/** out[m, n] = silu(x · wGateᵀ) * (x · wUpᵀ): the MLP's gate and up projections and SwiGLU in one pass. */
+export function gemvSwiglu(out: usize, x: usize, wGate: usize, wUp: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+  gemvEpi(EPI_SWIGLU, out, x, wGate, wUp, dt, m, n, k, scratch, scratchStride, tid, nth);
 }
 
 const KC: i32 = 256; // k-block: a packed 8-column panel is 8 KiB, in L1
@@ -173,9 +267,10 @@ function micro1x8(o: usize, xr: usize, wp: usize, kc: i32, nr: i32, tmp: usize):
 /**
  * Blocked GEMM; threads split the 8-column panels. Loop nest: k-blocks of KC → groups of NG panels packed once
  * → MC-row blocks of x → panels → 4-row micro-tiles. scratch + tid * scratchStride holds this thread's packed
- * panels (gemmScratchBytes()).
+ * panels (gemmScratchBytes()). `init` 0: out = x · wᵀ; otherwise out = init + x · wᵀ (init [m, n], the residual of
+ * matmulAdd: it seeds the accumulation instead of zeros).
  */
-export function gemm(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+export function gemm(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k: i32, init: usize, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
   const np = (n + 7) >> 3;
   const p0 = partStart(np, tid, nth), p1 = partStart(np, tid + 1, nth);
   if (p0 >= p1) return;
@@ -183,7 +278,11 @@ export function gemm(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k:
   const tmp = packs + <usize>(NG * 8 * KC * 4);
   const c0 = p0 << 3, c1 = min(p1 << 3, n);
   const os = <usize>n << 2, xs = <usize>k << 2;
-  for (let i = 0; i < m; i++) memory.fill(out + <usize>i * os + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
+  for (let i = 0; i < m; i++) {
+    const o = <usize>i * os + (<usize>c0 << 2);
+    if (init) memory.copy(out + o, init + o, <usize>(c1 - c0) << 2);
+    else memory.fill(out + o, 0, <usize>(c1 - c0) << 2);
+  }
   for (let pc = 0; pc < k; pc += KC) {
     const kc = min(KC, k - pc);
     const panelBytes = <usize>kc * 32;

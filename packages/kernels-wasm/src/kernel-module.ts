@@ -5,13 +5,14 @@ import { KERNELS_SINGLE_WASM, KERNELS_THREADS_WASM } from './generated/kernel-bi
 /** Export names in a fixed order: workers are told which kernel to run by index into this list. */
 export const KERNEL_NAMES = [
   'gemv', 'gemm', 'attention', 'add', 'swiglu', 'rmsNorm', 'softmaxRows', 'rope', 'embedding',
-  'writeKv', 'copyChunks', 'rebuildKeys', 'landmarkScores', 'topK',
+  'writeKv', 'copyChunks', 'rebuildKeys', 'landmarkScores', 'topK', 'gemvAdd', 'gemvSwiglu',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** Scratch-size queries exported next to the kernels. */
 export interface ScratchQueries {
   gemmScratchBytes(): number;
+  gemvScratchBytes(k: number): number;
   attentionScratchBytes(kvLen: number): number;
   landmarkScratchBytes(nChunks: number): number;
   topKScratchBytes(n: number): number;

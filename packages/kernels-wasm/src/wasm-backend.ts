@@ -2,6 +2,7 @@
 // that live in one WebAssembly.Memory, on the calling thread or split across a ThreadPool. Host-side checks
 // (ownership, validateOpArgs, id values) happen before any kernel runs, so bad calls throw ShapeError, never trap.
 import {
+  assertShape,
   BackendDestroyedError,
   bytesPerElement,
   f32ToBf16,
@@ -165,12 +166,44 @@ export class WasmBackend implements KernelBackend {
     const wt = this.own('matmul', w);
     const { m, k, n } = validateOpArgs.matmul(x, w, this.capabilities.weightDtypes);
     const out = this.newTensor([m, n], 'f32', 'matmul');
-    const work = m * n * k;
-    if (m < 4) this.run('gemv', [out.ptr, xt.ptr, wt.ptr, DT_CODE[wt.dtype], m, n, k], work, this.thresholds.matmul);
-    else {
-      const parallel = this.parallel(work, this.thresholds.matmul);
-      const { ptr, stride } = this.scratch(this.sizes.gemmScratchBytes(), parallel);
-      this.exec('gemm', [out.ptr, xt.ptr, wt.ptr, DT_CODE[wt.dtype], m, n, k, ptr, stride], parallel);
+    this.project(out, xt, wt, 0, m, n, k);
+    return out;
+  }
+
+  /** residual + x · wᵀ in one pass: the GEMV adds the residual as it stores, the GEMM starts from it. */
+  matmulAdd(x: Tensor, w: Tensor, residual: Tensor): Tensor {
+    const xt = this.own('matmulAdd', x);
+    const wt = this.own('matmulAdd', w);
+    const rt = this.own('matmulAdd', residual);
+    const { m, k, n } = validateOpArgs.matmul(x, w, this.capabilities.weightDtypes);
+    assertShape('matmulAdd', 'residual', residual, [m, n], 'f32');
+    const out = this.newTensor([m, n], 'f32', 'matmulAdd');
+    this.project(out, xt, wt, rt.ptr, m, n, k);
+    return out;
+  }
+
+  /** silu(x · wGateᵀ) * (x · wUpᵀ): for decode one GEMV pass over both weights; for prefill two GEMMs and SwiGLU in place. */
+  matmulSwiglu(x: Tensor, wGate: Tensor, wUp: Tensor): Tensor {
+    const xt = this.own('matmulSwiglu', x);
+    const gt = this.own('matmulSwiglu', wGate);
+    const ut = this.own('matmulSwiglu', wUp);
+    const { m, k, n } = validateOpArgs.matmul(x, wGate, this.capabilities.weightDtypes);
+    assertShape('matmulSwiglu', 'wUp', wUp, [n, k], wGate.dtype);
+    const out = this.newTensor([m, n], 'f32', 'matmulSwiglu');
+    const dt = DT_CODE[gt.dtype];
+    if (m < 4) {
+      const parallel = this.parallel(2 * m * n * k, this.thresholds.matmul);
+      const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
+      this.exec('gemvSwiglu', [out.ptr, xt.ptr, gt.ptr, ut.ptr, dt, m, n, k, ptr, stride], parallel);
+      return out;
+    }
+    const gate = this.newTensor([m, n], 'f32', 'matmulSwiglu');
+    try {
+      this.project(gate, xt, gt, 0, m, n, k);
+      this.project(out, xt, ut, 0, m, n, k);
+      this.run('swiglu', [out.ptr, gate.ptr, out.ptr, m * n], m * n, this.thresholds.elementwise);
+    } finally {
+      this.dispose(gate);
     }
     return out;
   }
@@ -241,6 +274,14 @@ export class WasmBackend implements KernelBackend {
     const xt = this.own('writeKv', x);
     const { nKvHeads, capacity, headDim, m } = validateOpArgs.writeKv(cache, x, start);
     this.fns.writeKv(ct.ptr, xt.ptr, m, nKvHeads, capacity, headDim, start);
+  }
+
+  /** The optional row copy: one memmove inside the module's memory (no host round trip). */
+  writeRows(dst: Tensor, src: Tensor, start: number): void {
+    const dt = this.own('writeRows', dst);
+    const st = this.own('writeRows', src);
+    const { n, m } = validateOpArgs.writeRows(dst, src, start);
+    this.f32View(dt.ptr + start * n * 4, m * n).set(this.f32View(st.ptr, m * n));
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): Tensor {
@@ -382,6 +423,20 @@ export class WasmBackend implements KernelBackend {
       this.scratchBytes = bytes;
     }
     return { ptr: this.scratchPtr, stride };
+  }
+
+  /** out = x · wᵀ (+ init, when init is an address: matmulAdd's residual), GEMV for m < 4, else blocked GEMM. */
+  private project(out: WasmTensor, xt: WasmTensor, wt: WasmTensor, init: number, m: number, n: number, k: number): void {
+    const parallel = this.parallel(m * n * k, this.thresholds.matmul);
+    const dt = DT_CODE[wt.dtype];
+    if (m < 4) {
+      const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
+      if (init) this.exec('gemvAdd', [out.ptr, xt.ptr, wt.ptr, init, dt, m, n, k, ptr, stride], parallel);
+      else this.exec('gemv', [out.ptr, xt.ptr, wt.ptr, dt, m, n, k, ptr, stride], parallel);
+    } else {
+      const { ptr, stride } = this.scratch(this.sizes.gemmScratchBytes(), parallel);
+      this.exec('gemm', [out.ptr, xt.ptr, wt.ptr, dt, m, n, k, init, ptr, stride], parallel);
+    }
   }
 
   private parallel(work: number, threshold: number): boolean {
