@@ -29,12 +29,26 @@ export function usageLine(cmd: Command): string {
 }
 
 /**
+ * A typed shadowkv error, also when it comes from another copy of @shadowkv/core than the CLI's: a backend package
+ * imported by name at run time (the launcher's bundle carries its own core; kernels-cuda is loaded from its build)
+ * throws the classes of the core it resolved, which `instanceof` against the CLI's classes does not recognize.
+ */
+export function isShadowKvError(err: unknown): err is ShadowKvError {
+  if (err instanceof ShadowKvError) return true;
+  if (!(err instanceof Error) || typeof (err as { code?: unknown }).code !== 'string') return false;
+  for (let p = Object.getPrototypeOf(err) as object | null; p && p !== Error.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    if ((p as { constructor?: { name?: string } }).constructor?.name === 'ShadowKvError') return true;
+  }
+  return false;
+}
+
+/**
  * Turns an error thrown while parsing or running a command into the exit code and stderr text a user sees.
  * Returns undefined for errors that are not the user's (a bug: the caller rethrows, keeping the stack).
  */
 export function userErrorReport(err: unknown, cmd: Command): { code: number; text: string } | undefined {
   // InvalidArgumentError extends CommanderError: thrown by an action (not by commander's parser), nobody printed it yet.
-  if (err instanceof ShadowKvError || err instanceof InvalidArgumentError) {
+  if (isShadowKvError(err) || err instanceof InvalidArgumentError) {
     return { code: USER_ERROR_EXIT_CODE, text: `shadowkv: ${err.name}: ${err.message}\n${usageLine(cmd)}` };
   }
   if (err instanceof CommanderError) {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkModelDir } from './cli-errors.js';
+import { Command } from 'commander';
+import { checkModelDir, userErrorReport } from './cli-errors.js';
 import { chooseBackend } from './backends.js';
 import { runCli } from './cli-run.test-support.js';
 
@@ -100,5 +101,25 @@ describe('the CLI checks --model before it starts a backend', () => {
       expect.stringMatching(/^shadowkv: InvalidOptionError: option "--model": cannot read "\/nope\/model" \(no such directory\); give a Hugging Face Llama directory/),
       expect.stringMatching(/^usage: shadowkv generate \[options\]/),
     ]);
+  });
+});
+
+describe('typed errors from another copy of @shadowkv/core', () => {
+  it('are user errors (exit 2, one message), as a backend package imported by name at run time throws them', () => {
+    // Stand-ins for the classes of a second copy of core (same names, other class objects).
+    class ShadowKvError extends Error {
+      readonly code: string;
+      constructor(code: string, message: string) {
+        super(message);
+        this.name = new.target.name;
+        this.code = code;
+      }
+    }
+    class BackendUnavailableError extends ShadowKvError {}
+    const report = userErrorReport(new BackendUnavailableError('BACKEND_UNAVAILABLE', 'backend "cuda" is not available: no CUDA driver'), new Command('shadowkv'));
+    expect(report?.code).toBe(2);
+    expect(report?.text).toMatch(/^shadowkv: BackendUnavailableError: backend "cuda" is not available: no CUDA driver\nusage: shadowkv/);
+    // A bug stays a bug: rethrown by main() with its stack.
+    expect(userErrorReport(Object.assign(new TypeError('x is undefined'), { code: 'ERR_X' }), new Command('shadowkv'))).toBeUndefined();
   });
 });
