@@ -25,6 +25,7 @@ import { DEMO_SHADOWKV, formatDemo, runNeedleDemo } from './demo.js';
 import { addressedCommand, checkInputFile, checkModelDir, readInputFile, userErrorReport } from './cli-errors.js';
 import { formatThroughputTable, runThroughput, type ThroughputRow } from './bench/throughput.js';
 import { writeBenchOut } from './bench/bench-out.js';
+import { formatCapacityReport, runCapacity } from './bench/capacity.js';
 import { parseBytes } from './scheduler/parse-bytes.js';
 import { serve } from './server/serve.js';
 
@@ -463,6 +464,41 @@ export function buildCli(): Command {
     else process.stdout.write(`${formatThroughputTable(rows)}\n`);
   });
   addEngineOptions(throughput);
+
+  const capacity = bench
+    .command('capacity')
+    .description("the longest context each policy reaches within the backend's memory (wasm32: 4 GiB): weights + fast-side KV + working buffers, from the policies' memory projections; --validate compares with real prefills")
+    .option('--model <dir>', 'Hugging Face Llama directory')
+    .option('--random <preset>', 'use a seeded random model with these shapes: tiny, llama-3.2-1b')
+    .addOption(new Option('--backend <name>', 'kernel backend whose memory is the limit: wasm (4 GiB, wasm32), or cpu/webgpu with --memory').default('wasm'))
+    .option('--memory <bytes>', "the budget, e.g. 4GiB, 512MiB (default: the backend's addressable limit, 4 GiB for wasm32)")
+    .option('--context <n>', 'also check this prompt length: a typed error (exit 2) when a policy does not fit', int('--context'))
+    .option('--new-tokens <m>', 'tokens generated after the prompt (the cache holds prompt + these)', int('--new-tokens'), 128)
+    .option('--validate <contexts>', 'run real prefills (wasm) at these prompt lengths and compare the projection with the backend counters', intList('--validate'))
+    .option('--json', 'print JSON')
+    .option('--out <file>', 'also write the tables and JSON to this markdown file')
+    .option('--quiet', 'no progress on stderr');
+  addEngineOptions(addPolicyOptions(capacity, true)).action(async (o) => {
+    if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
+    if (o.backend === 'auto' || !BACKEND_NAMES.includes(o.backend)) throw new InvalidArgumentError(`--backend must be one of ${BACKEND_NAMES.filter((b) => b !== 'auto').join(', ')} (the limit is a backend's), got "${o.backend}"`);
+    const labels = String(o.policy).split(',').map((s) => s.trim());
+    const ps = policies(o);
+    const report = await runCapacity({
+      modelDir: o.model ?? (await ensureRandomModel(o.random)),
+      backend: o.backend,
+      memoryBytes: o.memory === undefined ? undefined : parseBytes(String(o.memory), 'memory'),
+      threads: o.threads,
+      weightsDtype: o.weightsDtype,
+      policies: ps.map((policy, i) => ({ label: labels[i], policy })),
+      newTokens: o.newTokens,
+      context: o.context,
+      validate: o.validate,
+      onProgress: o.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
+    });
+    const text = formatCapacityReport(report);
+    if (o.out) await writeFile(o.out, `${text}\n\n\`\`\`json\n${JSON.stringify(report)}\n\`\`\`\n`);
+    process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${text}\n`);
+  });
 
   const serveCmd = program
     .command('serve')

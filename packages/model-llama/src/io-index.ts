@@ -6,7 +6,7 @@ export type { RopeSpecOptions } from './rope-spec.js';
 export { ropeSpecFromConfig } from './rope-spec.js';
 export type { TensorInfo, WeightSource } from './weight-source.js';
 export type { WeightsDtype, WeightsPlacement } from './weight-dtype.js';
-export { WEIGHTS_DTYPES } from './weight-dtype.js';
+export { WEIGHTS_DTYPES, storedWeightsDtype } from './weight-dtype.js';
 export { SafetensorsSource, openSafetensors, openSafetensorsFile } from './safetensors.js';
 export type { HttpFetchOptions } from './http-file.js';
 export { HttpWeightSource, openHttpSafetensors, openHttpSafetensorsFile } from './http-weight-source.js';
