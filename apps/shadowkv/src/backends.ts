@@ -77,9 +77,9 @@ function wasmFactory(mod: Record<string, unknown>): WasmFactory {
   return mod.wasm as WasmFactory;
 }
 
-/** The message of an error met while trying a backend (for the auto reason). */
+/** The message of an error met while trying a backend (for the auto reason, which already says "not <name>:"). */
 function why(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof Error ? err.message.replace(/^backend "[^"]*" is not available: /, '') : String(err);
 }
 
 /** The candidates of 'auto', best first; cpu (the reference) when none is usable. */
