@@ -14,18 +14,20 @@ const fixtureDir = process.env.SHADOWKV_HF_LLAMA_DIR ?? fileURLToPath(new URL('.
 
 /**
  * Upper bounds per decode step on the fixture (4 layers, 8 query / 2 KV heads of 32 dims, vocab 512), as
- * measured on the commit that set them (before the buffer arena and fused ops: dense 75 dispatches and 75 bind
- * groups and ~70 buffers created per step). Dense: 14 dispatches per layer (rmsNorm, q/k/v, 2 ropes, 2 KV
- * writes, attention, o-proj + residual, rmsNorm, gate/up + SwiGLU, down + residual) + embedding, final norm,
- * lm head; one submit per SUBMIT_EVERY dispatches plus the logits read; one host round trip (the logits).
+ * measured on the commit that set them. History: 75 dispatches and a buffer + bind group per op (counters
+ * only); 59 (14 per layer: arena, cached bind groups, fused matmulAdd/matmulSwiglu); now 35. Dense: 8
+ * dispatches per layer: rmsNormMatmuls (norm + q/k/v, one GEMV), ropeQk, writeKvPair, attention (split over
+ * the keys, each KV row read once per GQA group, + combine), matmulAdd (o-proj + residual),
+ * rmsNormMatmulSwiglu (norm + gate/up + SwiGLU), matmulAdd (down + residual); + embedding, final norm, lm
+ * head. One submit per SUBMIT_EVERY dispatches plus the logits read; one host round trip (the logits).
  */
 export const DECODE_BUDGET = {
-  dense: { dispatches: 59, submits: 2, hostReads: 1, bindGroupCreations: 0 },
+  dense: { dispatches: 35, submits: 2, hostReads: 1, bindGroupCreations: 0 },
   // ShadowKV adds per layer landmark scores, top-k, the selected ids' read-back (one host round trip per
-  // layer), the misses' upload and scatter, the key rebuild and its scatter. How many chunks miss varies
-  // from step to step, so the misses' upload lands in a different arena buffer now and then: at most one new
-  // bind group per step (no new buffer once the arena has warmed up).
-  shadowkv: { dispatches: 87, submits: 10, hostReads: 5, bindGroupCreations: 1 },
+  // layer), the misses' upload and scatter, the key rebuild and its scatter (87 before the layer fusions).
+  // How many chunks miss varies from step to step, so the misses' upload lands in a different arena buffer
+  // now and then: at most one new bind group per step (no new buffer once the arena has warmed up).
+  shadowkv: { dispatches: 63, submits: 10, hostReads: 5, bindGroupCreations: 1 },
 } as const;
 
 async function probe(): Promise<{ skip?: string }> {

@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu-context.js';
 import type { GpuTensor } from '../gpu-tensor.js';
 import { f32, i32 } from '../uniform-values.js';
 import { attentionCombineKernel } from './attention-combine.wgsl.js';
-import { attentionSplitKernel } from './attention-split.wgsl.js';
+import { attentionSplitKernel, attentionSplitSharedBytes } from './attention-split.wgsl.js';
 import { attentionTiledKernel, attentionTiles } from './attention-tiled.wgsl.js';
 
 /** Up to this many query rows, attention splits over the keys (decode); above, it tiles over queries. */
@@ -48,14 +48,17 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
       throw new ShapeError('attention', `the split partials (${partialBytes} bytes) are more than this adapter binds at once (maxStorageBufferBindingSize ${ctx.limits.maxBindingBytes})`);
     }
     const partials = ctx.scratch('attention', partialBytes);
+    const heads = gqaHeads(group, headDim, ctx.device.limits.maxComputeWorkgroupStorageSize);
     for (const part of kvParts) {
       const [wk, wv] = part.windows;
       ctx.dispatch(
         attentionSplitKernel,
-        { headDim, split: ATTENTION_SPLIT, vec4 },
-        [nHeads, group, kvLen, causal, i32(offset), f32(p.scale), nSplits, cap, part.row0 * group, wk.shift, dv, 8],
+        { headDim, split: ATTENTION_SPLIT, vec4, heads },
+        [nHeads, group, kvLen, causal, i32(offset), f32(p.scale), nSplits, cap, part.row0 * group, wk.shift, dv, 8, heads],
         [q, { buffer: k.buffer, ...wk }, { buffer: v.buffer, ...wv }, partials],
-        [nSplits, part.rows * group, m],
+        [nSplits, (part.rows * group) / heads, m],
+        // Each KV row of the visible keys once per workgroup of `heads` query heads, q and the partials.
+        m * (part.rows * (group / heads) * Math.min(kvLen, cap) * headDim * 8 + part.rows * group * headDim * 4) + partialBytes,
       );
     }
     ctx.dispatch(attentionCombineKernel, { headDim }, [m * nHeads, nSplits], [partials, out], ctx.linearGrid('attention', m * nHeads));
@@ -73,4 +76,15 @@ export function attention(ctx: GpuContext, qIn: Tensor, kIn: Tensor, vIn: Tensor
     }
   }
   return out;
+}
+
+/**
+ * Query heads per decode-attention workgroup: the largest divisor of the GQA group (at most 8) whose scores
+ * and query rows fit the adapter's workgroup memory, so each KV row is loaded once per group, not per head.
+ */
+export function gqaHeads(group: number, headDim: number, maxWorkgroupBytes: number): number {
+  for (let g = Math.min(group, 8); g > 1; g--) {
+    if (group % g === 0 && attentionSplitSharedBytes(headDim, ATTENTION_SPLIT, g) <= maxWorkgroupBytes) return g;
+  }
+  return 1;
 }
