@@ -8,3 +8,5 @@ export { modelFingerprint, PrefillRecordingCache, recordPrefill, replayPrefill }
 export type { PrefillRecording } from './prefill-recording.js';
 export { formatThroughputTable, largestBatch, runThroughput } from './throughput.js';
 export type { ThroughputOptions, ThroughputRow } from './throughput.js';
+export { findCapacity, formatCapacityReport, formatCapacityTable, largestFitting, projectCapacity, readCapacityModel, runCapacity, validateCapacity } from './capacity.js';
+export type { CapacityCheck, CapacityReport, CapacityResult, CapacityRow, CapacityTerms } from './capacity.js';
