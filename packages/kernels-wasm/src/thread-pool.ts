@@ -3,9 +3,12 @@
 // arrays), runs share 0 itself and waits for the others: Atomics.wait in Node (the main thread may block there)
 // and in workers; a browser's main thread may not block, so there it spins on the counter (the caller is busy
 // with its own share for most of that time). Every pooled job uses every thread, so no worker can still be
-// reading a previous job when the next one is published.
+// reading a previous job when the next one is published. A worker that dies leaves a note in the control words
+// (worker-source.ts), and the host marks one whose exit it sees: the waiting caller (or the next pooled call)
+// then throws WasmWorkerError instead of waiting for a count that will never reach zero.
 import { BackendUnavailableError } from '@shadowkv/core';
-import { CTL, MAX_ARGS, WORKER_SOURCE } from './worker-source.js';
+import { WasmWorkerError } from './wasm-worker-error.js';
+import { CTL, DEAD_BUMP, DEATH, MAX_ARGS, WORKER_SOURCE } from './worker-source.js';
 
 /** The subset of a Worker (Node worker_threads or Web Worker) the pool uses. */
 interface AnyWorker {
@@ -30,15 +33,15 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 interface Spawned {
   worker: AnyWorker;
   onMessage(cb: (m: any) => void): void;
-  /** Called once the worker is ready: from then on it talks through shared memory only. */
-  settle(): void;
+  /** Called once the worker is ready: from then on it talks through shared memory only; onExit(code) if it exits. */
+  settle(onExit: (code: number) => void): void;
 }
 
-async function spawn(): Promise<Spawned> {
+async function spawn(source: string): Promise<Spawned> {
   if (isNode) {
     const specifier = 'node:worker_threads';
     const { Worker } = (await import(/* @vite-ignore */ specifier)) as typeof import('node:worker_threads');
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(source, { eval: true });
     return {
       worker: w,
       onMessage: (cb) => {
@@ -46,23 +49,24 @@ async function spawn(): Promise<Spawned> {
         w.on('error', (e) => cb({ error: e.message }));
       },
       // A 'message' listener keeps the process alive even for an unref'd worker: drop it, so that a pool never
-      // holds the process open (a crash of the worker after start is then ignored here and shows up as a job
-      // that never finishes only if a kernel aborts the isolate, which host-side checks prevent).
-      settle: () => {
+      // holds the process open. 'exit' does not: it marks the pool broken when the worker goes while the caller
+      // is not blocked (a worker's own death note covers the blocked case; terminate() skips that note).
+      settle: (onExit) => {
         w.removeAllListeners('message');
         w.removeAllListeners('error');
         w.on('error', () => {});
+        w.on('exit', onExit);
         w.unref();
       },
     };
   }
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   const w = new Worker(url);
   return {
     worker: w,
     onMessage: (cb) => {
-      w.onmessage = (e: MessageEvent) => cb(e.data);
-      w.onerror = (e: ErrorEvent) => cb({ error: e.message });
+      w.onmessage = (e: { data: unknown }) => cb(e.data);
+      w.onerror = (e: { message: string }) => cb({ error: e.message });
     },
     settle: () => URL.revokeObjectURL(url),
   };
@@ -81,41 +85,58 @@ export class ThreadPool {
     control: SharedArrayBuffer,
     args: SharedArrayBuffer,
     private readonly fns: KernelFn[],
+    private readonly names: readonly string[],
   ) {
     this.ctl = new Int32Array(control);
     this.args = new Float64Array(args);
   }
 
-  /** Starts `threads - 1` workers on `memory`, each with its own instance of `module`. */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], fns: KernelFn[]): Promise<ThreadPool> {
+  /**
+   * Starts `threads - 1` workers on `memory`, each with its own instance of `module`. `source` is the workers'
+   * code (WORKER_SOURCE; tests pass a copy with a fault at JOB_START_MARKER).
+   */
+  static async start(
+    threads: number,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    names: readonly string[],
+    fns: KernelFn[],
+    source: string = WORKER_SOURCE,
+  ): Promise<ThreadPool> {
     const control = new SharedArrayBuffer(CTL.WORDS * 4);
     const args = new SharedArrayBuffer(MAX_ARGS * 8);
+    const ctl = new Int32Array(control);
     const workers: AnyWorker[] = [];
     try {
       await Promise.all(
         Array.from({ length: threads - 1 }, async (_, i) => {
-          const { worker, onMessage, settle } = await spawn();
+          const tid = i + 1;
+          const { worker, onMessage, settle } = await spawn(source);
           workers.push(worker);
           await new Promise<void>((resolve, reject) => {
             onMessage((m) => {
               if (m?.ready) resolve();
               else if (m?.error) reject(new Error(m.error));
             });
-            worker.postMessage({ module, memory, control, args, names, tid: i + 1 });
+            worker.postMessage({ module, memory, control, args, names, tid });
           });
-          settle();
+          settle((code) => markExited(ctl, tid, code));
         }),
       );
     } catch (err) {
       for (const w of workers) void w.terminate();
       throw new BackendUnavailableError('wasm', `a kernel worker failed to start (${(err as Error).message}); use wasm({ threads: 1 })`, { cause: err });
     }
-    return new ThreadPool(threads, workers, control, args, fns);
+    return new ThreadPool(threads, workers, control, args, fns, names);
   }
 
-  /** Runs kernel `fn` with `argv` on every thread (the caller is thread 0) and returns when all are done. */
+  /**
+   * Runs kernel `fn` with `argv` on every thread (the caller is thread 0) and returns when all are done.
+   * Throws WasmWorkerError when a worker has died (before or during the job); the pool stays broken after that.
+   */
   run(fn: number, argv: readonly number[]): void {
     const { ctl, threads } = this;
+    if (Atomics.load(ctl, CTL.DEAD)) this.fail(fn);
     for (let i = 0; i < argv.length; i++) this.args[i] = argv[i];
     ctl[CTL.FN] = fn;
     ctl[CTL.NARGS] = argv.length;
@@ -133,6 +154,8 @@ export class ThreadPool {
     for (;;) {
       const p = Atomics.load(ctl, CTL.PENDING);
       if (p === 0) break;
+      // A dying worker sets DEAD before it bumps PENDING, so a changed PENDING (or the wake-up) finds DEAD set.
+      if (Atomics.load(ctl, CTL.DEAD)) this.fail(fn);
       if (this.blocking && ++spins > 1000) Atomics.wait(ctl, CTL.PENDING, p);
     }
     if (failed) throw failed;
@@ -148,4 +171,20 @@ export class ThreadPool {
     Atomics.notify(this.ctl, CTL.GEN);
     for (const w of this.workers) void w.terminate();
   }
+
+  /** Throws the WasmWorkerError for the dead worker recorded in the control words. */
+  private fail(fn: number): never {
+    const { ctl } = this;
+    throw new WasmWorkerError(this.names[fn] ?? `kernel ${fn}`, Atomics.load(ctl, CTL.DEAD), this.threads, Atomics.load(ctl, CTL.WHY), Atomics.load(ctl, CTL.CODE));
+  }
+}
+
+/** The host saw worker `tid` exit: record it (unless the pool is shutting down or a death is already noted). */
+function markExited(ctl: Int32Array, tid: number, code: number): void {
+  if (Atomics.load(ctl, CTL.SHUTDOWN) || Atomics.load(ctl, CTL.DEAD)) return;
+  Atomics.store(ctl, CTL.WHY, DEATH.EXIT_SEEN);
+  Atomics.store(ctl, CTL.CODE, code | 0);
+  Atomics.compareExchange(ctl, CTL.DEAD, 0, tid);
+  Atomics.add(ctl, CTL.PENDING, DEAD_BUMP);
+  Atomics.notify(ctl, CTL.PENDING);
 }
