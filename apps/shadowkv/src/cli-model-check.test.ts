@@ -80,6 +80,17 @@ describe('the CLI checks --model before it starts a backend', () => {
     if (cuda) expect(cuda.name).toBe('BackendUnavailableError');
   });
 
+  it('other input files too: --resume-session and --peer-model are checked before the backend (a valid model here)', async () => {
+    for (const [args, flag] of [
+      [['generate', '--model', fixtureDir, '--prompt', 'hi', '--resume-session', '/nope/s.skv', '--backend', 'cuda'], '--resume-session'],
+      [['bench', 'speed', '--model', fixtureDir, '--context', '64', '--peer', 'llama.cpp', '--peer-model', '/nope/m.gguf', '--backend', 'cuda'], '--peer-model'],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(new RegExp(`^shadowkv: InvalidOptionError: option "${flag}": cannot read "/nope/[^"]+" \\(no such file\\)`));
+    }
+  });
+
   it('bench niah checks --model before --jobs starts processes', async () => {
     const data = join(tmp, 'rows.jsonl');
     writeFileSync(data, '');

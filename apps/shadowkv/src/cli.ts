@@ -261,6 +261,7 @@ export function buildCli(): Command {
     const noPrompt = o.turnsFile !== undefined || (o.resumeSession !== undefined && ['prompt', 'promptFile', 'inputIds'].every((k) => o[k] === undefined));
     const prompt = noPrompt ? null : await promptFrom(o);
     if (o.turnsFile !== undefined) await readTurns(o.turnsFile);
+    if (o.resumeSession !== undefined) await checkInputFile('--resume-session', String(o.resumeSession));
     policies(o);
     const engine = await loadEngine(o.model, o.backend, Boolean(o.quiet || o.json), undefined, o);
     applyMaxContext(engine, o);
@@ -385,6 +386,7 @@ export function buildCli(): Command {
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(speed, true).action(async (o) => {
     if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
+    if (o.peerModel !== undefined) await checkInputFile('--peer-model', o.peerModel);
     const model = o.model ?? (await ensureRandomModel(o.random));
     if (o.peer || o.bandwidth) {
       await speedComparison(model, o, (backend) => loadEngine(model, backend, Boolean(o.quiet), undefined, o));
