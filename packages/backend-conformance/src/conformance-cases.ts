@@ -7,6 +7,7 @@ import { kvCases } from './cases/kv-cases.js';
 import { lifecycleCases } from './cases/lifecycle-cases.js';
 import { memoryCases } from './cases/memory-cases.js';
 import { ropeCases } from './cases/rope-cases.js';
+import { rowCopyCases } from './cases/row-copy-cases.js';
 import { sparseCases } from './cases/sparse-cases.js';
 import { weightDtypeCases } from './cases/weight-dtype-cases.js';
 import type { ConformanceCase, OpName } from './conformance-case.js';
@@ -18,7 +19,7 @@ export const DEFAULT_CONFORMANCE_SEED = 0x5eed;
 const OPS: Record<OpName, true> = {
   upload: true, zeros: true, read: true, dispose: true, sync: true, destroy: true,
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true, matmulAdd: true, matmulSwiglu: true,
-  rmsNormMatmuls: true, rmsNormMatmulSwiglu: true, ropeQk: true, writeKvPair: true,
+  rmsNormMatmuls: true, rmsNormMatmulSwiglu: true, ropeQk: true, writeKvPair: true, writeRows: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
 };
 
@@ -44,6 +45,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
     ...denseCases(seed, n),
     ...fusedCases(),
     ...layerFusedCases(),
+    ...rowCopyCases(),
     ...ropeCases(seed, n),
     ...kvCases(seed, n),
     ...sparseCases(seed, n),

@@ -171,6 +171,12 @@ class BrokenBackends {
       super.writeKv(cache, x, start + x.shape[0] < cache.shape[1] ? start + 1 : Math.max(0, start - 1));
     }
   };
+  static writeRowsSkipsLast = class extends CpuBackend {
+    override writeRows(dst: Tensor, src: Tensor, start: number): void {
+      const [m, n] = src.shape;
+      if (m > 1) super.writeRows(dst, new CpuTensor([m - 1, n], 'f32', data(src).slice(0, (m - 1) * n)), start);
+    }
+  };
   static gatherOffByOneRow = class extends CpuBackend {
     override gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
       const [nKv, rows, d] = src.shape;
@@ -231,6 +237,7 @@ describe('the conformance suite', () => {
     ['rebuildKeys that ignores positionOffset', new BrokenBackends.rebuildIgnoresOffset(), 'rebuildKeys'],
     ['landmarkScores that uses one query head per group', new BrokenBackends.landmarkMeanOverGroup(), 'landmarkScores'],
     ['writeKv that writes one row late', new BrokenBackends.writeKvShifted(), 'writeKv'],
+    ['writeRows that drops the last row', new BrokenBackends.writeRowsSkipsLast(), 'writeRows'],
     ['gatherChunks that is off by one row', new BrokenBackends.gatherOffByOneRow(), 'gatherChunks'],
     ['scatterChunks that drops the last chunk of each head', new BrokenBackends.scatterSkipsLastChunk(), 'scatterChunks'],
     ['add without shape checks', new BrokenBackends.noShapeChecks(), 'add', /expected a ShapeError/],

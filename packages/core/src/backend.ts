@@ -128,6 +128,11 @@ export interface KernelBackend {
   ropeQk?(q: Tensor, k: Tensor, positions: Tensor, nHeads: number, nKvHeads: number, rope: RopeSpec): [Tensor, Tensor];
   /** In place: writeKv(kCache, k, start) and writeKv(vCache, v, start) (caches of one shape, k and v of one shape). */
   writeKvPair?(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number): void;
+  /**
+   * In place: src [m, n] into rows start..start+m of dst [M, n] (f32; other rows untouched). Stacks per-sequence
+   * rows into one batch matrix on the device (continuous batching); callers without it copy through the host.
+   */
+  writeRows?(dst: Tensor, src: Tensor, start: number): void;
 
   // ---- KV layout ----
   /**

@@ -37,6 +37,7 @@ describe('validateOpArgs', () => {
     expect(v.softmax(t([4, 0]))).toEqual({ rows: 4, n: 0 });
     expect(v.softmax(t([]))).toEqual({ rows: 1, n: 1 });
     expect(v.writeKv(t([2, 16, 64]), t([3, 128]), 13)).toEqual({ nKvHeads: 2, capacity: 16, headDim: 64, m: 3 });
+    expect(v.writeRows(t([10, 96]), t([4, 96]), 6)).toEqual({ rows: 10, n: 96, m: 4 });
     expect(v.attention(t([1, 256]), t([2, 10, 64]), t([2, 10, 64]), attn())).toEqual({ m: 1, capacity: 10, group: 2 });
     expect(v.gatherChunks(t([2, 16, 64]), ids([2, 3]), 4)).toEqual({ nKvHeads: 2, rows: 16, headDim: 64, nSel: 3 });
     expect(v.scatterChunks(t([2, 16, 64]), t([2, 12, 64]), ids([2, 3]), 4)).toEqual({ nKvHeads: 2, rows: 16, headDim: 64, nSel: 3 });
@@ -92,6 +93,10 @@ describe('validateOpArgs', () => {
     rejects(() => v.writeKv(t([2, 16, 64]), t([1, 64]), 0), 'writeKv', /x has shape \[1, 64\], expected \[\*, 128\]/);
     rejects(() => v.writeKv(t([2, 16, 64]), t([1, 128]), -1), 'writeKv', /start -1 must be an integer >= 0/);
     rejects(() => v.writeKv(t([2, 16, 64]), t([1, 128]), 0.5), 'writeKv', /start 0.5/);
+    rejects(() => v.writeRows(t([10, 96]), t([4, 96]), 7), 'writeRows', /rows 7..11 exceed dst's 10 rows/);
+    rejects(() => v.writeRows(t([10, 96]), t([4, 64]), 0), 'writeRows', /src has shape \[4, 64\], expected \[\*, 96\]/);
+    rejects(() => v.writeRows(t([2, 10, 96]), t([4, 96]), 0), 'writeRows', /dst/);
+    rejects(() => v.writeRows(t([10, 96]), t([4, 96]), -1), 'writeRows', /start -1 must be an integer >= 0/);
     const q = t([1, 256]);
     const kv = t([2, 10, 64]);
     rejects(() => v.attention(q, kv, kv, attn({ kvLen: 11 })), 'attention', /kvLen 11 exceeds the 10 rows of k/);

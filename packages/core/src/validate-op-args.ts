@@ -138,6 +138,17 @@ export const validateOpArgs = {
     return { nKvHeads, capacity, headDim, m };
   },
 
+  /** dst [rows, n], src [m, n] f32, rows start..start+m inside dst. */
+  writeRows(dst: Tensor, src: Tensor, start: number): { rows: number; n: number; m: number } {
+    assertShape('writeRows', 'dst', dst, [-1, -1], 'f32');
+    const [rows, n] = dst.shape;
+    assertShape('writeRows', 'src', src, [-1, n], 'f32');
+    const m = src.shape[0];
+    if (!Number.isInteger(start) || start < 0) throw new ShapeError('writeRows', `start ${start} must be an integer >= 0`);
+    if (start + m > rows) throw new ShapeError('writeRows', `rows ${start}..${start + m} exceed dst's ${rows} rows`);
+    return { rows, n, m };
+  },
+
   /** q [m, nHeads*headDim], k and v [nKvHeads, capacity, headDim] with kvLen <= capacity. */
   attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): { m: number; capacity: number; group: number } {
     const { nHeads, nKvHeads, headDim, kvLen } = p;

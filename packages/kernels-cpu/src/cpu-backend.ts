@@ -181,6 +181,13 @@ export class CpuBackend implements KernelBackend {
     this.writeKv(vCache, v, start);
   }
 
+  /** The optional row copy, specified here: dst rows start..start+m become src's rows, exactly. */
+  writeRows(dst: Tensor, src: Tensor, start: number): void {
+    this.checkCpu('writeRows', dst, src);
+    const { n } = validateOpArgs.writeRows(dst, src, start);
+    f32(dst).set(f32(src), start * n);
+  }
+
   add(a: Tensor, b: Tensor): Tensor {
     this.checkCpu('add', a, b);
     validateOpArgs.elementwise('add', a, b);

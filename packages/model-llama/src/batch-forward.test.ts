@@ -1,8 +1,9 @@
 // Batched forward: greedy tokens of every sequence in a batch (mixed prompt lengths, mixed cache policies, some
-// sequences prefilling while others decode) equal the same sequence run alone with model.forward.
+// sequences prefilling while others decode) equal the same sequence run alone with model.forward, with the rows
+// stacked on the device (the backend's writeRows) and through the host (a backend without it).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KvCachePolicy, KvCacheState } from '@shadowkv/core';
+import type { KvCachePolicy, KvCacheState, Tensor } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { dense, kcache, shadowkv } from '@shadowkv/kv-policies';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +82,44 @@ describe('forwardBatch', () => {
     for (const s of seqs) s.state.dispose();
     return seqs.map((s) => s.out);
   }
+
+  it('stacks the attention rows the same with writeRows and through the host', async () => {
+    expect(typeof backend.writeRows).toBe('function');
+    const vocab = model.config.vocabSize;
+    const run = async () => {
+      const a = dense().create(ctx(40));
+      const b = shadowkv({ rank: 8, budget: 16, outliers: 1, localChunks: 1, chunkSize: 4 }).create(ctx(40));
+      const r = await forwardBatch(model, [
+        { ids: promptOf(13, 5, vocab), state: a, lastLogits: true },
+        { ids: promptOf(29, 6, vocab), state: b, lastLogits: true },
+      ]);
+      const data = await backend.read(r.logits!);
+      backend.dispose(r.logits!);
+      a.dispose();
+      b.dispose();
+      return data;
+    };
+    // Own properties shadow the prototype's method: first a counting wrapper, then none (the host path).
+    const own = backend as { writeRows?: unknown };
+    const real = backend.writeRows!.bind(backend);
+    let calls = 0;
+    try {
+      own.writeRows = (dst: Tensor, src: Tensor, start: number) => {
+        calls++;
+        real(dst, src, start);
+      };
+      const onDevice = await run();
+      // Two sequences' rows per layer.
+      expect(calls).toBe(2 * model.config.nLayers);
+      own.writeRows = undefined;
+      const viaHost = await run();
+      expect(viaHost).toEqual(onDevice);
+      expect(calls).toBe(2 * model.config.nLayers);
+    } finally {
+      delete own.writeRows;
+    }
+    expect(typeof backend.writeRows).toBe('function');
+  });
 
   it('gives every sequence the tokens it gets alone (mixed lengths and policies, prefill interleaved with decode)', async () => {
     const vocab = model.config.vocabSize;

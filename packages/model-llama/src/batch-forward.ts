@@ -137,13 +137,21 @@ export async function forwardBatch(model: LlamaModel, seqs: readonly BatchSequen
 }
 
 /**
- * Stacks [m_i, n] tensors into one [sum m_i, n]. The backend interface has no concatenation op yet, so the rows
- * go through the host (a copy on CPU backends; a read-back per layer on GPU backends, to be replaced by a
- * device op).
+ * Stacks [m_i, n] tensors into one [sum m_i, n]: on the device with the backend's optional writeRows, else
+ * through the host (read + upload: a copy on CPU backends, a read-back per layer on GPU backends without it).
  */
 async function concatRows(backend: KernelBackend, parts: readonly Tensor[]): Promise<Tensor> {
   const n = parts[0].shape[1];
   const rows = parts.reduce((a, t) => a + t.shape[0], 0);
+  if (backend.writeRows) {
+    const out = backend.zeros([rows, n]);
+    let start = 0;
+    for (const t of parts) {
+      backend.writeRows(out, t, start);
+      start += t.shape[0];
+    }
+    return out;
+  }
   const out = new Float32Array(rows * n);
   let at = 0;
   for (const t of parts) {

@@ -69,6 +69,26 @@ describe('BatchScheduler', () => {
     expect(st.reservedBytes).toBe(0);
   });
 
+  it('on the wasm backend (rows stacked with its writeRows) too: batched greedy tokens equal solo ones', async () => {
+    const wasm = await createEngine({ model: fixtureDir, backend: 'wasm' });
+    try {
+      expect(typeof wasm.backend.writeRows).toBe('function');
+      const reqs = [
+        { ids: promptOf(75, 12), cache: sparse, n: 5 },
+        { ids: promptOf(7, 13), cache: () => dense(), n: 7 },
+        { ids: promptOf(30, 14), cache: () => kcache({ topN: 16 }), n: 4 },
+      ];
+      const expected = [];
+      for (const r of reqs) expected.push(await tokensOf(wasm.generate({ inputIds: r.ids }, { cache: r.cache(), maxNewTokens: r.n, ignoreEos: true, prefillChunkSize: CHUNK })));
+      const sched = wasm.scheduler({ kvMemory: BIG, prefillChunkSize: CHUNK });
+      const got = await Promise.all(reqs.map((r) => tokensOf(sched.submit({ inputIds: r.ids }, { cache: r.cache(), maxNewTokens: r.n, ignoreEos: true }))));
+      expect(got).toEqual(expected);
+      expect(sched.stats().maxBatch).toBe(3);
+    } finally {
+      wasm.dispose();
+    }
+  });
+
   it("cuts each prompt at its own prefillChunkSize, one chunk per step interleaved with the running streams' decode steps", async () => {
     const runner = promptOf(12, 10);
     const joiner = promptOf(101, 11);
