@@ -431,6 +431,7 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .option('--out <file>', 'also write the table and JSON to this markdown file, updated after each context')
     .option('--max-context <n>', 'allow contexts past max_position_embeddings (throughput runs only: RoPE extrapolates, quality untested)', int('--max-context'))
+    .option('--prefill-cache [dir]', "prefill one prompt per context once (dense), record it on disk (default dir under the OS temp dir) and replay it into every sequence: the batch shares that prompt, 'prefill s' is replay time, later runs skip the prefill")
     .option('--quiet', 'no progress on stderr');
   addPolicyOptions(throughput, true).action(async (o) => {
     if (!o.model === !o.random) throw new InvalidArgumentError('give exactly one of --model DIR or --random PRESET');
@@ -453,6 +454,7 @@ export function buildCli(): Command {
             maxBatch: o.maxBatch,
             denseAtBatchOf: 'shadowkv',
             denseHostLimit,
+            recordings: o.prefillCache ? await PrefillRecordingCache.open(typeof o.prefillCache === 'string' ? o.prefillCache : join(tmpdir(), 'shadowkv-prefill-cache'), engine) : undefined,
             onProgress: o.quiet ? undefined : (line) => process.stderr.write(`${backend} ${line}\n`),
             // Written after every context (with the rows of earlier backends) so that an interrupted run keeps what it measured.
             onContext: (rs) => (o.out ? writeBenchOut(o.out, formatThroughputTable([...rows, ...rs]), [...rows, ...rs]) : undefined),

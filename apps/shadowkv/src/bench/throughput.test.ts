@@ -1,6 +1,6 @@
 // bench throughput: the batch rule (prefill one at a time, all decode together), and a tiny run whose batches
 // fit the budget by measurement and whose sparse policy fits a larger batch than dense.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +79,23 @@ describe('bench throughput --out', () => {
       ]);
       // The file's table is the one printed.
       expect(text.startsWith(stdout.trim())).toBe(true);
+      expect(rows.every((r) => r.prefill === 'live')).toBe(true);
+
+      // --prefill-cache: one prompt per context prefilled once, recorded on disk, replayed into every sequence.
+      const cache = join(tmp, 'cache');
+      const replayed = await runCli([...args, '--out', out, '--max-context', '64', '--prefill-cache', cache, '--policy', 'dense,shadowkv:budget=8:chunk-size=4:rank=4:outliers=1:local-chunks=1']);
+      expect(replayed.code).toBe(0);
+      const rows2 = JSON.parse(/```json\n(.*)\n```/s.exec(await readFile(out, 'utf8'))![1]) as ThroughputRow[];
+      expect(rows2.map((r) => [r.context, r.policy, r.prefill])).toEqual([
+        [32, 'dense', 'replayed'],
+        [32, 'shadowkv', 'replayed'],
+        [56, 'dense', 'replayed'],
+        [56, 'shadowkv', 'replayed'],
+      ]);
+      // One recording per context, shared by both policies and every sequence.
+      const [dir] = await readdir(cache);
+      expect((await readdir(join(cache, dir))).length).toBe(2);
+      expect(replayed.out).toContain('(replay)');
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
