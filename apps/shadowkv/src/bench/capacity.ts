@@ -493,6 +493,6 @@ export function formatCapacityReport(r: CapacityReport): string {
   if (r.atContext) {
     parts.push(`At ${r.atContext.context} tokens every policy fits: ${r.atContext.terms.map((t, i) => `${r.result.rows[i].policy} ${mib(t.total)}`).join(', ')}.`);
   }
-  if (r.checks) parts.push('Projection vs a real prefill + decode on wasm (fresh backend per run):', '', formatValidationTable(r.checks));
+  if (r.checks) parts.push(`Projection vs a real prefill + decode on wasm (fresh backend per run):\n\n${formatValidationTable(r.checks)}`);
   return parts.join('\n\n');
 }
