@@ -3,12 +3,14 @@
 // tokens/s, time to first token and inter-token latency (p50/p99), and checks every answer against its prompt
 // (the pass key found) and a sample against a solo engine.generate run (greedy, token for token).
 //   npx tsx --conditions=@shadowkv/source apps/shadowkv/src/server/load-test.ts --clients 64 --seconds 120
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
 import type { BackendName } from '../backends.js';
 import { needleModelDir, needlePrompt, type NeedlePrompt } from '../demo.js';
 import { createEngine, type Engine } from '../engine.js';
 import { createPolicy, parsePolicySpec } from '../policy-options.js';
+import { writeBenchOut } from '../bench/bench-out.js';
 import { parseBytes } from '../scheduler/parse-bytes.js';
 import { createOpenAiServer } from './openai-server.js';
 
@@ -36,6 +38,10 @@ export interface LoadResult {
   soloChecked: number;
   soloEqual: number;
   maxBatch: number;
+  /** The machine's 1-minute load average, lowest and highest of the samples taken every 10 s during the run. */
+  loadAverage: [number, number];
+  /** /metrics after the run: the live gauges (0 when every request freed its state) and the requests by outcome. */
+  afterRun: Record<string, number>;
 }
 
 function pct(xs: number[], p: number): number {
@@ -45,8 +51,13 @@ function pct(xs: number[], p: number): number {
 }
 
 /** One policy's run: a fresh server (scheduler) on the engine, `clients` loops until the deadline, then checks. */
-export async function runLoad(engine: Engine, spec: string, prompts: NeedlePrompt[], o: { clients: number; seconds: number; kvMemory: number; maxTokens: number; sample: number; log: (s: string) => void }): Promise<LoadResult> {
-  const service = engine.scheduler({ kvMemory: o.kvMemory, maxQueue: o.clients });
+export async function runLoad(
+  engine: Engine,
+  spec: string,
+  prompts: NeedlePrompt[],
+  o: { clients: number; seconds: number; kvMemory: number; maxTokens: number; sample: number; prefillChunkSize: number; log: (s: string) => void },
+): Promise<LoadResult> {
+  const service = engine.scheduler({ kvMemory: o.kvMemory, maxQueue: o.clients, prefillChunkSize: o.prefillChunkSize });
   const app = createOpenAiServer({ engine, service });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 600_000 });
@@ -55,7 +66,12 @@ export async function runLoad(engine: Engine, spec: string, prompts: NeedlePromp
   let next = 0;
   const t0 = performance.now();
   const deadline = t0 + o.seconds * 1000;
-  const progress = setInterval(() => o.log(`${spec}: ${samples.length} done, ${errors.length} errors, ${service.stats().running} running, ${service.stats().queued} queued`), 10_000);
+  const loads = [loadavg()[0]];
+  const progress = setInterval(() => {
+    loads.push(loadavg()[0]);
+    const st = service.stats();
+    o.log(`${spec}: ${samples.length} done, ${errors.length} errors, ${st.running} running, ${st.queued} queued, KV fast ${(st.fastBytes / 2 ** 20).toFixed(1)} MiB / slow ${(st.slowBytes / 2 ** 20).toFixed(1)} MiB, load ${loads.at(-1)!.toFixed(1)}`);
+  }, 10_000);
   const worker = async () => {
     while (performance.now() < deadline) {
       const i = next++ % prompts.length;
@@ -86,6 +102,10 @@ export async function runLoad(engine: Engine, spec: string, prompts: NeedlePromp
   const wall = (performance.now() - t0) / 1000;
   clearInterval(progress);
   const stats = service.stats();
+  loads.push(loadavg()[0]);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const afterRun: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^(shadowkv_(?:running_sequences|queue_depth|kv_fast_bytes|kv_slow_bytes|kv_reserved_fast_bytes|requests_total\{outcome="[a-z]+"\})) (\S+)$/gm)) afterRun[m[1]] = Number(m[2]);
   await app.close();
   // A sample of prompts: every server answer equals the greedy solo run of the same prompt and policy.
   let checked = 0;
@@ -93,7 +113,7 @@ export async function runLoad(engine: Engine, spec: string, prompts: NeedlePromp
   const seen = [...new Set(samples.map((s) => s.prompt))].slice(0, o.sample);
   for (const i of seen) {
     const { name, options } = parsePolicySpec(spec);
-    const solo = await engine.generateText(prompts[i].text, { maxNewTokens: o.maxTokens, cache: createPolicy(name, options), prefillChunkSize: 256 });
+    const solo = await engine.generateText(prompts[i].text, { maxNewTokens: o.maxTokens, cache: createPolicy(name, options), prefillChunkSize: o.prefillChunkSize });
     for (const s of samples.filter((x) => x.prompt === i)) {
       checked++;
       if (s.text === solo.text) equal++;
@@ -116,15 +136,17 @@ export async function runLoad(engine: Engine, spec: string, prompts: NeedlePromp
     soloChecked: checked,
     soloEqual: equal,
     maxBatch: stats.maxBatch,
+    loadAverage: [Math.min(...loads), Math.max(...loads)],
+    afterRun,
   };
 }
 
 export function formatLoad(rs: LoadResult[]): string {
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
-  const head = '| policy | clients | s | requests | errors | tok/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | pass key found | solo-equal sample | max batch |\n|---|---|---|---|---|---|---|---|---|---|---|';
+  const head = '| policy | clients | s | requests | errors | tok/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | pass key found | solo-equal sample | max batch | load avg (1 min) |\n|---|---|---|---|---|---|---|---|---|---|---|---|';
   const rows = rs.map(
     (r) =>
-      `| ${r.policy} | ${r.clients} | ${r.seconds} | ${r.requests} | ${r.errors} | ${r.tokensPerSecond.toFixed(1)} | ${f(r.ttftP50Ms)} / ${f(r.ttftP99Ms)} | ${f(r.itlP50Ms)} / ${f(r.itlP99Ms)} | ${r.passKeyFound}/${r.requests} | ${r.soloEqual}/${r.soloChecked} | ${r.maxBatch} |`,
+      `| ${r.policy} | ${r.clients} | ${r.seconds} | ${r.requests} | ${r.errors} | ${r.tokensPerSecond.toFixed(1)} | ${f(r.ttftP50Ms)} / ${f(r.ttftP99Ms)} | ${f(r.itlP50Ms)} / ${f(r.itlP99Ms)} | ${r.passKeyFound}/${r.requests} | ${r.soloEqual}/${r.soloChecked} | ${r.maxBatch} | ${r.loadAverage[0].toFixed(1)}-${r.loadAverage[1].toFixed(1)} |`,
   );
   return [head, ...rows].join('\n');
 }
@@ -142,11 +164,14 @@ async function main(): Promise<void> {
       'max-tokens': { type: 'string', default: '8' },
       prompts: { type: 'string', default: '24' },
       sample: { type: 'string', default: '6' },
+      'prefill-chunk-size': { type: 'string', default: '256' },
+      threads: { type: 'string' },
+      out: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  const engine = await createEngine({ model: v.model ?? needleModelDir(), backend: v.backend as BackendName });
+  const engine = await createEngine({ model: v.model ?? needleModelDir(), backend: v.backend as BackendName, threads: v.threads === undefined ? undefined : Number(v.threads) });
   log(`load test: ${engine.model.dir} on ${engine.backend.name} (${engine.backendReason})`);
   const lengths = String(v.lengths).split(',').map(Number);
   const prompts = Array.from({ length: Number(v.prompts) }, (_, i) => needlePrompt(engine, lengths[i % lengths.length], (i * 0.37) % 1, 1000 + i));
@@ -155,9 +180,18 @@ async function main(): Promise<void> {
     // Policies are separated by ';' (a spec itself uses ':').
     for (const spec of String(v.policy).split(';')) {
       results.push(
-        await runLoad(engine, spec.trim(), prompts, { clients: Number(v.clients), seconds: Number(v.seconds), kvMemory: parseBytes(String(v['kv-memory']), 'kv-memory'), maxTokens: Number(v['max-tokens']), sample: Number(v.sample), log }),
+        await runLoad(engine, spec.trim(), prompts, {
+          clients: Number(v.clients),
+          seconds: Number(v.seconds),
+          kvMemory: parseBytes(String(v['kv-memory']), 'kv-memory'),
+          maxTokens: Number(v['max-tokens']),
+          sample: Number(v.sample),
+          prefillChunkSize: Number(v['prefill-chunk-size']),
+          log,
+        }),
       );
       log(formatLoad(results.slice(-1)));
+      if (v.out) await writeBenchOut(v.out, formatLoad(results), results);
     }
   } finally {
     engine.dispose();
