@@ -111,7 +111,6 @@ JSON
   # declarations of these packages use globals that a Node project's default lib/types do not have.
   case "$short" in
     kernels-webgpu) extra='"types": ["node", "@webgpu/types"],'; say "  NOTE: its declarations use the WebGPU globals: a TypeScript user must add @webgpu/types to compilerOptions.types" ;;
-    kernels-wasm) extra='"lib": ["es2022", "dom"],'; say "  NOTE: its declarations use the WebAssembly namespace (lib dom): a TypeScript user must add lib dom" ;;
     *) extra='' ;;
   esac
   if [ -n "$extra" ]; then sed -i "s|\"compilerOptions\": {|\"compilerOptions\": { $extra|; s|\"types\": \[\"node\"\], ||; s|\"lib\": \[\"es2022\"\],||" "$dest/tsconfig.json"; [[ "$extra" == *types* ]] || sed -i 's|"allowJs"|"types": ["node"], "allowJs"|' "$dest/tsconfig.json"; fi

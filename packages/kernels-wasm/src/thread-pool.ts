@@ -72,7 +72,17 @@ async function spawn(source: string): Promise<Spawned> {
   };
 }
 
-export class ThreadPool {
+/** What the backend needs of a pool (ThreadPool implements it). */
+export interface KernelPool {
+  /** Threads per job, the caller included. */
+  readonly threads: number;
+  /** Runs kernel `fn` with `argv` split across every thread; returns when all are done. */
+  run(fn: number, argv: readonly number[]): void;
+  /** Stops the workers (idempotent). */
+  close(): void;
+}
+
+export class ThreadPool implements KernelPool {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
   private readonly blocking = canBlock();

@@ -7,6 +7,15 @@ import { WasmOutOfMemoryError } from './wasm-memory-error.js';
 const ALIGN = 64;
 const PAGE = 65536;
 
+/**
+ * The part of a WebAssembly.Memory the allocator (and the backend) use, typed structurally: the published
+ * declarations then need no lib dom, where TypeScript keeps the WebAssembly namespace.
+ */
+export interface KernelMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+
 interface FreeBlock {
   ptr: number;
   size: number;
@@ -22,7 +31,7 @@ export class WasmAllocator {
   private peakTop = 0;
 
   constructor(
-    private readonly memory: WebAssembly.Memory,
+    private readonly memory: KernelMemory,
     /** First usable address (0 stays unused so that a null address is never a tensor). */
     base: number,
     /** Ceiling of the memory in bytes (at most 4 GiB). */

@@ -22,8 +22,8 @@ import {
 import { KERNEL_NAMES, type KernelName, type ScratchQueries } from './kernel-module.js';
 import { DEFAULT_THRESHOLDS, type ParallelThresholds } from './parallel-thresholds.js';
 import { RopeTables } from './rope-tables.js';
-import type { ThreadPool } from './thread-pool.js';
-import { WasmAllocator } from './wasm-allocator.js';
+import type { KernelPool } from './thread-pool.js';
+import { WasmAllocator, type KernelMemory } from './wasm-allocator.js';
 import { WasmTensor } from './wasm-tensor.js';
 
 type KernelFn = (...args: number[]) => void;
@@ -31,10 +31,18 @@ const DT_CODE: Record<string, number> = { f32: 0, f16: 1, bf16: 2 };
 /** Addresses below this are never handed out (a zero address is never a tensor). */
 const HEAP_BASE = 1024;
 
+/**
+ * What a backend is made of (wasm() assembles it). Memory, instance and pool are typed by the members the backend
+ * uses, not as WebAssembly.Memory / Instance, so that the published declarations need no lib dom (where TypeScript
+ * keeps the WebAssembly namespace): a Node project with lib es2022 and types node type-checks against them.
+ */
 export interface WasmBackendParts {
-  memory: WebAssembly.Memory;
-  instance: WebAssembly.Instance;
-  pool: ThreadPool | null;
+  /** The WebAssembly.Memory all tensors live in. */
+  memory: KernelMemory;
+  /** The kernel module's instance on that memory (its exports are the kernels). */
+  instance: { readonly exports: object };
+  /** The worker threads (ThreadPool), or null to run every op on the calling thread. */
+  pool: KernelPool | null;
   limitBytes: number;
   thresholds: ParallelThresholds;
   /** Why the backend runs single-threaded when threads were asked for (null otherwise). */
@@ -51,10 +59,10 @@ export class WasmBackend implements KernelBackend {
   /** Parallel thresholds in force (see parallel-thresholds.ts). */
   readonly thresholds: ParallelThresholds;
 
-  private readonly memory: WebAssembly.Memory;
+  private readonly memory: KernelMemory;
   private readonly fns: Record<KernelName, KernelFn>;
   private readonly sizes: ScratchQueries;
-  private readonly pool: ThreadPool | null;
+  private readonly pool: KernelPool | null;
   private readonly alloc: WasmAllocator;
   private readonly live = new Set<WasmTensor>();
   private readonly ropeTables: RopeTables;
