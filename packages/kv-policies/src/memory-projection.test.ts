@@ -17,6 +17,7 @@ describe('projectKvMemory', () => {
   const cases: [string, () => KvCachePolicy][] = [
     ['dense', () => dense()],
     ['shadowkv', () => shadowkv({ rank: 8, budget: 32, outliers: 2, localChunks: 2, chunkSize: 8 })],
+    ['shadowkv spread', () => shadowkv({ rank: 8, budget: 32, outliers: 2, localChunks: 2, chunkSize: 8, spread: 0.5 })],
     ['kcache', () => kcache({ topN: 16 })],
   ];
   for (const [name, make] of cases) {
@@ -45,6 +46,19 @@ describe('projectKvMemory', () => {
     const d = projectKvMemory(dense(), ctx, 16384).decodeFastBytes;
     const s = projectKvMemory(shadowkv(), ctx, 16384).decodeFastBytes;
     expect(d / s).toBeGreaterThan(4);
+  });
+
+  it('shadowkv with spread holds and projects exactly one more landmark-sized tensor per layer', async () => {
+    const p = { rank: 8, budget: 32, outliers: 2, localChunks: 2, chunkSize: 8 };
+    const ctx = context(shape, promptLen + steps);
+    const nLandmarks = Math.floor(promptLen / 8) - 2 - 2; // chunks before the local window, minus the outliers
+    const landmarkBytes = shape.nLayers * shape.nKvHeads * nLandmarks * shape.headDim * 4;
+    const plain = await run(shadowkv(p), ctx, { promptLen, steps });
+    const spread = await run(shadowkv({ ...p, spread: 1 }), ctx, { promptLen, steps });
+    expect(spread.state.memory().fastBytes - plain.state.memory().fastBytes).toBe(landmarkBytes);
+    plain.state.dispose();
+    spread.state.dispose();
+    expect(projectKvMemory(shadowkv({ ...p, spread: 1 }), ctx, promptLen).decodeFastBytes - projectKvMemory(shadowkv(p), ctx, promptLen).decodeFastBytes).toBe(landmarkBytes);
   });
 
   it('refuses a policy without a projection with a typed error', () => {

@@ -40,6 +40,22 @@ describe('shadowkv exactTail folding', () => {
     for (const r of [a0, a1, b0, b1]) r.state.dispose();
   });
 
+  it('with spread, folded chunks get spreads too: the extra fast bytes are one landmark-sized tensor at every length', async () => {
+    for (const steps of [100, 260]) {
+      const ctx = context(shape, promptLen + steps);
+      const plain = await run(shadowkv({ ...base, exactTail: 48 }), ctx, { promptLen, steps });
+      const spread = await run(shadowkv({ ...base, exactTail: 48, spread: 1 }), ctx, { promptLen, steps });
+      // Every step's output is finite: the [landmark | spread] tensor kept its shape through the folds.
+      for (const step of spread.decode) for (const layer of step) expect(layer.every(Number.isFinite)).toBe(true);
+      const { nLandmarks } = (await (spread.state as unknown as ShadowKvState).snapshot(0)).landmarks;
+      const promptLandmarks = Math.floor(promptLen / base.chunkSize) - base.localChunks - base.outliers;
+      if (steps === 260) expect(nLandmarks).toBeGreaterThan(promptLandmarks + 20); // folds added landmarks
+      expect(spread.state.memory().fastBytes - plain.state.memory().fastBytes).toBe(shape.nLayers * shape.nKvHeads * nLandmarks * shape.headDim * 4);
+      plain.state.dispose();
+      spread.state.dispose();
+    }
+  });
+
   it('rejects an exactTail that leaves no whole chunk to fold', () => {
     expect(() => shadowkv({ ...base, exactTail: 20 })).toThrow(/exactTail.*at least \(localChunks \+ 2\) × chunkSize = 32/);
   });

@@ -1,0 +1,120 @@
+// Spread-aware chunk scores: the spread is the per-dimension reach from the landmark, the score bounds the best
+// key at weight 1, and the device path (spreadLandmarks + spreadQuery + landmarkScores) computes that logit.
+import { cpu } from '@shadowkv/kernels-cpu';
+import { describe, expect, it } from 'vitest';
+import { chunkLandmarks } from './chunk-landmarks.js';
+import { chunkSpreads, spreadLandmarks, spreadQuery } from './chunk-spreads.js';
+import { buildLandmarkSet } from './landmark-set.js';
+import { randomArray } from './random-data.test-support.js';
+
+const nKvHeads = 2;
+const headDim = 8;
+const chunkSize = 4;
+const nChunks = 10;
+const rowStride = nChunks * chunkSize + 3; // the stride larger than the chunks used
+
+describe('chunkSpreads', () => {
+  const data = randomArray(nKvHeads * rowStride * headDim, 5);
+  const keys = { data, nKvHeads, rowStride, headDim };
+  const set = buildLandmarkSet(keys, chunkSize, nChunks, 2);
+  const dev = chunkSpreads(keys, set.landmarks, set.chunkIds, chunkSize);
+
+  it('is the largest |k_d - landmark_d| of each landmark chunk, per head and dimension', () => {
+    for (let h = 0; h < nKvHeads; h++) {
+      for (let i = 0; i < set.nLandmarks; i++) {
+        const c = set.chunkIds[h * set.nLandmarks + i];
+        for (let e = 0; e < headDim; e++) {
+          let want = 0;
+          for (let j = 0; j < chunkSize; j++) want = Math.max(want, Math.abs(data[(h * rowStride + c * chunkSize + j) * headDim + e] - set.landmarks[(h * set.nLandmarks + i) * headDim + e]));
+          expect(dev[(h * set.nLandmarks + i) * headDim + e]).toBe(Math.fround(want));
+        }
+      }
+    }
+  });
+
+  it('makes q·landmark + Σ|q_d|·dev_d an upper bound of every key of the chunk, tight for one dimension', () => {
+    const q = randomArray(headDim, 9, 3);
+    for (let h = 0; h < nKvHeads; h++) {
+      for (let i = 0; i < set.nLandmarks; i++) {
+        const c = set.chunkIds[h * set.nLandmarks + i];
+        let bound = 0;
+        for (let e = 0; e < headDim; e++) bound += q[e] * set.landmarks[(h * set.nLandmarks + i) * headDim + e] + Math.abs(q[e]) * dev[(h * set.nLandmarks + i) * headDim + e];
+        for (let j = 0; j < chunkSize; j++) {
+          let s = 0;
+          for (let e = 0; e < headDim; e++) s += q[e] * data[(h * rowStride + c * chunkSize + j) * headDim + e];
+          expect(s).toBeLessThanOrEqual(bound + 1e-5);
+        }
+      }
+    }
+    // A query along one axis: the bound is that axis's largest key component, reached by a key of the chunk.
+    const axis = new Float32Array(headDim);
+    axis[3] = 1;
+    const i = 4;
+    const c = set.chunkIds[i];
+    let best = -Infinity;
+    for (let j = 0; j < chunkSize; j++) best = Math.max(best, data[(c * chunkSize + j) * headDim + 3]);
+    const lm = set.landmarks[i * headDim + 3];
+    const reach = Math.max(best - lm, lm - Math.min(...Array.from({ length: chunkSize }, (_, j) => data[(c * chunkSize + j) * headDim + 3])));
+    expect(lm + dev[i * headDim + 3]).toBeCloseTo(lm + reach, 6);
+    expect(lm + dev[i * headDim + 3]).toBeGreaterThanOrEqual(best - 1e-6);
+  });
+
+  it('ranks a chunk holding one matching key above chunks of mild matches, where the mean does not', () => {
+    // Chunk 0: one key = 4·u and three keys = -u (mean 0.25·u); chunk 1: four keys 0.5·u (mean 0.5·u). q = u.
+    const d = 4;
+    const rows = new Float32Array(8 * d);
+    const put = (t: number, s: number) => (rows[t * d] = s);
+    [4, -1, -1, -1, 0.5, 0.5, 0.5, 0.5].forEach((s, t) => put(t, s));
+    const k = { data: rows, nKvHeads: 1, rowStride: 8, headDim: d };
+    const lm = chunkLandmarks(k, 4, 2);
+    const sp = chunkSpreads(k, lm, Int32Array.from([0, 1]), 4);
+    const score = (c: number, w: number) => lm[c * d] + w * sp[c * d];
+    expect(score(0, 0)).toBeLessThan(score(1, 0)); // the mean prefers the mild chunk
+    expect(score(0, 1)).toBeGreaterThan(score(1, 1)); // the bound finds the strong key (4 vs 0.5)
+    expect(score(0, 1)).toBeCloseTo(4, 6);
+  });
+
+  it('indexes folded chunks from firstChunk and rejects ids before it or past the rows', () => {
+    const sub = { data: data.subarray(0), nKvHeads, rowStride, headDim };
+    const lm = chunkLandmarks(sub, chunkSize, 2);
+    const ids = Int32Array.from([7, 8, 7, 8]);
+    const a = chunkSpreads(sub, lm, ids, chunkSize, 7);
+    const b = chunkSpreads(sub, lm, Int32Array.from([0, 1, 0, 1]), chunkSize);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(() => chunkSpreads(sub, lm, Int32Array.from([6, 8, 7, 8]), chunkSize, 7)).toThrow(/before the first chunk/);
+    expect(() => chunkSpreads(sub, lm, Int32Array.from([0, 11, 0, 1]), chunkSize)).toThrow(/rows requested/);
+  });
+});
+
+describe('spreadLandmarks + spreadQuery + landmarkScores', () => {
+  it('score softmax(q·landmark + weight·Σ|q_d|·dev_d) per query head, max over the group (CPU reference)', async () => {
+    const be = cpu();
+    const nHeads = 4;
+    const nL = 6;
+    const lm = randomArray(nKvHeads * nL * headDim, 21);
+    const dev = randomArray(nKvHeads * nL * headDim, 22).map(Math.abs);
+    const q = randomArray(nHeads * headDim, 23, 2);
+    const weight = 0.5;
+    const scale = 0.3;
+    const qt = await spreadQuery(be, be.upload(q, [1, nHeads * headDim]), nHeads);
+    const lt = be.upload(spreadLandmarks(lm, dev, headDim, weight), [nKvHeads, nL, 2 * headDim]);
+    const got = (await be.read(be.landmarkScores(qt, lt, nHeads, scale))) as Float32Array;
+    const group = nHeads / nKvHeads;
+    for (let h = 0; h < nKvHeads; h++) {
+      const want = new Array(nL).fill(0);
+      for (let g = 0; g < group; g++) {
+        const qo = (h * group + g) * headDim;
+        const logits = Array.from({ length: nL }, (_, i) => {
+          let s = 0;
+          for (let e = 0; e < headDim; e++) s += q[qo + e] * lm[(h * nL + i) * headDim + e] + weight * Math.abs(q[qo + e]) * dev[(h * nL + i) * headDim + e];
+          return s * scale;
+        });
+        const m = Math.max(...logits);
+        const z = logits.reduce((a, x) => a + Math.exp(x - m), 0);
+        logits.forEach((x, i) => (want[i] = Math.max(want[i], Math.exp(x - m) / z)));
+      }
+      // f32 dot products of 16 terms and an f32 softmax: a few ulps of values <= 1.
+      for (let i = 0; i < nL; i++) expect(Math.abs(got[h * nL + i] - want[i])).toBeLessThan(1e-6);
+    }
+  });
+});
