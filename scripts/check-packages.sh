@@ -110,7 +110,6 @@ JSON
   # Known gaps, checked with the extra setting a user needs today (and said so) rather than failing CI: the
   # declarations of these packages use globals that a Node project's default lib/types do not have.
   case "$short" in
-    kernels-webgpu) extra='"types": ["node", "@webgpu/types"],'; say "  NOTE: its declarations use the WebGPU globals: a TypeScript user must add @webgpu/types to compilerOptions.types" ;;
     *) extra='' ;;
   esac
   if [ -n "$extra" ]; then sed -i "s|\"compilerOptions\": {|\"compilerOptions\": { $extra|; s|\"types\": \[\"node\"\], ||; s|\"lib\": \[\"es2022\"\],||" "$dest/tsconfig.json"; [[ "$extra" == *types* ]] || sed -i 's|"allowJs"|"types": ["node"], "allowJs"|' "$dest/tsconfig.json"; fi

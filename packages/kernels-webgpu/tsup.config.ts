@@ -5,7 +5,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm'],
-  dts: true,
+  // stripInternal: GpuTensor's buffer and constructor are typed with WebGPU's GPUBuffer and marked @internal,
+  // so the published declarations need neither lib dom nor @webgpu/types (see src/public-gpu-types.ts).
+  dts: { compilerOptions: { stripInternal: true } },
   clean: true,
   target: 'es2022',
   external: ['webgpu'],

@@ -1,6 +1,7 @@
 // Finds the WebGPU adapter webgpu() would use and says whether it is a real GPU or a software rasteriser
 // (lavapipe/llvmpipe, SwiftShader, WARP): `backend: 'auto'` takes WebGPU only for real GPUs, because software
 // adapters run the kernels far slower than the CPU backends.
+import type { WebGpuEntry } from './public-gpu-types.js';
 
 /** What the probe saw: the adapter's identity and, when it is not a usable real GPU, why. */
 export interface AdapterProbe {
@@ -44,11 +45,11 @@ export function softwareAdapterReason(info: InfoLike, adapterFallback = false): 
  * process-wide instance) and classifies it. Never throws for a missing binding or adapter: `found` is false
  * and `notRealGpu` says why.
  */
-export async function probeWebGpuAdapter(opts: { gpu?: GPU; dawnOptions?: string[] } = {}): Promise<AdapterProbe> {
+export async function probeWebGpuAdapter(opts: { gpu?: WebGpuEntry; dawnOptions?: string[] } = {}): Promise<AdapterProbe> {
   const none = (why: string): AdapterProbe => ({
     found: false, vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, notRealGpu: why,
   });
-  let gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  let gpu = (opts.gpu as GPU | undefined) ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) {
     if (typeof process === 'undefined' || !process.versions?.node) return none('navigator.gpu is missing (no WebGPU in this browser)');
     try {

@@ -4,9 +4,15 @@ import type { DType, Shape, Tensor } from '@shadowkv/core';
 export class GpuTensor implements Tensor {
   readonly backend = 'webgpu';
   disposed = false;
+  /** @internal Tensors come from the backend's ops and upload(). */
   constructor(
     readonly shape: Shape,
     readonly dtype: DType,
+    /**
+     * The device buffer (a GPUBuffer; cast to use it with WebGPU's own API). Internal in the published
+     * declarations, which do not depend on the WebGPU types (see public-gpu-types.ts).
+     * @internal
+     */
     readonly buffer: GPUBuffer,
     /** Bytes of data (numel * 4); the buffer may be larger (at least 4 bytes, a multiple of 4). */
     readonly byteLength: number,

@@ -1,6 +1,9 @@
 // Public API of @shadowkv/kernels-webgpu.
+// Its declarations name no WebGPU global (see public-gpu-types.ts), so they compile in a Node project without
+// lib dom or @webgpu/types.
 export { webgpu } from './webgpu.js';
 export type { WebGpuOptions } from './webgpu.js';
+export type { WebGpuDevice, WebGpuEntry, WebGpuPowerPreference } from './public-gpu-types.js';
 export { WebGpuBackend } from './webgpu-backend.js';
 export { GpuTensor } from './gpu-tensor.js';
 export { WebGpuError } from './webgpu-error.js';

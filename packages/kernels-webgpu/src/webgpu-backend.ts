@@ -17,6 +17,7 @@ import {
   type Tensor,
 } from '@shadowkv/core';
 import { GpuContext } from './gpu-context.js';
+import type { WebGpuDevice } from './public-gpu-types.js';
 import type { GpuTensor } from './gpu-tensor.js';
 import { attention } from './kernels/attention.js';
 import { elementwise } from './kernels/elementwise.js';
@@ -46,9 +47,11 @@ export class WebGpuBackend implements KernelBackend {
 
   /** Use webgpu() to create one; the device must outlive the backend's tensors. */
   constructor(
-    device: GPUDevice,
+    deviceIn: WebGpuDevice,
     opts: { adapterName: string; maxBindingBytes: number; keepAlive?: unknown; poisonReusedBuffers?: boolean },
   ) {
+    // The public signature is structural (public-gpu-types.ts); inside, it is WebGPU's GPUDevice.
+    const device = deviceIn as unknown as GPUDevice;
     this.ctx = new GpuContext(device, opts.maxBindingBytes);
     this.ctx.poisonReused = opts.poisonReusedBuffers ?? false;
     this.f16 = device.features.has('shader-f16');

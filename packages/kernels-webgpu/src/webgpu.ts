@@ -1,12 +1,13 @@
 // The webgpu() factory: finds a GPU (injected, navigator.gpu, or Dawn in Node), checks the adapter's
 // limits and returns a WebGpuBackend. In browsers nothing Node-specific is loaded.
 import { BackendUnavailableError, InvalidOptionError } from '@shadowkv/core';
+import type { WebGpuEntry, WebGpuPowerPreference } from './public-gpu-types.js';
 import { WebGpuBackend } from './webgpu-backend.js';
 
 export interface WebGpuOptions {
   /** A GPU to use (navigator.gpu, or a Dawn instance you keep alive yourself). Default: navigator.gpu, else Dawn in Node. */
-  gpu?: GPU;
-  powerPreference?: GPUPowerPreference;
+  gpu?: WebGpuEntry;
+  powerPreference?: WebGpuPowerPreference;
   /** Node only: options passed to the `webgpu` package's create(), e.g. ['backend=vulkan']. */
   dawnOptions?: string[];
   /**
@@ -35,7 +36,7 @@ const SETUP_HINT =
 
 /** Creates the WebGPU backend. Throws BackendUnavailableError when no usable adapter exists. */
 export async function webgpu(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
-  let gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  let gpu = (opts.gpu as GPU | undefined) ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   let keepAlive: unknown;
   let driverNote = '';
   if (!gpu) {
