@@ -1,8 +1,9 @@
 // Attention over the head-major KV layout [nKvHeads, capacity, headDim], GQA aware: the query rows that share a
 // KV head (its whole group, for every token) are processed four at a time, so each key and value row loaded
 // serves four queries, and for decode (m = 1, group <= 4) each KV head is read exactly once; blocks with at most
-// two distinct rows (GQA groups of 1 or 2 at decode) take a two-row path instead of computing padding rows. Scores of the four
-// rows are kept interleaved (s[j*4 + t]) so the masked softmax runs on whole vectors, one lane per row.
+// two distinct rows (GQA groups of 1 or 2 at decode) take a two-row path instead of computing padding rows. Scores
+// of the four rows are kept interleaved (s[j*4 + t]) so the masked softmax runs on whole vectors, one lane per
+// row; the two-row path keeps two keys per vector (s[j*2 + t]).
 import { hsum4, partStart, vexp } from './simd';
 
 /** Scratch bytes one thread needs for kvLen keys. */
@@ -147,8 +148,9 @@ function weightedValues4(o0: usize, o1: usize, o2: usize, o3: usize, nr: i32, s:
 }
 
 /**
- * Two-row variant of scores4 for blocks with at most two distinct rows (decode with a GQA group of 1 or 2):
- * half the work of padding to four rows. Lanes 2, 3 repeat rows 0, 1 (never stored).
+ * Two-row variant of scores4 for blocks with at most two distinct rows (decode with a GQA group of 1 or 2), in
+ * the pair layout s[j*2 + t] = scale * q_t · k_j: a vector holds two keys of both rows, so the softmax and the
+ * weighted sum touch half the lanes that padding to four rows would (rows 0, 1 repeated in lanes 2, 3).
  */
 function scores2(s: usize, q0: usize, q1: usize, kb: usize, d: i32, n: i32, scale: f32): void {
   const rs = <usize>d << 2;
@@ -176,13 +178,10 @@ function scores2(s: usize, q0: usize, q1: usize, kb: usize, d: i32, n: i32, scal
     }
     ra = f32x4.mul(ra, sc);
     rb = f32x4.mul(rb, sc);
-    // Interleave to s[(j+i)*4 + t] = [row0, row1, row0, row1] for each key j+i.
-    const lo = v128.shuffle<f32>(ra, rb, 0, 4, 1, 5), hi = v128.shuffle<f32>(ra, rb, 2, 6, 3, 7);
-    const a = s + (<usize>j << 4);
-    v128.store(a, v128.shuffle<f32>(lo, lo, 0, 1, 0, 1));
-    v128.store(a, v128.shuffle<f32>(lo, lo, 2, 3, 2, 3), 16);
-    v128.store(a, v128.shuffle<f32>(hi, hi, 0, 1, 0, 1), 32);
-    v128.store(a, v128.shuffle<f32>(hi, hi, 2, 3, 2, 3), 48);
+    // Interleave to s[(j+i)*2 + t]: [row0 k_j, row1 k_j, row0 k_j+1, row1 k_j+1], then keys j+2, j+3.
+    const a = s + (<usize>j << 3);
+    v128.store(a, v128.shuffle<f32>(ra, rb, 0, 4, 1, 5));
+    v128.store(a, v128.shuffle<f32>(ra, rb, 2, 6, 3, 7), 16);
   }
   for (; j < n; j++) {
     const ka = kb + <usize>j * rs;
@@ -199,21 +198,66 @@ function scores2(s: usize, q0: usize, q1: usize, kb: usize, d: i32, n: i32, scal
       const qv = f32x4(load<f32>(q0 + o), load<f32>(q1 + o), load<f32>(q0 + o), load<f32>(q1 + o));
       r = f32x4.add(r, f32x4.mul(qv, f32x4.splat(load<f32>(ka + o))));
     }
-    v128.store(s + (<usize>j << 4), f32x4.mul(r, sc));
+    r = f32x4.mul(r, sc);
+    const a = s + (<usize>j << 3);
+    store<f32>(a, f32x4.extract_lane(r, 0));
+    store<f32>(a, f32x4.extract_lane(r, 1), 4);
   }
 }
 
-/** Two-row variant of weightedValues4: rows 0 and (when nr > 1) 1. */
+/**
+ * softmax4 for the pair layout of scores2: masks key j of row t when j >= lim_t (and the unused half of the
+ * last vector when n is odd) and returns [sum0, sum1, sum0, sum1].
+ */
+function softmax2(s: usize, l0: i32, l1: i32, n: i32): v128 {
+  const nv = (n + 1) >> 1;
+  const ninf = f32x4.splat(-Infinity);
+  const lims = i32x4(l0, l1, l0, l1);
+  for (let v = min(l0, l1) >> 1; v < nv; v++) {
+    const a = s + (<usize>v << 4);
+    const keep = i32x4.gt_s(lims, i32x4(2 * v, 2 * v, 2 * v + 1, 2 * v + 1));
+    v128.store(a, v128.bitselect(v128.load(a), ninf, keep));
+  }
+  let mx = f32x4.splat(-3.4e38);
+  for (let v = 0; v < nv; v++) mx = f32x4.max(mx, v128.load(s + (<usize>v << 4)));
+  mx = f32x4.max(mx, v128.shuffle<f32>(mx, mx, 2, 3, 0, 1));
+  let sum = f32x4.splat(0);
+  for (let v = 0; v < nv; v++) {
+    const a = s + (<usize>v << 4);
+    const e = vexp(f32x4.sub(v128.load(a), mx));
+    v128.store(a, e);
+    sum = f32x4.add(sum, e);
+  }
+  return f32x4.add(sum, v128.shuffle<f32>(sum, sum, 2, 3, 0, 1));
+}
+
+/** Two-row variant of weightedValues4 over the pair layout: rows 0 and (when nr > 1) 1, two keys per pass. */
 function weightedValues2(o0: usize, o1: usize, nr: i32, s: usize, vb: usize, d: i32, n: i32, inv: v128): void {
   const rs = <usize>d << 2;
   const i0 = lane(inv, 0), i1 = lane(inv, 1);
+  const n2 = n & ~1;
   let c = 0;
   for (; c + 16 <= d; c += 16) {
     let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
     let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
     let vo = vb + (<usize>c << 2);
-    for (let j = 0; j < n; j++, vo += rs) {
-      const pv = v128.load(s + (<usize>j << 4));
+    let j = 0;
+    for (; j < n2; j += 2, vo += rs << 1) {
+      const pv = v128.load(s + (<usize>j << 3));
+      let p0 = lane(pv, 0), p1 = lane(pv, 1);
+      let v = v128.load(vo); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
+      v = v128.load(vo, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
+      v = v128.load(vo, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(p1, v));
+      v = v128.load(vo, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(p1, v));
+      const vn = vo + rs;
+      p0 = lane(pv, 2); p1 = lane(pv, 3);
+      v = v128.load(vn); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
+      v = v128.load(vn, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
+      v = v128.load(vn, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(p1, v));
+      v = v128.load(vn, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(p1, v));
+    }
+    if (j < n) {
+      const pv = v128.load(s + (<usize>j << 3));
       const p0 = lane(pv, 0), p1 = lane(pv, 1);
       let v = v128.load(vo); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
       v = v128.load(vo, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
@@ -224,14 +268,18 @@ function weightedValues2(o0: usize, o1: usize, nr: i32, s: usize, vb: usize, d: 
     v128.store(o0 + co, f32x4.mul(a00, i0)); v128.store(o0 + co, f32x4.mul(a01, i0), 16); v128.store(o0 + co, f32x4.mul(a02, i0), 32); v128.store(o0 + co, f32x4.mul(a03, i0), 48);
     if (nr > 1) { v128.store(o1 + co, f32x4.mul(a10, i1)); v128.store(o1 + co, f32x4.mul(a11, i1), 16); v128.store(o1 + co, f32x4.mul(a12, i1), 32); v128.store(o1 + co, f32x4.mul(a13, i1), 48); }
   }
+  const inv0 = f32x4.extract_lane(inv, 0), inv1 = f32x4.extract_lane(inv, 1);
   for (; c < d; c++) {
-    let acc = f32x4.splat(0);
+    let acc0: f32 = 0, acc1: f32 = 0;
     let vo = vb + (<usize>c << 2);
-    for (let j = 0; j < n; j++, vo += rs) acc = f32x4.add(acc, f32x4.mul(v128.load(s + (<usize>j << 4)), f32x4.splat(load<f32>(vo))));
-    acc = f32x4.mul(acc, inv);
+    for (let j = 0; j < n; j++, vo += rs) {
+      const x = load<f32>(vo);
+      acc0 += load<f32>(s + (<usize>j << 3)) * x;
+      acc1 += load<f32>(s + (<usize>j << 3), 4) * x;
+    }
     const co = <usize>c << 2;
-    store<f32>(o0 + co, f32x4.extract_lane(acc, 0));
-    if (nr > 1) store<f32>(o1 + co, f32x4.extract_lane(acc, 1));
+    store<f32>(o0 + co, acc0 * inv0);
+    if (nr > 1) store<f32>(o1 + co, acc1 * inv1);
   }
 }
 
@@ -267,9 +315,8 @@ export function attention(
     const minLim = min(min(l0, l1), min(l2, l3));
     const kb = k + <usize>g * <usize>cap * rs, vb = v + <usize>g * <usize>cap * rs;
     if (nr <= 2) {
-      // Lanes 2, 3 hold rows 0, 1 again: give them those rows' limits.
       scores2(s, q + qa0, q + qa1, kb, d, maxLim, scale);
-      const sums = softmax4(s, i32x4(l0, l1, l0, l1), min(l0, l1), maxLim);
+      const sums = softmax2(s, l0, l1, maxLim);
       const inv = v128.and(f32x4.div(f32x4.splat(1), sums), f32x4.gt(sums, f32x4.splat(0)));
       weightedValues2(out + qa0, out + qa1, nr, s, vb, d, maxLim, inv);
       continue;

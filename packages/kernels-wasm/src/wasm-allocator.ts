@@ -16,6 +16,10 @@ export interface KernelMemory {
   grow(pages: number): number;
 }
 
+function describe(what: string | (() => string)): string {
+  return typeof what === 'string' ? what : what();
+}
+
 interface FreeBlock {
   ptr: number;
   size: number;
@@ -79,8 +83,11 @@ export class WasmAllocator {
     return roundUp(Math.max(bytes, 1));
   }
 
-  /** Allocates `bytes` (contents undefined); `what` names it in the out-of-memory error. */
-  alloc(bytes: number, what: string): number {
+  /**
+   * Allocates `bytes` (contents undefined); `what` names it in the out-of-memory error (a function: built only
+   * then, since every op allocates its output and the decode loop should not format a string per op).
+   */
+  alloc(bytes: number, what: string | (() => string)): number {
     const size = WasmAllocator.blockSize(bytes);
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
@@ -104,7 +111,7 @@ export class WasmAllocator {
     }
     const ptr = this.top;
     const end = ptr + size;
-    if (end > this.limitBytes) throw new WasmOutOfMemoryError(what, bytes, this.inUse, this.limitBytes);
+    if (end > this.limitBytes) throw new WasmOutOfMemoryError(describe(what), bytes, this.inUse, this.limitBytes);
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       // Grow by at least a quarter of the current size, so that a growing KV cache does not grow page by page.
@@ -116,7 +123,7 @@ export class WasmAllocator {
         try {
           this.memory.grow(Math.ceil((end - have) / PAGE));
         } catch {
-          throw new WasmOutOfMemoryError(what, bytes, this.inUse, this.limitBytes, err);
+          throw new WasmOutOfMemoryError(describe(what), bytes, this.inUse, this.limitBytes, err);
         }
       }
     }

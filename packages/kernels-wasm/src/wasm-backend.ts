@@ -405,7 +405,7 @@ export class WasmBackend implements KernelBackend {
 
   private newTensor(shape: Shape, dtype: DType, op: string): WasmTensor {
     const bytes = numel(shape) * bytesPerElement(dtype);
-    const ptr = this.alloc.alloc(bytes, `a ${dtype} tensor [${shape.join(', ')}] (${op})`);
+    const ptr = this.alloc.alloc(bytes, () => `a ${dtype} tensor [${shape.join(', ')}] (${op})`);
     const t = new WasmTensor([...shape], dtype, ptr, bytes, this);
     this.live.add(t);
     return t;
