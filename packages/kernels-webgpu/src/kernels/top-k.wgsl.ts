@@ -1,10 +1,14 @@
 // WGSL of topK: one workgroup per row. A 4-pass radix select (8 bits per pass, histograms in workgroup
 // memory) finds the k-th largest key T and how many entries equal to T are taken; a compaction pass then
 // writes the chosen indices in ascending order. Ties at T go to the lowest indices, as in the CPU reference.
+// Long rows (landmark scores of long contexts) run in two launches so that many workgroups share a row:
+// 'segment' selects each segment's top k (its candidates, in index order), 'merge' selects the row's top k
+// among the candidates. The row's top k is among them (an entry beaten by k others in its segment is beaten
+// by them in the row), and candidate order is index order, so ties still go to the lowest indices.
 import { defineKernel } from '../kernel-def.js';
 import { workgroupPerRowMain } from '../wgsl-common.js';
 
-export type TopKSpec = Record<string, never>;
+export type TopKSpec = { readonly mode?: 'row' | 'segment' | 'merge' };
 
 /**
  * Inclusive prefix sum of \`arr[0..256)\` into \`var result\` (this invocation's slot), in two levels of 16
@@ -24,13 +28,32 @@ function inclusiveScan(arr: string, result: string, total: string): string {
     }`;
 }
 
-export function renderTopK(_spec: TopKSpec): string {
+export function renderTopK(spec: TopKSpec): string {
+  const mode = spec.mode ?? 'row';
+  // Per mode: the entries a workgroup selects among (count), the key and row index of entry i, where it writes.
+  const setup = {
+    row: `let count = p.n;
+  let base = row * p.n;
+  let outBase = row * p.k;`,
+    segment: `let r = row / p.nSeg;
+  let seg = row % p.nSeg;
+  let start = seg * p.segLen;
+  let count = select(p.segLen, p.n - start, seg == p.nSeg - 1u);
+  let base = r * p.n + start;
+  let outBase = row * p.k;`,
+    merge: `let count = p.nSeg * p.k;
+  let base = row * p.n;
+  let cbase = row * count;
+  let outBase = row * p.k;`,
+  }[mode];
+  const keyAt = (i: string) => (mode === 'merge' ? `keyOf(x[base + u32(cand[cbase + ${i}])])` : `keyOf(x[base + ${i}])`);
+  const idxAt = (i: string) => (mode === 'merge' ? `cand[cbase + ${i}]` : mode === 'segment' ? `i32(start + ${i})` : `i32(${i})`);
   return /* wgsl */ `
 // sixteen is 16: the scan loops read their bound from here (see UNROLL_NOTE in wgsl-common.ts).
-struct Params { rows: u32, n: u32, k: u32, sixteen: u32 }
+struct Params { rows: u32, n: u32, k: u32, sixteen: u32, nSeg: u32, segLen: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, n]
-@group(0) @binding(2) var<storage, read_write> out: array<i32>; // [rows, k]
+${mode === 'merge' ? '@group(0) @binding(2) var<storage, read> cand: array<i32>;     // [rows, nSeg * k] candidate indices\n@group(0) @binding(3)' : '@group(0) @binding(2)'} var<storage, read_write> out: array<i32>; // [rows, k]${mode === 'segment' ? ' (here: [rows * nSeg, k] candidates)' : ''}
 var<workgroup> hist: array<atomic<u32>, 256>;
 var<workgroup> chosenPrefix: u32;
 var<workgroup> chosenRemaining: u32;
@@ -43,7 +66,7 @@ fn keyOf(v: f32) -> u32 {
 }
 ${workgroupPerRowMain(256, `
   if (p.k == 0u) { return; }
-  let base = row * p.n;
+  ${setup}
   // Radix select: after round r, prefix holds the top 8(r+1) bits of T and remaining counts how many
   // entries with that prefix are still to be taken.
   var prefix = 0u;
@@ -52,8 +75,8 @@ ${workgroupPerRowMain(256, `
     let shift = 24u - round * 8u;
     atomicStore(&hist[lid], 0u);
     workgroupBarrier();
-    for (var i = lid; i < p.n; i = i + 256u) {
-      let key = keyOf(x[base + i]);
+    for (var i = lid; i < count; i = i + 256u) {
+      let key = ${keyAt('i')};
       if (round == 0u || (key >> (shift + 8u)) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
     }
     workgroupBarrier();
@@ -77,12 +100,12 @@ ${workgroupPerRowMain(256, `
   // Compaction in index order, 256 entries at a time.
   var written = 0u;
   var equalSeen = 0u;
-  for (var start = 0u; start < p.n; start = start + 256u) {
-    let i = start + lid;
+  for (var block = 0u; block < count; block = block + 256u) {
+    let i = block + lid;
     var gt = 0u;
     var eq = 0u;
-    if (i < p.n) {
-      let key = keyOf(x[base + i]);
+    if (i < count) {
+      let key = ${keyAt('i')};
       gt = select(0u, 1u, key > threshold);
       eq = select(0u, 1u, key == threshold);
     }
@@ -93,7 +116,7 @@ ${workgroupPerRowMain(256, `
     scanTake[lid] = select(0u, 1u, take);
     workgroupBarrier();
     ${inclusiveScan('scanTake', 'takeIncl', 'takeTotal')}
-    if (take) { out[row * p.k + written + takeIncl - 1u] = i32(i); }
+    if (take) { out[outBase + written + takeIncl - 1u] = ${idxAt('i')}; }
     // eqTotal and takeTotal are the same in every invocation; the barrier keeps the next block from
     // overwriting the scan arrays while others still read them.
     written = written + takeTotal;
