@@ -56,6 +56,11 @@ export interface KvMemoryProjection {
   prefillFastBytes: number;
   /** Most fast-side bytes from the end of prefill until the sequence holds ctx.maxSeqLen tokens. */
   decodeFastBytes: number;
+  /**
+   * Most fast-side bytes while endPrefill turns the prefill buffer into the decode state (layer by layer, the dense
+   * buffers not yet released beside the decode layers built so far); absent: max(prefill, decode) bounds it.
+   */
+  transitionFastBytes?: number;
   /** Most slow-tier (host) bytes the offloaded values take up to ctx.maxSeqLen tokens; 0 or absent: nothing offloaded. */
   slowBytes?: number;
 }

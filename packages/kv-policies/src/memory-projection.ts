@@ -41,8 +41,17 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
   const row = m.nKvHeads * m.headDim * F32;
   const perLayer =
     (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * row * (p.spread > 0 ? 2 : 1) + 2 * (p.budget + nStatic + generated) * row + generated * row;
-  // Slow tier: the prompt's values, and (bound) every generated token's once folded in.
-  return { prefillFastBytes: prefill, decodeFastBytes: m.nLayers * perLayer, slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, p.chunkSize, Boolean(p.quantizeValues)) };
+  const decode = m.nLayers * perLayer;
+  return {
+    prefillFastBytes: prefill,
+    decodeFastBytes: decode,
+    // endPrefill builds layer l's shadow state before it frees layer l's dense buffer: the most is at the first
+    // layer (every dense buffer and one shadow layer) or at the last (one dense buffer and every shadow layer),
+    // plus the static rows staged for upload while a layer is built.
+    transitionFastBytes: Math.max(prefill + perLayer, prefill / m.nLayers + decode) + nStatic * row,
+    // Slow tier: the prompt's values, and (bound) every generated token's once folded in.
+    slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, p.chunkSize, Boolean(p.quantizeValues)),
+  };
 }
 
 /**
@@ -53,9 +62,13 @@ export function projectKcache(p: ResolvedKcacheParams, ctx: KvCacheContext): KvM
   const m = ctx.model;
   const slots = p.topN !== undefined ? Math.min(p.topN, ctx.maxSeqLen) : ctx.maxSeqLen;
   const row = m.nKvHeads * m.headDim * F32;
+  const prefill = denseKvBytes(m, ctx.maxSeqLen);
   return {
-    prefillFastBytes: denseKvBytes(m, ctx.maxSeqLen),
+    prefillFastBytes: prefill,
     decodeFastBytes: m.nLayers * (ctx.maxSeqLen + slots) * row,
+    // endPrefill hands each layer's key cache over to its decode state (no copy) and frees its values: the most
+    // is the dense buffer plus the first layer's fetched-value slots.
+    transitionFastBytes: Math.max(prefill + slots * row, m.nLayers * (ctx.maxSeqLen + slots) * row),
     slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, 1, Boolean(p.quantizeValues)),
   };
 }

@@ -2,10 +2,13 @@
 // hold on wasm, within a written tolerance; the search finds the boundary; a context that does not fit is the
 // typed WasmOutOfMemoryError on the command line (exit 2, no stack trace).
 import { describe, expect, it } from 'vitest';
+import { projectKvMemory } from '@shadowkv/kv-policies';
+import { createEngine } from '../engine.js';
 import { createPolicy } from '../policy-options.js';
 import { ensureRandomModel } from '../random-models.js';
 import { runCli } from '../cli-run.test-support.js';
 import { largestFitting, runCapacity, validateCapacity, readCapacityModel, type CapacityReport } from './capacity.js';
+import { syntheticPrompt } from './speed.js';
 
 const policies = () => [
   { label: 'dense', policy: createPolicy('dense') },
@@ -65,6 +68,41 @@ describe('bench capacity projection vs a real wasm prefill', () => {
     expect(shadowkv.terms!.slowBytes).toBeGreaterThan(0);
     expect(dense.terms!.slowBytes).toBe(0);
   }, 60_000);
+});
+
+describe('projectMemory().transitionFastBytes vs endPrefill on wasm', () => {
+  // endPrefill converts the dense prefill buffer layer by layer; the projection bounds the most KV bytes held while
+  // it does (ShadowKV: every dense buffer plus the first shadow layer; KCache: the keys are handed over, so the dense
+  // buffer plus one layer's value slots), within 10% of the bytes the allocator saw.
+  for (const name of ['shadowkv', 'kcache'] as const) {
+    it(`${name}: bounds the allocator's peak during endPrefill, within 10%`, async () => {
+      const { wasm } = await import('@shadowkv/kernels-wasm');
+      const backend = await wasm({ threads: 1 });
+      const engine = await createEngine({ model: await ensureRandomModel('tiny'), backend });
+      try {
+        const promptLen = 1536;
+        const ctx = engine.cacheContext(promptLen + 4);
+        const policy = createPolicy(name);
+        const proj = projectKvMemory(policy, ctx, promptLen);
+        const state = policy.create(ctx);
+        const ids = syntheticPrompt(promptLen, engine.model.config.vocabSize, null);
+        for (let s = 0; s < promptLen; s += 512) await engine.model.forward(ids.slice(s, s + 512), state);
+        // Everything but the KV state: what is in use now less the dense buffer (allocated whole at creation).
+        const other = backend.memoryStats().bytesInUse - proj.prefillFastBytes;
+        backend.resetMemoryPeaks();
+        await state.endPrefill();
+        const held = backend.memoryStats().peakBytesInUse - other;
+        state.dispose();
+        // + the 64-byte rounding of a layer's tensors (bench capacity counts it in its allocator slack).
+        expect(proj.transitionFastBytes! + 16 * 64).toBeGreaterThanOrEqual(held);
+        expect(proj.transitionFastBytes! / held).toBeLessThan(1.1);
+        expect(held).toBeGreaterThan(proj.prefillFastBytes);
+      } finally {
+        engine.dispose();
+        backend.destroy();
+      }
+    }, 60_000);
+  }
 });
 
 describe('shadowkv bench capacity (CLI)', () => {

@@ -48,10 +48,7 @@ export interface CapacityTerms {
   kvPrefill: number;
   /** policy.projectMemory: fast-side KV bytes from the end of prefill until the state is full. */
   kvDecode: number;
-  /**
-   * endPrefill converts layer by layer: the first layer's decode state exists while every layer's dense buffer
-   * is still held, so the KV peak is max(kvPrefill + kvDecode / nLayers, kvDecode) for an offloading policy.
-   */
+  /** policy.projectMemory: the most fast-side KV bytes at once, endPrefill's layer-by-layer conversion included. */
   kvPeak: number;
   /** Live activations of the widest prefill chunk (its two widest points: attention inputs, MLP), f32. */
   activations: number;
@@ -153,8 +150,7 @@ export function projectCapacity(o: ProjectOptions, promptLen: number): CapacityT
   o.policy.validate(cacheContext(c, o.rope, o.backend, maxSeqLen), promptLen);
   const p = projectKvMemory(o.policy, cacheContext(c, o.rope, o.backend, maxSeqLen), promptLen);
   const weights = weightBytes(o.model, o.caps);
-  const offloads = (p.slowBytes ?? 0) > 0;
-  const kvPeak = offloads ? Math.max(p.prefillFastBytes + p.decodeFastBytes / c.nLayers, p.decodeFastBytes) : Math.max(p.prefillFastBytes, p.decodeFastBytes);
+  const kvPeak = Math.max(p.prefillFastBytes, p.decodeFastBytes, p.transitionFastBytes ?? 0);
   const chunk = Math.max(1, Math.min(PREFILL_CHUNK, promptLen - 1));
   const activations = activationBytes(c, chunk, o.caps);
   const scratch = wasmScratchBytes(maxSeqLen, o.caps);
