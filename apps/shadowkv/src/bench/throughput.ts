@@ -5,7 +5,7 @@ import { projectKvMemory } from '@shadowkv/kv-policies';
 import { forwardBatch } from '@shadowkv/model-llama';
 import type { Engine } from '../engine.js';
 import { argmax } from '../sampler.js';
-import { replayPrefill, type PrefillRecordingCache } from './prefill-recording.js';
+import { replayPrefill, type PrefillRecording, type PrefillRecordingCache } from './prefill-recording.js';
 import { syntheticPrompt } from './speed.js';
 
 export interface ThroughputOptions {
@@ -68,7 +68,14 @@ export function largestBatch(kvMemory: number, prefillBytes: number, decodeBytes
 }
 
 /** Prefills `batch` sequences of `context` tokens one by one, then decodes `newTokens` for all of them in batched steps. */
-async function runBatch(engine: Engine, policy: KvCachePolicy, context: number, batch: number, o: ThroughputOptions): Promise<Omit<ThroughputRow, 'overBudget' | 'kvMemory' | 'projectedBytesPerSeq'>> {
+async function runBatch(
+  engine: Engine,
+  policy: KvCachePolicy,
+  context: number,
+  batch: number,
+  o: ThroughputOptions,
+  recording: () => Promise<PrefillRecording>,
+): Promise<Omit<ThroughputRow, 'overBudget' | 'kvMemory' | 'projectedBytesPerSeq'>> {
   const { model, backend } = engine;
   const c = model.config;
   const states: KvCacheState[] = [];
@@ -77,7 +84,7 @@ async function runBatch(engine: Engine, policy: KvCachePolicy, context: number, 
     const t0 = performance.now();
     for (let i = 0; i < batch; i++) {
       if (o.recordings) {
-        const rec = await o.recordings.get(engine, syntheticPrompt(context, c.vocabSize, c.bosTokenId, 1));
+        const rec = await recording();
         states.push(await replayPrefill(engine, rec, policy, o.newTokens));
         next.push(argmax(rec.logits));
       } else {
@@ -129,6 +136,9 @@ export async function runThroughput(engine: Engine, policies: KvCachePolicy[], c
   const rows: ThroughputRow[] = [];
   for (const context of contexts) {
     const ctx = engine.cacheContext(context + o.newTokens);
+    // With recordings: this context's one prompt, read (or recorded) once and kept for every batch of it.
+    let rec: Promise<PrefillRecording> | undefined;
+    const recording = () => (rec ??= (o.recordings as PrefillRecordingCache).get(engine, syntheticPrompt(context, engine.model.config.vocabSize, engine.model.config.bosTokenId, 1)));
     const batches = new Map<string, number>();
     for (const policy of policies) {
       policy.validate(ctx, context);
@@ -139,7 +149,7 @@ export async function runThroughput(engine: Engine, policies: KvCachePolicy[], c
         o.onProgress?.(`${policy.name} ${context}: one sequence needs ${Math.max(proj.prefillFastBytes, proj.decodeFastBytes)} bytes, over the budget ${o.kvMemory}; skipped`);
         continue;
       }
-      const r = await runBatch(engine, policy, context, batch, o);
+      const r = await runBatch(engine, policy, context, batch, o, recording);
       rows.push({ ...r, overBudget: false, kvMemory: o.kvMemory, projectedBytesPerSeq: proj.decodeFastBytes });
     }
     const dense = policies.find((p) => p.name === 'dense');
@@ -147,7 +157,7 @@ export async function runThroughput(engine: Engine, policies: KvCachePolicy[], c
     if (dense && target && target > (batches.get('dense') ?? 0)) {
       const proj = projectKvMemory(dense, ctx, context);
       if (target * proj.decodeFastBytes <= (o.denseHostLimit ?? 0)) {
-        const r = await runBatch(engine, dense, context, target, o);
+        const r = await runBatch(engine, dense, context, target, o, recording);
         rows.push({ ...r, overBudget: true, kvMemory: o.kvMemory, projectedBytesPerSeq: proj.decodeFastBytes });
       } else {
         o.onProgress?.(`dense at batch ${target}, context ${context}: ${target * proj.decodeFastBytes} bytes over the host limit ${o.denseHostLimit ?? 0}; skipped`);
