@@ -1,7 +1,7 @@
 // Micro-benchmark of the wasm kernels against the CPU reference: GEMV (decode weight pass) f32 and bf16, GEMM
 // at a prefill size, decode attention at 4K/16K, and the thread hand-off cost that sets the parallel thresholds.
 // Engines are interleaved round by round and medians reported (the development machine is shared).
-// Run: npx tsx --conditions=@shadowkv/source packages/kernels-wasm/bench/ops.ts [--rounds 5] [--quick]
+// Run: npx tsx --conditions=@shadowkv/source packages/kernels-wasm/bench/ops.ts [--rounds 5] [--quick] [--only TEXT]
 // Prints a table (medians, ratios to the CPU reference, and the best round) and one JSON line (prefix "JSON ").
 import { f32ToBf16, halfToF32, type KernelBackend, type Tensor } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
@@ -10,6 +10,8 @@ import { wasm } from '../src/index.js';
 const argv = process.argv.slice(2);
 const rounds = Number(argv[argv.indexOf('--rounds') + 1] || 0) || (argv.includes('--quick') ? 3 : 5);
 const quick = argv.includes('--quick');
+/** --only TEXT: just the cases whose name contains TEXT (e.g. --only decode). */
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : '';
 
 interface Case {
   name: string;
@@ -83,6 +85,50 @@ function attentionCase(kvLen: number): Case {
   };
 }
 
+/**
+ * One needle-llama decoder layer's projections at decode (m = 1, hidden 256, intermediate 768, 4/2 heads of 64,
+ * bf16 weights): q, k, v, output + residual, gate/up + SwiGLU, down + residual; `fused` uses matmulAdd and
+ * matmulSwiglu where the backend has them (model-llama's layerTail does the same), otherwise the separate ops.
+ */
+function decodeLayerCase(fused: boolean): Case {
+  const h = 256, f = 768, kvw = 128;
+  const shapes: [string, number, number][] = [['q', h, h], ['k', kvw, h], ['v', kvw, h], ['o', h, h], ['gate', f, h], ['up', f, h], ['down', h, f]];
+  const ws = shapes.map(([, n, k], i) => f32ToBf16(rand(n * k, 20 + i, 1 / Math.sqrt(k))));
+  const macs = shapes.reduce((a, [, n, k]) => a + n * k, 0);
+  return {
+    name: `needle-llama decode layer bf16 ${fused ? 'fused' : 'separate'}`,
+    flops: 2 * macs,
+    bytes: 2 * macs,
+    setup(be, engine) {
+      const w = shapes.map(([, n, k], i) => (engine === 'cpu' ? be.upload(halfToF32('bf16', ws[i]), [n, k]) : be.upload(ws[i], [n, k], 'bf16')));
+      const x = be.upload(rand(h, 30), [1, h]);
+      const att = be.upload(rand(h, 31), [1, h]);
+      return () => {
+        const keep: Tensor[] = [be.matmul(x, w[0]), be.matmul(x, w[1]), be.matmul(x, w[2])];
+        const use = fused && be.matmulAdd && be.matmulSwiglu;
+        let x1: Tensor;
+        let act: Tensor;
+        if (use) {
+          x1 = be.matmulAdd!(att, w[3], x);
+          act = be.matmulSwiglu!(x1, w[4], w[5]);
+        } else {
+          const o = be.matmul(att, w[3]);
+          x1 = be.add(x, o);
+          const g = be.matmul(x1, w[4]);
+          const u = be.matmul(x1, w[5]);
+          act = be.swiglu(g, u);
+          keep.push(o, g, u);
+        }
+        const d = use ? be.matmulAdd!(act, w[6], x1) : be.matmul(act, w[6]);
+        const out = use ? d : be.add(x1, d);
+        if (!use) keep.push(d);
+        for (const t of [...keep, x1, act]) be.dispose(t);
+        return out;
+      };
+    },
+  };
+}
+
 /** Prefill attention: m causal query rows over themselves. */
 function prefillAttentionCase(m: number): Case {
   const nHeads = 32, nKv = 8, d = 64;
@@ -127,7 +173,9 @@ async function main(): Promise<void> {
     { name: 'wasm-1t', be: await wasm({ threads: 1 }) },
     { name: 'wasm-2t', be: await wasm({ threads: 2 }) },
   ];
-  const cases: Case[] = [
+  const allCases: Case[] = [
+    decodeLayerCase(false),
+    decodeLayerCase(true),
     gemvCase(2048, 2048, 'f32'),
     gemvCase(2048, 2048, 'bf16'),
     gemvCase(8192, 2048, 'f32'),
@@ -138,6 +186,7 @@ async function main(): Promise<void> {
     attentionCase(16384),
     prefillAttentionCase(quick ? 512 : 1024),
   ];
+  const cases = only ? allCases.filter((c) => c.name.includes(only)) : allCases;
   const samples = new Map<string, number[]>();
   const calls = cases.map((c) => engines.map((e) => c.setup(e.be, e.name)));
   // Warm-up (JIT tiers, memory growth, packed scratch), then interleaved rounds.
