@@ -19,7 +19,15 @@ export type ResearchSelection =
    */
   | 'refine'
   /** Two vectors per chunk, the landmark and the chunk's largest-norm key; a chunk scores its better one. */
-  | 'landmark+maxnorm';
+  | 'landmark+maxnorm'
+  /** Quest's bound: per dimension min/max of the chunk's keys, logit = Σ_d max(q_d·min_d, q_d·max_d). */
+  | 'quest'
+  /** Landmark logit plus boundAlpha·Σ_d |q_d|·(largest |k_d - mean_d| over the chunk): a bound around the mean. */
+  | 'meandev'
+  /** Landmark logit plus boundAlpha·|q·w|, w the chunk's main deviation direction scaled to its largest coefficient. */
+  | 'pc1'
+  /** Two landmarks per chunk (means of its halves); a chunk scores its better one. */
+  | 'sub2';
 
 /** How the keys of the selected chunks are obtained. */
 export type ResearchKeys =
@@ -45,6 +53,12 @@ export interface ResearchConfig {
   refineFactor: number;
   /** Weight of the radius term for 'radius'. */
   radiusAlpha: number;
+  /** Weight of the spread term for 'meandev' and 'pc1' (1: a true upper bound for 'meandev'). */
+  boundAlpha: number;
+  /** The first stage of 'refine': which chunk score nominates the candidates. */
+  nominator: 'landmark' | 'quest' | 'meandev' | 'pc1' | 'sub2';
+  /** The second stage of 'refine': the candidates' rank-r rebuilt keys (softmax mass), or a bound rule's chunk score. */
+  reranker: 'lowrank' | 'quest' | 'meandev' | 'pc1' | 'sub2';
   /**
    * Which chunks stay exact as outliers: 'mincos' (the authors': lowest landmark/key cosine) or 'query' (most
    * attention from the last queryWindow prompt queries, mean over the window of the group max).
@@ -69,6 +83,9 @@ export const RESEARCH_DEFAULTS: Omit<ResearchConfig, 'name'> = {
   keys: 'lowrank',
   refineFactor: 4,
   radiusAlpha: 1,
+  boundAlpha: 1,
+  nominator: 'landmark',
+  reranker: 'lowrank',
   outlierRule: 'mincos',
   queryWindow: 16,
   denseLayers: [],

@@ -31,6 +31,8 @@ export interface ResearchLayerInputs {
   needle: number[];
   /** Post-RoPE queries of the last prompt tokens [window, nHeads*headDim] (for outlierRule 'query'). */
   windowQueries?: Float32Array;
+  /** Compare every step with exact dense attention (massKept, outErr, recall, needleHit); false: accuracy only, faster. */
+  diagnostics?: boolean;
 }
 
 export class ResearchLayer {
@@ -45,6 +47,7 @@ export class ResearchLayer {
   private readonly genV: number[][] = [];
   /** Per-chunk statistics computed on first use (radius, largest-norm token). */
   private readonly memo = new Map<string, number>();
+  private readonly vecMemo = new Map<string, { mean: Float64Array; min: Float64Array; max: Float64Array; dev: Float64Array; w: Float64Array; halves: Float64Array[] }>();
 
   constructor(
     private readonly cfg: ResearchConfig,
@@ -91,6 +94,7 @@ export class ResearchLayer {
     let recall = 0;
     let needleHit = 0;
 
+    if (!this.x.diagnostics && this.sparse && !this.cfg.selection.startsWith('oracle')) return this.stepFast(q, nGen, scale);
     for (let h = 0; h < nKvHeads; h++) {
       // Exact scores of every prompt and generated token for the group's query heads [group, promptLen + nGen].
       const exact = Array.from({ length: group }, (_, g) => this.scores(q, (h * group + g) * headDim, keys, h, promptLen, nGen, scale));
@@ -130,6 +134,38 @@ export class ResearchLayer {
       } else needleHit = NaN;
     }
     return { out, diag: { massKept, outErr: relErr(out, dense), oracleRecall: recall, needleHit } };
+  }
+
+  /** A step without the dense diagnostics (NaN): only the attended tokens are scored. */
+  private stepFast(q: Float32Array, nGen: number, scale: number): { out: Float32Array; diag: LayerStepDiagnostics } {
+    const { nHeads, nKvHeads, headDim, promptLen, keys } = this.x;
+    const group = nHeads / nKvHeads;
+    const out = new Float32Array(nHeads * headDim);
+    for (let h = 0; h < nKvHeads; h++) {
+      const chosen = this.select(q, h, [], scale);
+      const attended = this.attendedTokens(h, chosen);
+      const selectedSet = new Set<number>();
+      for (const c of chosen) for (let j = 0; j < this.cfg.chunkSize; j++) selectedSet.add(c * this.cfg.chunkSize + j);
+      for (let g = 0; g < group; g++) {
+        const qo = (h * group + g) * headDim;
+        const logits: number[] = attended.map((t) => {
+          const src = selectedSet.has(t) && this.cfg.keys === 'lowrank' ? (this.x.lowKeys as Float32Array) : keys;
+          return dot(q, qo, src, (h * promptLen + t) * headDim, headDim) * scale;
+        });
+        for (let i = 0; i < nGen; i++) {
+          let d = 0;
+          const row = this.genK[i];
+          for (let e = 0; e < headDim; e++) d += q[qo + e] * row[h * headDim + e];
+          logits.push(d * scale);
+        }
+        const p = softmax(logits);
+        for (let i = 0; i < p.length; i++) {
+          const r = i < attended.length ? this.valueRow(h, attended[i]) : this.valueRow(h, promptLen + i - attended.length);
+          for (let e = 0; e < headDim; e++) out[qo + e] += p[i] * r[e];
+        }
+      }
+    }
+    return { out, diag: { massKept: NaN, outErr: NaN, oracleRecall: NaN, needleHit: NaN } };
   }
 
   /** Scores q·k·scale of query head at qo against KV head h: prompt keys from `src`, then the generated keys. */
@@ -200,14 +236,16 @@ export class ResearchLayer {
     }
     // Landmark-family logits per query head of the group [group][nLandmarks].
     const score = new Float64Array(nLandmarks);
+    const rule = sel === 'refine' ? this.cfg.nominator : sel;
     for (let g = 0; g < group; g++) {
       const qo = (h * group + g) * headDim;
       const qn = Math.sqrt(dot(q, qo, q, qo, headDim));
       const l = new Float32Array(nLandmarks);
       for (let i = 0; i < nLandmarks; i++) {
         l[i] = dot(q, qo, set.landmarks, (h * nLandmarks + i) * headDim, headDim) * scale;
-        if (sel === 'radius') l[i] += this.cfg.radiusAlpha * qn * this.radius(h, ids[i]) * scale;
-        if (sel === 'landmark+maxnorm') l[i] = Math.max(l[i], dot(q, qo, this.x.keys, (h * promptLen + this.maxNormToken(h, ids[i])) * headDim, headDim) * scale);
+        if (rule === 'radius') l[i] += this.cfg.radiusAlpha * qn * this.radius(h, ids[i]) * scale;
+        if (rule === 'landmark+maxnorm') l[i] = Math.max(l[i], dot(q, qo, this.x.keys, (h * promptLen + this.maxNormToken(h, ids[i])) * headDim, headDim) * scale);
+        if (rule === 'quest' || rule === 'meandev' || rule === 'pc1' || rule === 'sub2') l[i] = this.boundLogit(rule, q, qo, h, ids[i]) * scale;
       }
       const p = softmax(l);
       for (let i = 0; i < nLandmarks; i++) score[i] = sel === 'landmark-sum' ? score[i] + p[i] : Math.max(score[i], p[i]);
@@ -215,6 +253,16 @@ export class ResearchLayer {
     if (sel !== 'refine') return topIds(score, this.nSelect).map((i) => ids[i]);
     // Refine: rank-r logits of every token of the candidate chunks, softmax over the candidates per query head.
     const cand = topIds(score, Math.min(nLandmarks, this.cfg.refineFactor * this.nSelect)).map((i) => ids[i]);
+    const rr = this.cfg.reranker;
+    if (rr !== 'lowrank') {
+      const best = new Float64Array(cand.length);
+      for (let g = 0; g < group; g++) {
+        const qo = (h * group + g) * headDim;
+        const p = softmax(cand.map((id) => this.boundLogit(rr, q, qo, h, id) * scale));
+        for (let k = 0; k < cand.length; k++) best[k] = Math.max(best[k], p[k]);
+      }
+      return topIds(best, this.nSelect).map((k) => cand[k]);
+    }
     const low = this.x.lowKeys as Float32Array;
     const mass = new Float64Array(cand.length);
     for (let g = 0; g < group; g++) {
@@ -231,6 +279,82 @@ export class ResearchLayer {
       }
     }
     return topIds(mass, this.nSelect).map((k) => cand[k]);
+  }
+
+  /** Per-chunk vectors of the bound rules (KV head h, chunk id), computed from the exact post-RoPE keys. */
+  private chunkVectors(h: number, id: number): { mean: Float64Array; min: Float64Array; max: Float64Array; dev: Float64Array; w: Float64Array; halves: Float64Array[] } {
+    const key = `${h}/${id}`;
+    let v = this.vecMemo.get(key);
+    if (v) return v;
+    const { headDim, promptLen, keys } = this.x;
+    const c = this.cfg.chunkSize;
+    const row = (j: number) => (h * promptLen + id * c + j) * headDim;
+    const mean = new Float64Array(headDim);
+    const min = new Float64Array(headDim).fill(Infinity);
+    const max = new Float64Array(headDim).fill(-Infinity);
+    const halves = [new Float64Array(headDim), new Float64Array(headDim)];
+    for (let j = 0; j < c; j++) {
+      for (let e = 0; e < headDim; e++) {
+        const k = keys[row(j) + e];
+        mean[e] += k / c;
+        min[e] = Math.min(min[e], k);
+        max[e] = Math.max(max[e], k);
+        halves[j < c / 2 ? 0 : 1][e] += k / Math.ceil(c / 2);
+      }
+    }
+    const dev = new Float64Array(headDim);
+    for (let e = 0; e < headDim; e++) dev[e] = Math.max(max[e] - mean[e], mean[e] - min[e]);
+    // Main deviation direction: power iteration on D^T D (D = keys - mean, [c, headDim]); w = v * max_j |D_j·v|.
+    const d = Array.from({ length: c }, (_, j) => Float64Array.from({ length: headDim }, (_, e) => keys[row(j) + e] - mean[e]));
+    let u = new Float64Array(headDim).fill(1 / Math.sqrt(headDim));
+    for (let it = 0; it < 30; it++) {
+      const nu = new Float64Array(headDim);
+      for (const dj of d) {
+        let p = 0;
+        for (let e = 0; e < headDim; e++) p += dj[e] * u[e];
+        for (let e = 0; e < headDim; e++) nu[e] += p * dj[e];
+      }
+      const n = Math.hypot(...nu) || 1;
+      u = nu.map((x) => x / n);
+    }
+    let coef = 0;
+    for (const dj of d) {
+      let p = 0;
+      for (let e = 0; e < headDim; e++) p += dj[e] * u[e];
+      coef = Math.max(coef, Math.abs(p));
+    }
+    const w = u.map((x) => x * coef);
+    v = { mean, min, max, dev, w, halves };
+    this.vecMemo.set(key, v);
+    return v;
+  }
+
+  /** Unscaled logit of a bound rule for query head at qo. */
+  private boundLogit(rule: 'quest' | 'meandev' | 'pc1' | 'sub2', q: Float32Array, qo: number, h: number, id: number): number {
+    const v = this.chunkVectors(h, id);
+    const { headDim } = this.x;
+    let s = 0;
+    if (rule === 'quest') {
+      for (let e = 0; e < headDim; e++) s += Math.max(q[qo + e] * v.min[e], q[qo + e] * v.max[e]);
+      return s;
+    }
+    if (rule === 'sub2') {
+      let a = 0;
+      let b = 0;
+      for (let e = 0; e < headDim; e++) {
+        a += q[qo + e] * v.halves[0][e];
+        b += q[qo + e] * v.halves[1][e];
+      }
+      return Math.max(a, b);
+    }
+    let m = 0;
+    let spread = 0;
+    for (let e = 0; e < headDim; e++) {
+      m += q[qo + e] * v.mean[e];
+      if (rule === 'meandev') spread += Math.abs(q[qo + e]) * v.dev[e];
+      else spread += q[qo + e] * v.w[e];
+    }
+    return m + this.cfg.boundAlpha * Math.abs(spread);
   }
 
   /** Largest distance of a key of chunk id (KV head h) from the chunk's mean. */

@@ -3,9 +3,7 @@
 //   npx tsx --conditions=@shadowkv/source apps/shadowkv-research/src/research-niah.ts \
 //     --model ../shared/models/needle-llama --data ../shared/bench/niah-dev.jsonl --set diag --limit 48 [--out f.jsonl]
 // Only prompts whose prefill is already recorded (bench niah --prefill-cache) are used; none is recorded here.
-import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -64,6 +62,9 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       cache: { type: 'string', default: join(tmpdir(), 'shadowkv-prefill-cache') },
       wait: { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'cpu' },
+      'no-diag': { type: 'boolean', default: false },
+      hard: { type: 'boolean', default: false },
     },
   });
   const sets = String(values.set).split(',');
@@ -72,17 +73,20 @@ async function main(): Promise<void> {
     if (!f) throw new Error(`unknown set "${s}"; use one of ${Object.keys(RESEARCH_SETS).join(', ')}`);
     return f();
   });
-  const engine = await createEngine({ model: values.model as string, backend: 'cpu' });
+  const engine = await createEngine({ model: values.model as string, backend: values.backend as 'cpu' | 'wasm' });
   const c = engine.model.config;
-  const rows = (await readNiah(values.data as string, values.limit ? Number(values.limit) : undefined)).slice(Number(values.from));
+  // --hard: only the cells where the authors' selection loses (single and multikey at 3K tokens and more).
+  const rows = (await readNiah(values.data as string, values.limit ? Number(values.limit) : undefined))
+    .slice(Number(values.from))
+    .filter((r) => !values.hard || (r.task !== 'passkey' && r.length >= 3072));
   const recordings = await PrefillRecordingCache.open(values.cache as string, engine);
   const tallies = new Map<string, Tally>(configs.map((cfg) => [cfg.name, { correct: 0, total: 0, margin: 0, fastBytes: 0, layer: Array.from({ length: c.nLayers }, () => ({ mass: 0, err: 0, recall: 0, needle: 0, n: 0 })) }]));
   const t0 = performance.now();
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     // --wait: another process is recording the prompts in this order; poll instead of recording here.
-    while (values.wait && !recorded(recordings, row.prompt_ids)) await new Promise((r) => setTimeout(r, 20_000));
-    if (!recorded(recordings, row.prompt_ids)) {
+    while (values.wait && !recordings.has(row.prompt_ids)) await new Promise((r) => setTimeout(r, 20_000));
+    if (!recordings.has(row.prompt_ids)) {
       process.stderr.write(`row ${i}: no recording yet, stopping here\n`);
       break;
     }
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
       }
       // Configs with a shorter window take the last rows of the longest one.
       const q = wq && cfg.outlierRule === 'query' ? wq.map((x) => x.subarray(x.length - (cfg.queryWindow * x.length) / window)) : undefined;
-      const state = new ResearchState(engine, cfg, data, needle, q);
+      const state = new ResearchState(engine, cfg, data, needle, q, !values['no-diag']);
       const { ok, minMargin } = await teacherForced(engine, state, rec.logits, row.answer_ids);
       const t = tallies.get(cfg.name) as Tally;
       t.total++;
@@ -143,12 +147,6 @@ async function main(): Promise<void> {
     const lay = 'policy' in cfg ? '' : t.layer.map((l) => `${(l.mass / l.n).toFixed(3)}/${(l.err / l.n).toFixed(3)}/${(l.recall / l.n).toFixed(2)}/${(l.needle / l.n).toFixed(2)}`).join(' ');
     process.stdout.write(`${cfg.name.padEnd(28)} ${((100 * t.correct) / t.total).toFixed(1).padStart(5)}% (${t.correct}/${t.total}) margin ${(t.margin / t.total).toFixed(2)} fast ${(t.fastBytes / t.total / 1024).toFixed(0)} KiB  layers mass/err/recall/needle: ${lay}\n`);
   }
-}
-
-/** Whether the recording of `ids` is on disk (same file name as PrefillRecordingCache uses). */
-function recorded(cache: PrefillRecordingCache, ids: number[]): boolean {
-  const dir = (cache as unknown as { dir: string }).dir;
-  return existsSync(join(dir, `${createHash('sha256').update(Int32Array.from(ids)).digest('hex').slice(0, 24)}.safetensors`));
 }
 
 await main();

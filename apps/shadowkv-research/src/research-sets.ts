@@ -104,6 +104,31 @@ export const RESEARCH_SETS: Record<string, () => (ResearchConfig | PolicyRun)[]>
       policyRun('policy B64 r16 o2 refine16 energy', { ...e, budget: 64, rank: 16, outliers: 2, refine: 16 }),
     ];
   },
+  /** Chunk summaries beyond the mean as the only selection (issue 15), at B=256 r=32. */
+  bounds: () => [
+    researchConfig('ref B256'),
+    researchConfig('quest B256', { selection: 'quest' }),
+    researchConfig('meandev1 B256', { selection: 'meandev' }),
+    researchConfig('meandev.5 B256', { selection: 'meandev', boundAlpha: 0.5 }),
+    researchConfig('pc1 B256', { selection: 'pc1' }),
+    researchConfig('sub2 B256', { selection: 'sub2' }),
+  ],
+  /** The bound rules as nominators of a shallow two-stage selection. */
+  boundsRefine: () => [
+    researchConfig('refine2 B256', { selection: 'refine', refineFactor: 2 }),
+    researchConfig('quest refine2 B256', { selection: 'refine', refineFactor: 2, nominator: 'quest' }),
+    researchConfig('pc1 refine2 B256', { selection: 'refine', refineFactor: 2, nominator: 'pc1' }),
+    researchConfig('meandev refine2 B256', { selection: 'refine', refineFactor: 2, nominator: 'meandev' }),
+  ],
+  /** Landmarks nominate, a bound rule re-ranks (no key rebuild). */
+  rerank: () => [
+    researchConfig('landmark->quest x4', { selection: 'refine', refineFactor: 4, reranker: 'quest' }),
+    researchConfig('landmark->quest x8', { selection: 'refine', refineFactor: 8, reranker: 'quest' }),
+    researchConfig('landmark->meandev x8', { selection: 'refine', refineFactor: 8, reranker: 'meandev' }),
+    researchConfig('landmark->pc1 x8', { selection: 'refine', refineFactor: 8, reranker: 'pc1' }),
+    researchConfig('landmark->sub2 x8', { selection: 'refine', refineFactor: 8, reranker: 'sub2' }),
+    researchConfig('landmark->lowrank x8', { selection: 'refine', refineFactor: 8 }),
+  ],
   /** Dense (exact) decoding and the deepest two-stage selection, for the final table. */
   final: () => {
     const e = { rankAllocation: 'energy' as const, outliers: 4 };

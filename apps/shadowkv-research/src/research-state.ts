@@ -81,6 +81,7 @@ export class ResearchState implements KvCacheState {
     data: PromptData,
     needle: number[],
     windowQueries?: Float32Array[],
+    diagnostics = true,
   ) {
     const c = engine.model.config;
     this.length = data.rec.promptLen;
@@ -100,6 +101,7 @@ export class ResearchState implements KvCacheState {
           values: data.values[l],
           needle,
           windowQueries: windowQueries?.[l],
+          diagnostics,
         }),
       );
       this.diags.push([]);

@@ -3,7 +3,7 @@
 import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
-import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunks, selectChunks, spreadLandmarks, spreadQuery, type LandmarkSet } from '@shadowkv/sparse-select';
+import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunks, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { DenseLayerData } from './dense-kv-buffer.js';
 import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
@@ -50,10 +50,10 @@ export class ShadowKvLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
   private a!: Tensor; // [localStart, rank], set by setRank
   private b!: Tensor; // [nKvHeads, rank, headDim], set by setRank
-  private landmarks: Tensor; // [nKvHeads, nLandmarks, headDim], or [.., 2*headDim] = [landmark | spread·dev] with spread > 0
+  private landmarks: Tensor; // [nKvHeads, nLandmarks, headDim], or [.., 2*headDim] = [center | spread·halfWidth] with spread > 0
   private set: LandmarkSet;
-  /** Host copy of the chunk spreads [nKvHeads, nLandmarks, headDim] (spread > 0 only): folds append to it. */
-  private spreads: Float32Array | undefined;
+  /** Host copy of the chunks' key ranges [nKvHeads, nLandmarks, headDim] each (spread > 0 only): folds append to it. */
+  private bounds: ChunkBounds | undefined;
   private readonly store: ValueStore;
   private readonly kd: Tensor; // [nKvHeads, rows, headDim]
   private readonly vd: Tensor; // [nKvHeads, rows, headDim]
@@ -118,7 +118,7 @@ export class ShadowKvLayer implements DecodeLayer {
     // Landmarks and outliers over the chunks before the local window (post-RoPE keys).
     const keys = { data: data.keys, nKvHeads, rowStride: maxSeqLen, headDim };
     this.set = buildLandmarkSet(keys, chunkSize, layout.nChunks, p.outliers);
-    if (p.spread > 0) this.spreads = chunkSpreads(keys, this.set.landmarks, this.set.chunkIds, chunkSize);
+    if (p.spread > 0) this.bounds = chunkSpreads(keys, this.set.chunkIds, chunkSize);
     this.landmarks = this.uploadLandmarks();
 
     // Every prompt value goes to slow memory, chunk-contiguous.
@@ -142,12 +142,12 @@ export class ShadowKvLayer implements DecodeLayer {
     this.selected = new Int32Array(nKvHeads * layout.nSelect);
   }
 
-  /** The device tensor selection scores: the landmarks, interleaved with their weighted spreads when spread > 0. */
+  /** The device tensor selection scores: the landmarks, or with spread > 0 the chunks' centers and weighted half widths. */
   private uploadLandmarks(): Tensor {
     const { nKvHeads, headDim } = this.ctx.model;
     const { landmarks, nLandmarks } = this.set;
-    if (!this.spreads) return this.backend.upload(landmarks, [nKvHeads, nLandmarks, headDim]);
-    return this.backend.upload(spreadLandmarks(landmarks, this.spreads, headDim, this.p.spread), [nKvHeads, nLandmarks, 2 * headDim]);
+    if (!this.bounds) return this.backend.upload(landmarks, [nKvHeads, nLandmarks, headDim]);
+    return this.backend.upload(spreadLandmarks(this.bounds.centers, this.bounds.halfWidths, headDim, this.p.spread), [nKvHeads, nLandmarks, 2 * headDim]);
   }
 
   /**
@@ -225,7 +225,7 @@ export class ShadowKvLayer implements DecodeLayer {
     let t = performance.now();
     // With refine > 1 the landmarks only nominate candidates and their rebuilt keys choose among them.
     const nCand = Math.min(nLandmarks, this.p.refine * nSelect);
-    const qSel = this.spreads ? await spreadQuery(backend, input.q, nHeads) : input.q;
+    const qSel = this.bounds ? await spreadQuery(backend, input.q, nHeads) : input.q;
     const sel = selectChunks(backend, qSel, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
     if (qSel !== input.q) backend.dispose(qSel);
     const positions = (await backend.read(sel)) as Int32Array;
@@ -414,16 +414,19 @@ export class ShadowKvLayer implements DecodeLayer {
       for (let c = 0; c < nNew; c++) chunkIds[h * nL + old.nLandmarks + c] = first / chunkSize + c;
     }
     this.set = { ...old, landmarks, chunkIds, nLandmarks: nL };
-    if (this.spreads) {
+    if (this.bounds) {
       const freshIds = new Int32Array(nKvHeads * nNew);
       for (let h = 0; h < nKvHeads; h++) for (let c = 0; c < nNew; c++) freshIds[h * nNew + c] = first / chunkSize + c;
-      const dev = chunkSpreads({ data: hm, nKvHeads, rowStride: n, headDim }, fresh, freshIds, chunkSize, first / chunkSize);
-      const spreads = new Float32Array(nKvHeads * nL * headDim);
-      for (let h = 0; h < nKvHeads; h++) {
-        spreads.set(this.spreads.subarray(h * old.nLandmarks * headDim, (h + 1) * old.nLandmarks * headDim), h * nL * headDim);
-        spreads.set(dev.subarray(h * nNew * headDim, (h + 1) * nNew * headDim), (h * nL + old.nLandmarks) * headDim);
-      }
-      this.spreads = spreads;
+      const add = chunkSpreads({ data: hm, nKvHeads, rowStride: n, headDim }, freshIds, chunkSize, first / chunkSize);
+      const grow = (old_: Float32Array, fresh_: Float32Array) => {
+        const out = new Float32Array(nKvHeads * nL * headDim);
+        for (let h = 0; h < nKvHeads; h++) {
+          out.set(old_.subarray(h * old.nLandmarks * headDim, (h + 1) * old.nLandmarks * headDim), h * nL * headDim);
+          out.set(fresh_.subarray(h * nNew * headDim, (h + 1) * nNew * headDim), (h * nL + old.nLandmarks) * headDim);
+        }
+        return out;
+      };
+      this.bounds = { centers: grow(this.bounds.centers, add.centers), halfWidths: grow(this.bounds.halfWidths, add.halfWidths) };
     }
     backend.dispose(this.landmarks);
     this.landmarks = this.uploadLandmarks();
@@ -437,7 +440,7 @@ export class ShadowKvLayer implements DecodeLayer {
     const { nKvHeads, headDim } = this.ctx.model;
     const f32 = 4;
     const lowRank = (this.aRows * this.rank + nKvHeads * this.rank * headDim) * f32;
-    const landmarks = nKvHeads * this.nLandmarks * headDim * f32 * (this.spreads ? 2 : 1);
+    const landmarks = nKvHeads * this.nLandmarks * headDim * f32 * (this.bounds ? 2 : 1);
     const used = this.p.budget + this.nStatic + this.generated; // rows of Kd/Vd in use
     // With folding, the pre-RoPE keys of the tail rows are kept too (the fold projects them).
     const preRope = this.kPreTail ? nKvHeads * this.generated * headDim * f32 : 0;

@@ -72,13 +72,13 @@ export const SHADOWKV_PARAMS = [
     doc: "Two-stage selection: landmarks nominate refine × budget/chunkSize chunks per KV head, their rebuilt keys' softmax mass picks the budget (1: the authors' landmark selection).",
   },
   {
-    // Doubles the landmarks' fast memory (one spread vector per landmark) and the landmark scoring work.
+    // Doubles the landmarks' fast memory (a center and a half-width vector per chunk) and the landmark scoring work.
     name: 'spread',
     type: 'number',
     default: 0,
     min: 0,
-    hint: 'it weighs how far a chunk reaches from its landmark: 0 for the authors\' mean, 1 for an upper bound of its best key',
-    doc: "Chunk scores see the chunk's spread: logit q·landmark + spread·Σ_d |q_d|·(largest |k_d - landmark_d| in the chunk); 0: the authors' mean landmarks, 1: an upper bound of the chunk's best key. Doubles the landmarks' fast memory.",
+    hint: "it weighs each chunk's key range in its score: 0 for the authors' mean landmarks, 1 for Quest's upper bound of its best key",
+    doc: "Chunk scores see the range of the chunk's keys: logit q·center + spread·Σ_d |q_d|·halfWidth_d per dimension's min/max (0: the authors' mean landmarks; 1: Quest's upper bound of the chunk's best key). Doubles the landmarks' fast memory.",
   },
   {
     name: 'rankAllocation',

@@ -1,5 +1,5 @@
-// Spread-aware chunk scores: the spread is the per-dimension reach from the landmark, the score bounds the best
-// key at weight 1, and the device path (spreadLandmarks + spreadQuery + landmarkScores) computes that logit.
+// Spread-aware chunk scores: the per-dimension key range of each chunk, Quest's bound on its best key at weight 1,
+// and the device path (spreadLandmarks + spreadQuery + landmarkScores) computes that logit.
 import { cpu } from '@shadowkv/kernels-cpu';
 import { describe, expect, it } from 'vitest';
 import { chunkLandmarks } from './chunk-landmarks.js';
@@ -17,72 +17,67 @@ describe('chunkSpreads', () => {
   const data = randomArray(nKvHeads * rowStride * headDim, 5);
   const keys = { data, nKvHeads, rowStride, headDim };
   const set = buildLandmarkSet(keys, chunkSize, nChunks, 2);
-  const dev = chunkSpreads(keys, set.landmarks, set.chunkIds, chunkSize);
+  const { centers, halfWidths } = chunkSpreads(keys, set.chunkIds, chunkSize);
+  const key = (h: number, c: number, j: number, e: number) => data[(h * rowStride + c * chunkSize + j) * headDim + e];
 
-  it('is the largest |k_d - landmark_d| of each landmark chunk, per head and dimension', () => {
+  it("is the middle and half width of each landmark chunk's key range, per head and dimension", () => {
     for (let h = 0; h < nKvHeads; h++) {
       for (let i = 0; i < set.nLandmarks; i++) {
         const c = set.chunkIds[h * set.nLandmarks + i];
         for (let e = 0; e < headDim; e++) {
-          let want = 0;
-          for (let j = 0; j < chunkSize; j++) want = Math.max(want, Math.abs(data[(h * rowStride + c * chunkSize + j) * headDim + e] - set.landmarks[(h * set.nLandmarks + i) * headDim + e]));
-          expect(dev[(h * set.nLandmarks + i) * headDim + e]).toBe(Math.fround(want));
+          const v = Array.from({ length: chunkSize }, (_, j) => key(h, c, j, e));
+          expect(centers[(h * set.nLandmarks + i) * headDim + e]).toBe(Math.fround((Math.min(...v) + Math.max(...v)) / 2));
+          expect(halfWidths[(h * set.nLandmarks + i) * headDim + e]).toBe(Math.fround((Math.max(...v) - Math.min(...v)) / 2));
         }
       }
     }
   });
 
-  it('makes q·landmark + Σ|q_d|·dev_d an upper bound of every key of the chunk, tight for one dimension', () => {
+  it("makes q·center + Σ|q_d|·halfWidth_d Quest's bound Σ_d max(q_d·min_d, q_d·max_d), above every key of the chunk", () => {
     const q = randomArray(headDim, 9, 3);
     for (let h = 0; h < nKvHeads; h++) {
       for (let i = 0; i < set.nLandmarks; i++) {
         const c = set.chunkIds[h * set.nLandmarks + i];
         let bound = 0;
-        for (let e = 0; e < headDim; e++) bound += q[e] * set.landmarks[(h * set.nLandmarks + i) * headDim + e] + Math.abs(q[e]) * dev[(h * set.nLandmarks + i) * headDim + e];
+        let quest = 0;
+        for (let e = 0; e < headDim; e++) {
+          const o = (h * set.nLandmarks + i) * headDim + e;
+          bound += q[e] * centers[o] + Math.abs(q[e]) * halfWidths[o];
+          const v = Array.from({ length: chunkSize }, (_, j) => key(h, c, j, e));
+          quest += Math.max(q[e] * Math.min(...v), q[e] * Math.max(...v));
+        }
+        expect(bound).toBeCloseTo(quest, 5);
         for (let j = 0; j < chunkSize; j++) {
           let s = 0;
-          for (let e = 0; e < headDim; e++) s += q[e] * data[(h * rowStride + c * chunkSize + j) * headDim + e];
+          for (let e = 0; e < headDim; e++) s += q[e] * key(h, c, j, e);
           expect(s).toBeLessThanOrEqual(bound + 1e-5);
         }
       }
     }
-    // A query along one axis: the bound is that axis's largest key component, reached by a key of the chunk.
-    const axis = new Float32Array(headDim);
-    axis[3] = 1;
-    const i = 4;
-    const c = set.chunkIds[i];
-    let best = -Infinity;
-    for (let j = 0; j < chunkSize; j++) best = Math.max(best, data[(c * chunkSize + j) * headDim + 3]);
-    const lm = set.landmarks[i * headDim + 3];
-    const reach = Math.max(best - lm, lm - Math.min(...Array.from({ length: chunkSize }, (_, j) => data[(c * chunkSize + j) * headDim + 3])));
-    expect(lm + dev[i * headDim + 3]).toBeCloseTo(lm + reach, 6);
-    expect(lm + dev[i * headDim + 3]).toBeGreaterThanOrEqual(best - 1e-6);
   });
 
   it('ranks a chunk holding one matching key above chunks of mild matches, where the mean does not', () => {
     // Chunk 0: one key = 4·u and three keys = -u (mean 0.25·u); chunk 1: four keys 0.5·u (mean 0.5·u). q = u.
     const d = 4;
     const rows = new Float32Array(8 * d);
-    const put = (t: number, s: number) => (rows[t * d] = s);
-    [4, -1, -1, -1, 0.5, 0.5, 0.5, 0.5].forEach((s, t) => put(t, s));
+    [4, -1, -1, -1, 0.5, 0.5, 0.5, 0.5].forEach((s, t) => (rows[t * d] = s));
     const k = { data: rows, nKvHeads: 1, rowStride: 8, headDim: d };
-    const lm = chunkLandmarks(k, 4, 2);
-    const sp = chunkSpreads(k, lm, Int32Array.from([0, 1]), 4);
-    const score = (c: number, w: number) => lm[c * d] + w * sp[c * d];
-    expect(score(0, 0)).toBeLessThan(score(1, 0)); // the mean prefers the mild chunk
+    const mean = chunkLandmarks(k, 4, 2);
+    const b = chunkSpreads(k, Int32Array.from([0, 1]), 4);
+    const score = (c: number, w: number) => b.centers[c * d] + w * b.halfWidths[c * d];
+    expect(mean[0]).toBeLessThan(mean[d]); // the mean prefers the mild chunk
     expect(score(0, 1)).toBeGreaterThan(score(1, 1)); // the bound finds the strong key (4 vs 0.5)
     expect(score(0, 1)).toBeCloseTo(4, 6);
+    expect(score(0, 0.5)).toBeGreaterThan(score(1, 0.5)); // half the width still does (2.75 vs 0.5)
   });
 
   it('indexes folded chunks from firstChunk and rejects ids before it or past the rows', () => {
-    const sub = { data: data.subarray(0), nKvHeads, rowStride, headDim };
-    const lm = chunkLandmarks(sub, chunkSize, 2);
-    const ids = Int32Array.from([7, 8, 7, 8]);
-    const a = chunkSpreads(sub, lm, ids, chunkSize, 7);
-    const b = chunkSpreads(sub, lm, Int32Array.from([0, 1, 0, 1]), chunkSize);
-    expect(Array.from(a)).toEqual(Array.from(b));
-    expect(() => chunkSpreads(sub, lm, Int32Array.from([6, 8, 7, 8]), chunkSize, 7)).toThrow(/before the first chunk/);
-    expect(() => chunkSpreads(sub, lm, Int32Array.from([0, 11, 0, 1]), chunkSize)).toThrow(/rows requested/);
+    const a = chunkSpreads(keys, Int32Array.from([7, 8, 7, 8]), chunkSize, 7);
+    const b = chunkSpreads(keys, Int32Array.from([0, 1, 0, 1]), chunkSize);
+    expect(Array.from(a.centers)).toEqual(Array.from(b.centers));
+    expect(Array.from(a.halfWidths)).toEqual(Array.from(b.halfWidths));
+    expect(() => chunkSpreads(keys, Int32Array.from([6, 8, 7, 8]), chunkSize, 7)).toThrow(/before the first chunk/);
+    expect(() => chunkSpreads(keys, Int32Array.from([0, 11, 0, 1]), chunkSize)).toThrow(/rows requested/);
   });
 });
 

@@ -3,6 +3,7 @@ export type { HeadMajorRows } from './head-major-rows.js';
 export { checkHeadMajorRows } from './head-major-rows.js';
 export { chunkLandmarks } from './chunk-landmarks.js';
 export { chunkMinCosine, outlierChunks } from './outlier-chunks.js';
+export type { ChunkBounds } from './chunk-spreads.js';
 export { chunkSpreads, spreadLandmarks, spreadQuery } from './chunk-spreads.js';
 export type { LandmarkSet } from './landmark-set.js';
 export { buildLandmarkSet, removeOutliers } from './landmark-set.js';
