@@ -4,6 +4,7 @@
 // 8-column panels (f32, transposed) and runs a 4x8 register-blocked outer-product micro-kernel over L2-sized
 // blocks of x.
 // Both split the output columns across threads; each thread writes only its own columns.
+import { rmsNorm } from './elementwise';
 import { DT_BF16, DT_F16, DT_F32, f16Hi, f16Lo, hsum4, partStart, sexp, vexp, weightAt } from './simd';
 
 /** f32 weights: dots of x[0..k) with four consecutive w rows starting at w0. */
@@ -121,9 +122,9 @@ function permuteEvenOdd(xp: usize, x: usize, k: i32): void {
   }
 }
 
-/** Scratch bytes a GEMV needs per thread (one permuted row of x). */
+/** Scratch bytes a GEMV needs per thread: one permuted row of x, and the RMS-normalised row when fused. */
 export function gemvScratchBytes(k: i32): i32 {
-  return k << 2;
+  return k << 3;
 }
 
 // What a GEMV does with the dots of a column group before storing them.
@@ -138,16 +139,25 @@ const EPI_SWIGLU: i32 = 2; // out = silu(x · wᵀ) * (x · auxᵀ) (aux [n, k]:
 
 /**
  * GEMV rows with an epilogue: for each of the m rows of x, the dots with every w row, then EPI_*. Threads split
- * the columns in groups of 4; each thread permutes x into its own scratch (k floats) for the bf16 kernel.
+ * the columns in groups of 4. Each thread prepares x in its own scratch (k floats): permuted for the bf16 kernel,
+ * and, when `norm` is an address, first RMS-normalised with those weights by the rmsNorm kernel itself (the
+ * layer's input norm fused in: the same values as rmsNorm then matmul, without the extra op and pass).
  */
-@inline function gemvEpi(epi: i32, out: usize, x: usize, w: usize, aux: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+@inline function gemvEpi(epi: i32, out: usize, x: usize, w: usize, aux: usize, dt: i32, m: i32, n: i32, k: i32, norm: usize, eps: f32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
   const np = (n + 3) >> 2;
   const p0 = partStart(np, tid, nth), p1 = partStart(np, tid + 1, nth);
   if (p0 >= p1) return;
   const xp = scratch + <usize>tid * scratchStride;
   for (let i = 0; i < m; i++) {
-    const xr = x + ((<usize>i * <usize>k) << 2);
+    let xr = x + ((<usize>i * <usize>k) << 2);
     const orow = out + ((<usize>i * <usize>n) << 2);
+    if (norm) {
+      // The normalised row in natural order after the permuted copy: the column tails (dot1) and dot4Bf16's
+      // k & 7 tail read it there.
+      const xn = xp + (<usize>k << 2);
+      rmsNorm(xn, xr, norm, 1, k, eps, 0, 1);
+      xr = xn;
+    }
     if (dt == DT_BF16) permuteEvenOdd(xp, xr, k);
     for (let p = p0; p < p1; p++) {
       const j = p << 2;
@@ -158,6 +168,7 @@ const EPI_SWIGLU: i32 = 2; // out = silu(x · wᵀ) * (x · auxᵀ) (aux [n, k]:
         else if (epi == EPI_ADD) v128.store(o, f32x4.add(v128.load(aux + (o - out)), r));
         else v128.store(o, swiglu4(r, dot4(xr, xp, aux, dt, j, k)));
       } else {
+        // Column tails: one dot at a time over the natural-order row (normalised when norm is set).
         for (let jj = j; jj < n; jj++) {
           const oj = orow + (<usize>jj << 2);
           const r = dot1(xr, w, dt, jj, k);
@@ -173,19 +184,25 @@ const EPI_SWIGLU: i32 = 2; // out = silu(x · wᵀ) * (x · auxᵀ) (aux [n, k]:
   }
 }
 
-/** out[m, n] = x[m, k] · w[n, k]ᵀ for decode-sized m (each w row streamed once per x row). */
-export function gemv(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
-  gemvEpi(EPI_NONE, out, x, w, 0, dt, m, n, k, scratch, scratchStride, tid, nth);
+/**
+ * out[m, n] = x[m, k] · w[n, k]ᵀ for decode-sized m (each w row streamed once per x row); with `norm` (an
+ * address, else 0) x's rows are RMS-normalised with those weights and eps first.
+ */
+export function gemv(out: usize, x: usize, w: usize, dt: i32, m: i32, n: i32, k: i32, norm: usize, eps: f32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+  gemvEpi(EPI_NONE, out, x, w, 0, dt, m, n, k, norm, eps, scratch, scratchStride, tid, nth);
 }
 
 /** out[m, n] = res[m, n] + x[m, k] · w[n, k]ᵀ: a projection and its residual add in one pass. */
 export function gemvAdd(out: usize, x: usize, w: usize, res: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
-  gemvEpi(EPI_ADD, out, x, w, res, dt, m, n, k, scratch, scratchStride, tid, nth);
+  gemvEpi(EPI_ADD, out, x, w, res, dt, m, n, k, 0, 0, scratch, scratchStride, tid, nth);
 }
 
-/** out[m, n] = silu(x · wGateᵀ) * (x · wUpᵀ): the MLP's gate and up projections and SwiGLU in one pass. */
-export function gemvSwiglu(out: usize, x: usize, wGate: usize, wUp: usize, dt: i32, m: i32, n: i32, k: i32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
-  gemvEpi(EPI_SWIGLU, out, x, wGate, wUp, dt, m, n, k, scratch, scratchStride, tid, nth);
+/**
+ * out[m, n] = silu(x · wGateᵀ) * (x · wUpᵀ): the MLP's gate and up projections and SwiGLU in one pass; with
+ * `norm` (an address, else 0) x's rows are RMS-normalised first, as in gemv.
+ */
+export function gemvSwiglu(out: usize, x: usize, wGate: usize, wUp: usize, dt: i32, m: i32, n: i32, k: i32, norm: usize, eps: f32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
+  gemvEpi(EPI_SWIGLU, out, x, wGate, wUp, dt, m, n, k, norm, eps, scratch, scratchStride, tid, nth);
 }
 
 const KC: i32 = 256; // k-block: a packed 8-column panel is 8 KiB, in L1

@@ -1,4 +1,4 @@
-// The optional fused ops matmulAdd and matmulSwiglu on wasm, for f32, bf16 and f16 weights, on the GEMV path
+// The optional fused ops matmulAdd, matmulSwiglu, rmsNormMatmuls and rmsNormMatmulSwiglu on wasm, for f32, bf16 and f16 weights, on the GEMV path
 // (m < 4: one pass with the residual add / SwiGLU in the epilogue) and the GEMM path (m >= 4), on 1 thread and
 // with 2 threads (every op pooled). Two checks each:
 // * against the CPU reference's composition of the separate ops on the same weights widened on the host (core's
@@ -6,7 +6,8 @@
 //   the conformance suite's f32 reduction bound, 2.5e-6 * sqrt(k) relative to the largest |output| (floor 1e-5;
 //   backend-conformance/src/tolerances.ts derives it); SwiGLU's exp is the 2-ulp vexp, far inside that bound;
 // * on the GEMV path, bit-for-bit against this backend's own separate ops (matmul, then add / swiglu): the fused
-//   epilogue runs the same dot kernel and the same elementwise formula, so nothing may differ at all.
+//   epilogue runs the same dot kernel and the same elementwise formula (and the norm-fused GEMV normalises x
+//   with the rmsNorm kernel itself), so nothing may differ at all.
 import { f32ToBf16, f32ToF16, halfToF32, mulberry32, type KernelBackend, type Tensor } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,35 @@ for (const { label, make } of backends) {
           expect(got.length).toBe(m * n);
           expect(maxRelErr(got, want)).toBeLessThanOrEqual(bound(k));
           if (m < 4) expect(differing(got, await read(be, be.swiglu(be.matmul(xt, g.w), be.matmul(xt, u.w))))).toBe(0);
+        });
+      }
+    }
+
+    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+      for (const [m, k, n] of SHAPES) {
+        it(`rmsNormMatmuls and rmsNormMatmulSwiglu, ${dtype} w, m=${m} k=${k} n=${n}: the reference's composition within the reduction bound`, async () => {
+          const x = normals(m * k, 19 + m + k, 3);
+          const nw = normals(k, 23 + k);
+          const eps = 1e-5;
+          const a = weights(be, normals(n * k, 29 + n, 2 / Math.sqrt(k)), [n, k], dtype);
+          const b = weights(be, normals(n * k, 31 + n, 1 / Math.sqrt(k)), [n, k], dtype);
+          const xt = be.upload(x, [m, k]);
+          const nt = be.upload(nw, [k]);
+          const [p, q] = be.rmsNormMatmuls(xt, nt, eps, [a.w, b.w]);
+          const act = be.rmsNormMatmulSwiglu(xt, nt, eps, a.w, b.w);
+          const h = ref.rmsNorm(ref.upload(x, [m, k]), ref.upload(nw, [k]), eps);
+          const tol = bound(k);
+          expect(maxRelErr(await read(be, p), await read(ref, ref.matmul(h, a.wRef)))).toBeLessThanOrEqual(tol);
+          expect(maxRelErr(await read(be, q), await read(ref, ref.matmul(h, b.wRef)))).toBeLessThanOrEqual(tol);
+          expect(maxRelErr(await read(be, act), await read(ref, ref.swiglu(ref.matmul(h, a.wRef), ref.matmul(h, b.wRef))))).toBeLessThanOrEqual(tol);
+          if (m < 4) {
+            // The GEMV normalises with the rmsNorm kernel itself: the same values as the separate wasm ops.
+            const hb = be.rmsNorm(xt, nt, eps);
+            expect(differing(await read(be, p), await read(be, be.matmul(hb, a.w)))).toBe(0);
+            expect(differing(await read(be, q), await read(be, be.matmul(hb, b.w)))).toBe(0);
+            expect(differing(await read(be, act), await read(be, be.matmulSwiglu(hb, a.w, b.w)))).toBe(0);
+          }
+          expect(differing(await read(be, xt), x)).toBe(0);
         });
       }
     }

@@ -197,23 +197,48 @@ export class WasmBackend implements KernelBackend {
     const ut = this.own('matmulSwiglu', wUp);
     const { m, k, n } = validateOpArgs.matmul(x, wGate, this.capabilities.weightDtypes);
     assertShape('matmulSwiglu', 'wUp', wUp, [n, k], wGate.dtype);
-    const out = this.newTensor([m, n], 'f32', 'matmulSwiglu');
-    const dt = DT_CODE[gt.dtype];
+    return this.projectSwiglu(xt, gt, ut, m, n, k, null, 0);
+  }
+
+  /**
+   * rmsNorm(x, norm, eps) · wᵀ for each w: for decode each GEMV normalises x itself as it prepares its copy of the
+   * row (the rmsNorm kernel on one row, so the values equal the separate ops'); for prefill one rmsNorm, then GEMMs.
+   */
+  rmsNormMatmuls(x: Tensor, norm: Tensor, eps: number, ws: readonly Tensor[]): Tensor[] {
+    const xt = this.own('rmsNormMatmuls', x);
+    const nt = this.own('rmsNormMatmuls', norm);
+    const wts = ws.map((w) => this.own('rmsNormMatmuls', w));
+    const { m, k, ns } = validateOpArgs.rmsNormMatmuls(x, norm, ws, this.capabilities.weightDtypes);
+    const outs = ns.map((n) => this.newTensor([m, n], 'f32', 'rmsNormMatmuls'));
     if (m < 4) {
-      const parallel = this.parallel(2 * m * n * k, this.thresholds.matmul);
-      const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
-      this.exec('gemvSwiglu', [out.ptr, xt.ptr, gt.ptr, ut.ptr, dt, m, n, k, ptr, stride], parallel);
-      return out;
+      for (let i = 0; i < wts.length; i++) this.project(outs[i], xt, wts[i], 0, m, ns[i], k, nt, eps);
+      return outs;
     }
-    const gate = this.newTensor([m, n], 'f32', 'matmulSwiglu');
+    const h = this.normed(xt, nt, m, k, eps);
     try {
-      this.project(gate, xt, gt, 0, m, n, k);
-      this.project(out, xt, ut, 0, m, n, k);
-      this.run('swiglu', [out.ptr, gate.ptr, out.ptr, m * n], m * n, this.thresholds.elementwise);
+      for (let i = 0; i < wts.length; i++) this.project(outs[i], h, wts[i], 0, m, ns[i], k);
     } finally {
-      this.dispose(gate);
+      this.dispose(h);
     }
-    return out;
+    return outs;
+  }
+
+  /** matmulSwiglu(rmsNorm(x, norm, eps), wGate, wUp): for decode the GEMV normalises x itself (as rmsNormMatmuls). */
+  rmsNormMatmulSwiglu(x: Tensor, norm: Tensor, eps: number, wGate: Tensor, wUp: Tensor): Tensor {
+    const xt = this.own('rmsNormMatmulSwiglu', x);
+    const nt = this.own('rmsNormMatmulSwiglu', norm);
+    const gt = this.own('rmsNormMatmulSwiglu', wGate);
+    const ut = this.own('rmsNormMatmulSwiglu', wUp);
+    validateOpArgs.rmsNorm(x, norm);
+    const { m, k, n } = validateOpArgs.matmul(x, wGate, this.capabilities.weightDtypes);
+    assertShape('rmsNormMatmulSwiglu', 'wUp', wUp, [n, k], wGate.dtype);
+    if (m < 4) return this.projectSwiglu(xt, gt, ut, m, n, k, nt, eps);
+    const h = this.normed(xt, nt, m, k, eps);
+    try {
+      return this.projectSwiglu(h, gt, ut, m, n, k, null, 0);
+    } finally {
+      this.dispose(h);
+    }
   }
 
   rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
@@ -433,18 +458,48 @@ export class WasmBackend implements KernelBackend {
     return { ptr: this.scratchPtr, stride };
   }
 
-  /** out = x · wᵀ (+ init, when init is an address: matmulAdd's residual), GEMV for m < 4, else blocked GEMM. */
-  private project(out: WasmTensor, xt: WasmTensor, wt: WasmTensor, init: number, m: number, n: number, k: number): void {
+  /**
+   * out = x · wᵀ (+ init, when init is an address: matmulAdd's residual), GEMV for m < 4, else blocked GEMM. With
+   * `norm` (GEMV only) x's rows are RMS-normalised by the GEMV first (rmsNormMatmuls).
+   */
+  private project(out: WasmTensor, xt: WasmTensor, wt: WasmTensor, init: number, m: number, n: number, k: number, norm: WasmTensor | null = null, eps = 0): void {
     const parallel = this.parallel(m * n * k, this.thresholds.matmul);
     const dt = DT_CODE[wt.dtype];
     if (m < 4) {
       const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
       if (init) this.exec('gemvAdd', [out.ptr, xt.ptr, wt.ptr, init, dt, m, n, k, ptr, stride], parallel);
-      else this.exec('gemv', [out.ptr, xt.ptr, wt.ptr, dt, m, n, k, ptr, stride], parallel);
+      else this.exec('gemv', [out.ptr, xt.ptr, wt.ptr, dt, m, n, k, norm ? norm.ptr : 0, eps, ptr, stride], parallel);
     } else {
       const { ptr, stride } = this.scratch(this.sizes.gemmScratchBytes(), parallel);
       this.exec('gemm', [out.ptr, xt.ptr, wt.ptr, dt, m, n, k, init, ptr, stride], parallel);
     }
+  }
+
+  /** silu(x · gᵀ) * (x · uᵀ) into a new tensor: one GEMV pass (normalising x first with `norm`), or two GEMMs + SwiGLU. */
+  private projectSwiglu(xt: WasmTensor, gt: WasmTensor, ut: WasmTensor, m: number, n: number, k: number, norm: WasmTensor | null, eps: number): WasmTensor {
+    const out = this.newTensor([m, n], 'f32', 'matmulSwiglu');
+    if (m < 4) {
+      const parallel = this.parallel(2 * m * n * k, this.thresholds.matmul);
+      const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
+      this.exec('gemvSwiglu', [out.ptr, xt.ptr, gt.ptr, ut.ptr, DT_CODE[gt.dtype], m, n, k, norm ? norm.ptr : 0, eps, ptr, stride], parallel);
+      return out;
+    }
+    const gate = this.newTensor([m, n], 'f32', 'matmulSwiglu');
+    try {
+      this.project(gate, xt, gt, 0, m, n, k);
+      this.project(out, xt, ut, 0, m, n, k);
+      this.run('swiglu', [out.ptr, gate.ptr, out.ptr, m * n], m * n, this.thresholds.elementwise);
+    } finally {
+      this.dispose(gate);
+    }
+    return out;
+  }
+
+  /** rmsNorm(x, norm, eps) of m rows of d into a new tensor (the prefill side of the norm-fused ops). */
+  private normed(xt: WasmTensor, nt: WasmTensor, m: number, d: number, eps: number): WasmTensor {
+    const h = this.newTensor([m, d], 'f32', 'rmsNorm');
+    this.run('rmsNorm', [h.ptr, xt.ptr, nt.ptr, m, d, eps], m * d, this.thresholds.elementwise);
+    return h;
   }
 
   private parallel(work: number, threshold: number): boolean {
