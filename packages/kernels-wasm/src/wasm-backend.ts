@@ -275,21 +275,21 @@ export class WasmBackend implements KernelBackend {
     const pt = this.own('rope', positions);
     const { m, headDim } = validateOpArgs.rope(x, positions, nHeads, rope);
     const out = this.newTensor(x.shape, 'f32', 'rope');
-    if (m === 0) return out;
-    const pos = this.i32View(pt.ptr, m);
-    let lo = pos[0];
-    let hi = pos[0];
-    for (let i = 1; i < m; i++) {
-      if (pos[i] < lo) lo = pos[i];
-      if (pos[i] > hi) hi = pos[i];
-    }
-    const table = this.ropeTables.get(rope, lo, hi, m, () => pos.slice());
-    try {
-      this.run('rope', [out.ptr, xt.ptr, pt.ptr, m, nHeads, headDim / 2, table.cos, table.sin, table.base, table.rowIndexed ? 1 : 0], m * nHeads * headDim, this.thresholds.elementwise);
-    } finally {
-      this.ropeTables.done(table);
-    }
+    this.rotate([[out, xt, nHeads, headDim]], pt, m, rope);
     return out;
+  }
+
+  /** rope of q and of k at the same positions: one scan of the positions and one cos/sin table for both. */
+  ropeQk(q: Tensor, k: Tensor, positions: Tensor, nHeads: number, nKvHeads: number, rope: RopeSpec): [Tensor, Tensor] {
+    const qt = this.own('ropeQk', q);
+    const kt = this.own('ropeQk', k);
+    const pt = this.own('ropeQk', positions);
+    const { m, headDim } = validateOpArgs.rope(q, positions, nHeads, rope);
+    const kDim = validateOpArgs.rope(k, positions, nKvHeads, rope).headDim;
+    const qo = this.newTensor(q.shape, 'f32', 'ropeQk');
+    const ko = this.newTensor(k.shape, 'f32', 'ropeQk');
+    this.rotate([[qo, qt, nHeads, headDim], [ko, kt, nKvHeads, kDim]], pt, m, rope);
+    return [qo, ko];
   }
 
   softmax(x: Tensor): Tensor {
@@ -493,6 +493,26 @@ export class WasmBackend implements KernelBackend {
       this.dispose(gate);
     }
     return out;
+  }
+
+  /** out = RoPE(x) for each [out, x, nHeads, headDim] job, m rows at the positions of pt, with one table for all. */
+  private rotate(jobs: [WasmTensor, WasmTensor, number, number][], pt: WasmTensor, m: number, rope: RopeSpec): void {
+    if (m === 0) return;
+    const pos = this.i32View(pt.ptr, m);
+    let lo = pos[0];
+    let hi = pos[0];
+    for (let i = 1; i < m; i++) {
+      if (pos[i] < lo) lo = pos[i];
+      if (pos[i] > hi) hi = pos[i];
+    }
+    const table = this.ropeTables.get(rope, lo, hi, m, () => pos.slice());
+    try {
+      for (const [out, xt, nHeads, headDim] of jobs) {
+        this.run('rope', [out.ptr, xt.ptr, pt.ptr, m, nHeads, headDim / 2, table.cos, table.sin, table.base, table.rowIndexed ? 1 : 0], m * nHeads * headDim, this.thresholds.elementwise);
+      }
+    } finally {
+      this.ropeTables.done(table);
+    }
   }
 
   /** rmsNorm(x, norm, eps) of m rows of d into a new tensor (the prefill side of the norm-fused ops). */
