@@ -3,7 +3,7 @@
 import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
-import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunks, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet } from '@shadowkv/sparse-select';
+import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet, type RefinedChunks } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { DenseLayerData } from './dense-kv-buffer.js';
 import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
@@ -230,10 +230,12 @@ export class ShadowKvLayer implements DecodeLayer {
     if (qSel !== input.q) backend.dispose(qSel);
     const positions = (await backend.read(sel)) as Int32Array;
     backend.dispose(sel);
+    // The refine stage's rebuilt candidate keys hold the chosen chunks' keys: step 4 gathers them from there.
+    let refined: RefinedChunks | undefined;
     if (nCand === nSelect) landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
     else {
       const candidates = landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks);
-      await refineChunks(backend, input.q, { a: this.a, b: this.b, rope }, candidates, nKvHeads, nHeads, chunkSize, nSelect, scale, this.selected);
+      refined = await refineChunksKeepingKeys(backend, input.q, { a: this.a, b: this.b, rope }, candidates, nKvHeads, nHeads, chunkSize, nSelect, scale, this.selected);
     }
     stats.selectMs += performance.now() - t;
 
@@ -247,10 +249,20 @@ export class ShadowKvLayer implements DecodeLayer {
 
     // 4. Keys of the selected tokens from A·B with RoPE at their own positions, in the same slot order.
     t = performance.now();
-    const idx = backend.upload(fetch.slots, [nKvHeads, nSelect]);
-    const rebuilt = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope); // [nKvHeads, budget, headDim]
+    let rebuilt: Tensor; // [nKvHeads, budget, headDim]
+    if (refined) {
+      const at = new Int32Array(nKvHeads * nSelect); // candidate index of each slot's chunk
+      for (let h = 0; h < nKvHeads; h++) for (let s = 0; s < nSelect; s++) at[h * nSelect + s] = refined.candidateIndex[h].get(fetch.slots[h * nSelect + s]) as number;
+      const idx = backend.upload(at, [nKvHeads, nSelect], 'i32');
+      rebuilt = backend.gatherChunks(refined.rebuilt, idx, chunkSize);
+      backend.dispose(idx);
+      backend.dispose(refined.rebuilt);
+    } else {
+      const idx = backend.upload(fetch.slots, [nKvHeads, nSelect]);
+      rebuilt = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope);
+      backend.dispose(idx);
+    }
     backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget); // rows 0..budget of every head
-    backend.dispose(idx);
     backend.dispose(rebuilt);
     stats.rebuildMs += performance.now() - t;
 

@@ -8,6 +8,6 @@ export { chunkSpreads, spreadLandmarks, spreadQuery } from './chunk-spreads.js';
 export type { LandmarkSet } from './landmark-set.js';
 export { buildLandmarkSet, removeOutliers } from './landmark-set.js';
 export { landmarkChunkIds, selectChunks } from './select-chunks.js';
-export type { LowRankKeys } from './refine-chunks.js';
-export { refineChunks, topChunksByMass } from './refine-chunks.js';
+export type { LowRankKeys, RefinedChunks } from './refine-chunks.js';
+export { refineChunks, refineChunksKeepingKeys, topChunksByMass } from './refine-chunks.js';
 export { massCount, selectTokens, tokenScores } from './select-tokens.js';

@@ -3,7 +3,7 @@ import { ShapeError } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { describe, expect, it } from 'vitest';
 import { randomArray } from './random-data.test-support.js';
-import { refineChunks, topChunksByMass } from './refine-chunks.js';
+import { refineChunks, refineChunksKeepingKeys, topChunksByMass } from './refine-chunks.js';
 import { landmarkChunkIds, selectChunks } from './select-chunks.js';
 
 const backend = cpu();
@@ -126,5 +126,29 @@ describe('refineChunks', () => {
     const q = backend.upload(randomArray(2 * headDim, 3), [1, 2 * headDim]);
     await expect(refineChunks(backend, q, keys, Int32Array.from([0, 1, 2, 3]), 2, 2, 4, 3, 0.5)).rejects.toThrow(/count 3 must be an integer in \[1, 2\]/);
     await expect(refineChunks(backend, q, keys, Int32Array.from([0, 1, 2]), 2, 2, 4, 1, 0.5)).rejects.toThrow(/do not split into 2 heads/);
+  });
+});
+
+describe('refineChunksKeepingKeys', () => {
+  it('keeps the candidates\' rebuilt keys: the chosen chunks gathered from them equal a rebuild of the chosen chunks, bit for bit', async () => {
+    const nKvHeads = 2;
+    const nHeads = 4;
+    const rank = 6;
+    const headDim = 8;
+    const chunkSize = 4;
+    const seqLen = 64;
+    const rope = ropeSpec(headDim, 10000);
+    const a = backend.upload(randomArray(seqLen * rank, 31), [seqLen, rank]);
+    const b = backend.upload(randomArray(nKvHeads * rank * headDim, 32), [nKvHeads, rank, headDim]);
+    const q = backend.upload(randomArray(nHeads * headDim, 33, 2), [1, nHeads * headDim]);
+    const candidates = Int32Array.from([1, 3, 4, 8, 11, 14, 0, 2, 5, 9, 12, 15]); // 6 per head
+    const r = await refineChunksKeepingKeys(backend, q, { a, b, rope }, candidates, nKvHeads, nHeads, chunkSize, 3, 0.35);
+    expect(Array.from(r.ids)).toEqual(Array.from(await refineChunks(backend, q, { a, b, rope }, candidates, nKvHeads, nHeads, chunkSize, 3, 0.35)));
+    const at = Int32Array.from(Array.from(r.ids, (id, i) => r.candidateIndex[Math.floor(i / 3)].get(id) as number));
+    const gathered = (await backend.read(backend.gatherChunks(r.rebuilt, backend.upload(at, [nKvHeads, 3], 'i32'), chunkSize))) as Float32Array;
+    const direct = (await backend.read(backend.rebuildKeys(a, b, backend.upload(r.ids, [nKvHeads, 3], 'i32'), chunkSize, 0, rope))) as Float32Array;
+    expect(Array.from(gathered)).toEqual(Array.from(direct));
+    expect(r.rebuilt.shape).toEqual([nKvHeads, 6 * chunkSize, headDim]);
+    backend.dispose(r.rebuilt);
   });
 });

@@ -41,17 +41,55 @@ export async function refineChunks(
   scale: number,
   out?: Int32Array,
 ): Promise<Int32Array> {
+  const r = await refineChunksKeepingKeys(backend, q, keys, candidates, nKvHeads, nHeads, chunkSize, count, scale, out);
+  backend.dispose(r.rebuilt);
+  return r.ids;
+}
+
+/** What refineChunksKeepingKeys returns: the chosen chunks and the candidates' rebuilt keys they were scored with. */
+export interface RefinedChunks {
+  /** Chosen chunk ids [nKvHeads, count], ascending within each head. */
+  ids: Int32Array;
+  /** The candidates' rebuilt post-RoPE keys [nKvHeads, nCand*chunkSize, headDim]; the caller disposes it. */
+  rebuilt: Tensor;
+  /** Per KV head, chunk id -> its candidate index k (rows k*chunkSize.. of `rebuilt`). */
+  candidateIndex: Map<number, number>[];
+}
+
+/**
+ * refineChunks, keeping the candidates' rebuilt keys: the chosen chunks' keys are rows of `rebuilt`, so a caller
+ * that needs them (ShadowKV's decode step) gathers them (backend.gatherChunks) instead of rebuilding them again.
+ */
+export async function refineChunksKeepingKeys(
+  backend: KernelBackend,
+  q: Tensor,
+  keys: LowRankKeys,
+  candidates: Int32Array,
+  nKvHeads: number,
+  nHeads: number,
+  chunkSize: number,
+  count: number,
+  scale: number,
+  out?: Int32Array,
+): Promise<RefinedChunks> {
   const nCand = candidates.length / nKvHeads;
   if (!Number.isInteger(nCand) || nCand < 1) throw new ShapeError('refineChunks', `${candidates.length} candidates do not split into ${nKvHeads} heads`);
   if (!Number.isInteger(count) || count < 1 || count > nCand) throw new ShapeError('refineChunks', `count ${count} must be an integer in [1, ${nCand}] (the candidates per head)`);
   const idx = backend.upload(candidates, [nKvHeads, nCand], 'i32');
   const rebuilt = backend.rebuildKeys(keys.a, keys.b, idx, chunkSize, keys.positionOffset ?? 0, keys.rope); // [nKvHeads, nCand*chunkSize, headDim]
-  const scores = backend.landmarkScores(q, rebuilt, nHeads, scale); // [nKvHeads, nCand*chunkSize]
   backend.dispose(idx);
-  backend.dispose(rebuilt);
-  const p = (await backend.read(scores)) as Float32Array;
-  backend.dispose(scores);
-  return topChunksByMass(p, candidates, nKvHeads, chunkSize, count, out);
+  let p: Float32Array;
+  try {
+    const scores = backend.landmarkScores(q, rebuilt, nHeads, scale); // [nKvHeads, nCand*chunkSize]
+    p = (await backend.read(scores)) as Float32Array;
+    backend.dispose(scores);
+  } catch (e) {
+    backend.dispose(rebuilt);
+    throw e;
+  }
+  const ids = topChunksByMass(p, candidates, nKvHeads, chunkSize, count, out);
+  const candidateIndex = Array.from({ length: nKvHeads }, (_, h) => new Map(Array.from(candidates.subarray(h * nCand, (h + 1) * nCand), (id, k) => [id, k])));
+  return { ids, rebuilt, candidateIndex };
 }
 
 /**
