@@ -1,6 +1,6 @@
 // bench capacity: the longest context each KV cache policy reaches within a backend's memory (wasm32: 4 GiB), from
 // the policies' own memory projections plus the terms the backend adds, validated against real prefills.
-import { bytesPerElement, ContextLengthError, InvalidOptionError, type KernelBackend, type KvCacheContext, type KvCachePolicy, type RopeSpec } from '@shadowkv/core';
+import { bytesPerElement, ContextLengthError, InvalidOptionError, ShadowKvError, type KernelBackend, type KvCacheContext, type KvCachePolicy, type RopeSpec } from '@shadowkv/core';
 import { projectKvMemory } from '@shadowkv/kv-policies';
 import { loadLlamaConfig, openSafetensors, ropeSpecFromConfig, storedWeightsDtype, type LlamaConfig, type WeightsDtype } from '@shadowkv/model-llama';
 import { chooseBackend, type BackendName } from '../backends.js';
@@ -155,8 +155,8 @@ export function projectCapacity(o: ProjectOptions, promptLen: number): CapacityT
   const activations = activationBytes(c, chunk, o.caps);
   const scratch = wasmScratchBytes(maxSeqLen, o.caps);
   const ropeTables = wasmRopeBytes(c, maxSeqLen, o.caps);
-  // Tensors live at once: weights (9 per layer + 3), KV state (at most 16 per layer), a forward pass (~20).
   const growingScratch = wasmAttentionScratch(maxSeqLen) > WASM_GEMM_SCRATCH ? scratch : 0;
+  // Rounding: tensors live at once are weights (9 per layer + 3), KV state (at most 16 per layer), a forward pass (~20).
   const alignment = o.caps.name === 'wasm' ? WASM_HEAP_BASE + WASM_ALIGN * (25 * c.nLayers + 3 + 20) + growingScratch : 0;
   const fixed = weights + scratch + ropeTables + alignment;
   const total = fixed + Math.max(p.prefillFastBytes + activations, kvPeak, p.decodeFastBytes + activationBytes(c, 1, o.caps));
@@ -191,7 +191,10 @@ export interface CapacityResult {
   rows: CapacityRow[];
 }
 
-/** Largest n in [1, SEARCH_CAP] with fits(n), for fits monotone (true then false); 0 when fits(1) is false. */
+/**
+ * Largest n in [1, SEARCH_CAP] with fits(n), for fits monotone (true then false); 0 when fits(1) is false. Doubling
+ * from `start` first: below 1024 tokens ShadowKV's derived state stays dense, so its decode bytes drop at 1024.
+ */
 export function largestFitting(fits: (n: number) => boolean, start = 1024): number {
   let lo = 0;
   let hi = 0;
@@ -218,8 +221,9 @@ function fitsAt(o: ProjectOptions, budget: number, n: number, decodeOnly: boolea
   let t: CapacityTerms;
   try {
     t = projectCapacity(o, n);
-  } catch {
-    return false;
+  } catch (e) {
+    if (e instanceof ShadowKvError) return false; // e.g. an explicit budget larger than a short prompt
+    throw e;
   }
   if (!decodeOnly) return t.total <= budget;
   return t.weights + t.scratch + t.ropeTables + t.alignment + t.kvDecode + activationBytes(o.model.config, Math.min(PREFILL_CHUNK, n), o.caps) <= budget;
