@@ -94,7 +94,7 @@ export class ResearchLayer {
     let recall = 0;
     let needleHit = 0;
 
-    if (!this.x.diagnostics && this.sparse && !this.cfg.selection.startsWith('oracle')) return this.stepFast(q, nGen, scale);
+    if (this.x.diagnostics === false && this.sparse && !this.cfg.selection.startsWith('oracle')) return this.stepFast(q, nGen, scale);
     for (let h = 0; h < nKvHeads; h++) {
       // Exact scores of every prompt and generated token for the group's query heads [group, promptLen + nGen].
       const exact = Array.from({ length: group }, (_, g) => this.scores(q, (h * group + g) * headDim, keys, h, promptLen, nGen, scale));
