@@ -25,6 +25,10 @@ export interface ParallelThresholds {
  * several times that: the defaults sit at 2^20 multiply-adds (about 0.2-1 ms of single-thread work). Elementwise
  * ops run at memory speed (~1 element/ns): 2^19 elements. Decode of the needle-llama and fixture models (hidden
  * ≤ 2048) therefore runs every op on the calling thread except the large projections and the LM head.
+ * Re-measured later the same day (`bench/ops.ts --only decode`, load 14-18): a pooled 4-element add 275 µs
+ * median (137 µs best), 2 threads slower at every GEMV size up to 2^19 multiply-adds (2^19: 259 vs 545 µs);
+ * needle-llama's 1K decode (largest op 2 × 196,608 multiply-adds) stays on the calling thread, its 4K decode
+ * splits attention and ran faster on 2 threads (packages/kernels-wasm/BENCHMARKS.md): the defaults stand.
  */
 export const DEFAULT_THRESHOLDS: ParallelThresholds = {
   matmul: 1 << 20,
