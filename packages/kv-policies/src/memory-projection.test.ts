@@ -59,6 +59,14 @@ describe('projectKvMemory', () => {
     plain.state.dispose();
     spread.state.dispose();
     expect(projectKvMemory(shadowkv({ ...p, spread: 1 }), ctx, promptLen).decodeFastBytes - projectKvMemory(shadowkv(p), ctx, promptLen).decodeFastBytes).toBe(landmarkBytes);
+    // Grouped: 4 half widths per landmark instead of headDim (16).
+    const grouped = await run(shadowkv({ ...p, spread: 1, spreadGroups: 4 }), ctx, { promptLen, steps });
+    const plain2 = await run(shadowkv(p), ctx, { promptLen, steps });
+    expect(grouped.state.memory().fastBytes - plain2.state.memory().fastBytes).toBe(landmarkBytes / 4);
+    expect(projectKvMemory(shadowkv({ ...p, spread: 1, spreadGroups: 4 }), ctx, promptLen).decodeFastBytes - projectKvMemory(shadowkv(p), ctx, promptLen).decodeFastBytes).toBe(landmarkBytes / 4);
+    grouped.state.dispose();
+    plain2.state.dispose();
+    await expect(run(shadowkv({ ...p, spread: 1, spreadGroups: 3 }), ctx, { promptLen, steps })).rejects.toThrow(/spreadGroups 3 does not divide headDim 16/);
   });
 
   it('refuses a policy without a projection with a typed error', () => {

@@ -40,7 +40,7 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
   const nStatic = layout.nLocal + p.outliers * p.chunkSize;
   const row = m.nKvHeads * m.headDim * F32;
   const perLayer =
-    (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * row * (p.spread > 0 ? 2 : 1) + 2 * (p.budget + nStatic + generated) * row + generated * row;
+    (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * m.nKvHeads * (m.headDim + (p.spread > 0 ? p.spreadGroups || m.headDim : 0)) * F32 + 2 * (p.budget + nStatic + generated) * row + generated * row;
   const decode = m.nLayers * perLayer;
   return {
     prefillFastBytes: prefill,

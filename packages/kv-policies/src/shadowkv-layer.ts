@@ -142,12 +142,21 @@ export class ShadowKvLayer implements DecodeLayer {
     this.selected = new Int32Array(nKvHeads * layout.nSelect);
   }
 
+  /** Groups of dimensions of the spread term (headDim: one per dimension). */
+  private get spreadGroups(): number {
+    const { headDim } = this.ctx.model;
+    const g = this.p.spreadGroups || headDim;
+    if (headDim % g !== 0) throw new ShapeError('shadowkv', `spreadGroups ${g} does not divide headDim ${headDim}; use a divisor of ${headDim} (or 0 for one group per dimension)`);
+    return g;
+  }
+
   /** The device tensor selection scores: the landmarks, or with spread > 0 the chunks' centers and weighted half widths. */
   private uploadLandmarks(): Tensor {
     const { nKvHeads, headDim } = this.ctx.model;
     const { landmarks, nLandmarks } = this.set;
     if (!this.bounds) return this.backend.upload(landmarks, [nKvHeads, nLandmarks, headDim]);
-    return this.backend.upload(spreadLandmarks(this.bounds.centers, this.bounds.halfWidths, headDim, this.p.spread), [nKvHeads, nLandmarks, 2 * headDim]);
+    const g = this.spreadGroups;
+    return this.backend.upload(spreadLandmarks(this.bounds.centers, this.bounds.halfWidths, headDim, this.p.spread, g), [nKvHeads, nLandmarks, headDim + g]);
   }
 
   /**
@@ -225,7 +234,7 @@ export class ShadowKvLayer implements DecodeLayer {
     let t = performance.now();
     // With refine > 1 the landmarks only nominate candidates and their rebuilt keys choose among them.
     const nCand = Math.min(nLandmarks, this.p.refine * nSelect);
-    const qSel = this.bounds ? await spreadQuery(backend, input.q, nHeads) : input.q;
+    const qSel = this.bounds ? await spreadQuery(backend, input.q, nHeads, this.spreadGroups) : input.q;
     const sel = selectChunks(backend, qSel, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
     if (qSel !== input.q) backend.dispose(qSel);
     const positions = (await backend.read(sel)) as Int32Array;
@@ -452,7 +461,7 @@ export class ShadowKvLayer implements DecodeLayer {
     const { nKvHeads, headDim } = this.ctx.model;
     const f32 = 4;
     const lowRank = (this.aRows * this.rank + nKvHeads * this.rank * headDim) * f32;
-    const landmarks = nKvHeads * this.nLandmarks * headDim * f32 * (this.bounds ? 2 : 1);
+    const landmarks = nKvHeads * this.nLandmarks * (headDim + (this.bounds ? this.spreadGroups : 0)) * f32;
     const used = this.p.budget + this.nStatic + this.generated; // rows of Kd/Vd in use
     // With folding, the pre-RoPE keys of the tail rows are kept too (the fold projects them).
     const preRope = this.kPreTail ? nKvHeads * this.generated * headDim * f32 : 0;

@@ -81,6 +81,14 @@ export const SHADOWKV_PARAMS = [
     doc: "Chunk scores see the range of the chunk's keys: logit q·center + spread·Σ_d |q_d|·halfWidth_d per dimension's min/max (0: the authors' mean landmarks; 1: Quest's upper bound of the chunk's best key). Doubles the landmarks' fast memory.",
   },
   {
+    name: 'spreadGroups',
+    type: 'int',
+    default: 0,
+    min: 0,
+    rule: '0, or a divisor of headDim',
+    doc: "With spread: the key ranges' half widths are kept as the largest of each group of headDim/spreadGroups consecutive dimensions (a looser bound; landmark memory and work grow by spreadGroups/headDim instead of 2x). 0: one per dimension (Quest's exact bound).",
+  },
+  {
     name: 'rankAllocation',
     type: 'enum',
     values: ['uniform', 'energy'],

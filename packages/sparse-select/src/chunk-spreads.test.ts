@@ -113,3 +113,37 @@ describe('spreadLandmarks + spreadQuery + landmarkScores', () => {
     }
   });
 });
+
+describe('grouped spreads', () => {
+  it('score q·center + weight·Σ_g (Σ_{d in g} |q_d|)·max_{d in g} halfWidth_d: still above every key at weight 1, below the per-dimension bound + the group slack', async () => {
+    const be = cpu();
+    const nHeads = 2;
+    const nKv = 1;
+    const data = randomArray(nKv * 32 * headDim, 41);
+    const keys = { data, nKvHeads: nKv, rowStride: 32, headDim };
+    const ids = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+    const { centers, halfWidths } = chunkSpreads(keys, ids, chunkSize);
+    const q = randomArray(nHeads * headDim, 42, 2);
+    const groups = 2;
+    const lt = be.upload(spreadLandmarks(centers, halfWidths, headDim, 1, groups), [nKv, 8, headDim + groups]);
+    const qt = await spreadQuery(be, be.upload(q, [1, nHeads * headDim]), nHeads, groups);
+    expect(qt.shape).toEqual([1, nHeads * (headDim + groups)]);
+    const qx = (await be.read(qt)) as Float32Array;
+    const lx = (await be.read(lt)) as Float32Array;
+    for (let h = 0; h < nHeads; h++) {
+      for (let c = 0; c < 8; c++) {
+        let logit = 0;
+        for (let e = 0; e < headDim + groups; e++) logit += qx[h * (headDim + groups) + e] * lx[c * (headDim + groups) + e];
+        let exact = 0;
+        for (let e = 0; e < headDim; e++) exact += q[h * headDim + e] * centers[c * headDim + e] + Math.abs(q[h * headDim + e]) * halfWidths[c * headDim + e];
+        expect(logit).toBeGreaterThanOrEqual(exact - 1e-5); // group max >= each dimension's half width
+        for (let j = 0; j < chunkSize; j++) {
+          let s = 0;
+          for (let e = 0; e < headDim; e++) s += q[h * headDim + e] * data[(c * chunkSize + j) * headDim + e];
+          expect(s).toBeLessThanOrEqual(logit + 1e-5);
+        }
+      }
+    }
+    expect(() => spreadLandmarks(centers, halfWidths, headDim, 1, 3)).toThrow(/groups 3 must divide headDim 8/);
+  });
+});

@@ -57,38 +57,52 @@ export function chunkSpreads(keys: HeadMajorRows, chunkIds: Int32Array, chunkSiz
 
 /**
  * The selection vectors of spread-aware chunk scores: per landmark `[center | weight·halfWidth]`, [nKvHeads,
- * nLandmarks, 2*headDim]. Scored by `landmarkScores` against `spreadQuery(q)` = `[q_h | |q_h|]` per head, the logit
- * is `q·center + weight·Σ_d |q_d|·halfWidth_d`: the middle of the chunk's range at weight 0, Quest's upper bound of
- * the chunk's best key logit at weight 1.
+ * nLandmarks, headDim + groups]. Scored by `landmarkScores` against `spreadQuery(q, groups)` per head, the logit is
+ * `q·center + weight·Σ_g (Σ_{d in g} |q_d|)·max_{d in g} halfWidth_d`: the middle of the chunk's range at weight 0,
+ * Quest's upper bound of the chunk's best key logit at weight 1 with one group per dimension (groups = headDim),
+ * a looser bound at a fraction of its memory and work with fewer groups (consecutive dimensions, headDim/groups each).
  */
-export function spreadLandmarks(landmarks: Float32Array, dev: Float32Array, headDim: number, weight: number): Float32Array {
-  if (dev.length !== landmarks.length || landmarks.length % headDim !== 0) {
-    throw new ShapeError('spreadLandmarks', `centers [${landmarks.length}] and half widths [${dev.length}] must both be [.., ${headDim}]`);
+export function spreadLandmarks(centers: Float32Array, halfWidths: Float32Array, headDim: number, weight: number, groups = headDim): Float32Array {
+  if (halfWidths.length !== centers.length || centers.length % headDim !== 0) {
+    throw new ShapeError('spreadLandmarks', `centers [${centers.length}] and half widths [${halfWidths.length}] must both be [.., ${headDim}]`);
   }
-  const n = landmarks.length / headDim;
-  const out = new Float32Array(2 * landmarks.length);
+  checkGroups('spreadLandmarks', headDim, groups);
+  const per = headDim / groups;
+  const n = centers.length / headDim;
+  const w = headDim + groups;
+  const out = new Float32Array(n * w);
   for (let i = 0; i < n; i++) {
-    out.set(landmarks.subarray(i * headDim, (i + 1) * headDim), 2 * i * headDim);
-    for (let e = 0; e < headDim; e++) out[(2 * i + 1) * headDim + e] = weight * dev[i * headDim + e];
+    out.set(centers.subarray(i * headDim, (i + 1) * headDim), i * w);
+    for (let g = 0; g < groups; g++) {
+      let m = 0;
+      for (let e = g * per; e < (g + 1) * per; e++) m = Math.max(m, halfWidths[i * headDim + e]);
+      out[i * w + headDim + g] = weight * m;
+    }
   }
   return out;
 }
 
 /**
- * The query of spread-aware chunk scores, `[q_h | |q_h|]` per query head: [1, nHeads*2*headDim]. One read of q
- * (nHeads*headDim floats) and one upload; on the CPU backends both are copies.
+ * The query of spread-aware chunk scores, `[q_h | Σ_{d in g} |q_hd| per group g]` per query head: [1,
+ * nHeads*(headDim + groups)]. One read of q (nHeads*headDim floats) and one upload; on the CPU backends both are
+ * copies.
  */
-export async function spreadQuery(backend: KernelBackend, q: Tensor, nHeads: number): Promise<Tensor> {
+export async function spreadQuery(backend: KernelBackend, q: Tensor, nHeads: number, groups?: number): Promise<Tensor> {
   const x = (await backend.read(q)) as Float32Array;
   const headDim = x.length / nHeads;
   if (!Number.isInteger(headDim)) throw new ShapeError('spreadQuery', `q has ${x.length} elements, not a multiple of nHeads ${nHeads}`);
-  const out = new Float32Array(2 * x.length);
+  const G = groups ?? headDim;
+  checkGroups('spreadQuery', headDim, G);
+  const per = headDim / G;
+  const w = headDim + G;
+  const out = new Float32Array(nHeads * w);
   for (let h = 0; h < nHeads; h++) {
-    for (let e = 0; e < headDim; e++) {
-      const v = x[h * headDim + e];
-      out[2 * h * headDim + e] = v;
-      out[(2 * h + 1) * headDim + e] = Math.abs(v);
-    }
+    out.set(x.subarray(h * headDim, (h + 1) * headDim), h * w);
+    for (let e = 0; e < headDim; e++) out[h * w + headDim + Math.floor(e / per)] += Math.abs(x[h * headDim + e]);
   }
-  return backend.upload(out, [1, 2 * x.length]);
+  return backend.upload(out, [1, nHeads * w]);
+}
+
+function checkGroups(op: string, headDim: number, groups: number): void {
+  if (!Number.isInteger(groups) || groups < 1 || headDim % groups !== 0) throw new ShapeError(op, `groups ${groups} must divide headDim ${headDim}`);
 }
