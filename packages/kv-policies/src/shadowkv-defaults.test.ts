@@ -6,6 +6,7 @@ import { context, run } from './policy-harness.test-support.js';
 import { PolicyParamsError } from './param-schema.js';
 import { reportedParams } from './reported-params.js';
 import { deriveShadowKvParams, SHADOWKV_MIN_CONTEXT } from './shadowkv-defaults.js';
+import { projectKvMemory } from './memory-projection.js';
 import { shadowkv } from './shadowkv.js';
 
 const base = { chunkSize: 8, localChunks: 4 };
@@ -19,6 +20,19 @@ describe('deriveShadowKvParams (the rule)', () => {
     // Between: the budget is a sixteenth of the prompt in whole chunks, floored at 128 tokens.
     expect(deriveShadowKvParams(base, llama3_8b, 8000)).toMatchObject({ budget: 496, outliers: 12 });
     expect(deriveShadowKvParams(base, needleLlama, 1024)).toMatchObject({ budget: 128, outliers: 3 });
+  });
+
+  it('with spread, a derived rank gives back the spread vectors\' memory, so the fast side stays the authors\'', () => {
+    // needle-llama: 2 KV heads x 64 half widths per 8-token chunk = 16 floats per token; 8 groups: 2.
+    expect(deriveShadowKvParams({ ...base, spread: 0.5 }, needleLlama, 4096).rank).toBe(16);
+    expect(deriveShadowKvParams({ ...base, spread: 0.5, spreadGroups: 8 }, needleLlama, 4096).rank).toBe(30);
+    expect(deriveShadowKvParams({ ...base, spread: 0.5, rank: 32 }, needleLlama, 4096).rank).toBe(32); // given: kept
+    expect(deriveShadowKvParams({ ...base, spread: 0.5, spreadGroups: 16 }, llama3_8b, 131072).rank).toBe(160 - 16);
+    const ctx = context(needleLlama, 4096 + 64);
+    const authors = projectKvMemory(shadowkv(), ctx, 4096).decodeFastBytes;
+    const spread = projectKvMemory(shadowkv({ spread: 0.5 }), ctx, 4096).decodeFastBytes;
+    expect(spread).toBeLessThanOrEqual(authors);
+    expect(spread).toBeGreaterThan(0.98 * authors);
   });
 
   it('keeps what was given and derives only the rest', () => {

@@ -26,6 +26,9 @@ export interface ShadowKvDerivationInput {
   outliers?: number;
   chunkSize: number;
   localChunks: number;
+  /** With spread > 0 a derived rank gives back the memory of the spread vectors (spreadGroups of them per chunk). */
+  spread?: number;
+  spreadGroups?: number;
 }
 
 export interface ShadowKvDerived {
@@ -44,6 +47,9 @@ export interface ShadowKvDerived {
  * The rule, for each parameter not given:
  * * rank = min(160, ⌈nKvHeads·headDim / 4⌉, prompt length): a quarter of the key width (32 of 128 columns for
  *   needle-llama, the measured setting) up to the paper's 160 (reached at width 640, e.g. Llama-3-8B's 1024);
+ *   with spread > 0 it gives back the spread's fast memory, ⌈nKvHeads·G / chunkSize⌉ floats per token for G
+ *   half widths per chunk and head (spreadGroups, or headDim), so the fast side stays that of the authors' method
+ *   (needle-llama: 32 - 2·64/8 = 16);
  * * budget = the prompt length / 16 rounded down to whole chunks, at least 128 and at most 2048 tokens (the paper's
  *   2048 from 32K tokens on), and small enough to leave room for the outliers before the local window;
  * * outliers = round(48/256 × budget/chunkSize), at least 1 (the paper's 48 at budget 2048, 6 at 256);
@@ -56,6 +62,7 @@ export function deriveShadowKvParams(given: ShadowKvDerivationInput, model: KvMo
   let rank = given.rank;
   if (rank === undefined) {
     rank = Math.max(1, Math.min(SHADOWKV_RANK_CAP, Math.ceil(width / 4), promptLen));
+    if ((given.spread ?? 0) > 0) rank = Math.max(1, rank - Math.ceil((model.nKvHeads * (given.spreadGroups || model.headDim)) / given.chunkSize));
     derived.push('rank');
   }
   const dense = given.budget === undefined && promptLen < SHADOWKV_MIN_CONTEXT;

@@ -23,7 +23,7 @@ export const SHADOWKV_PARAMS = [
     name: 'rank',
     type: 'int',
     min: 1,
-    rule: 'at most min(prompt length, nKvHeads*headDim); not given: min(160, ⌈nKvHeads*headDim/4⌉, prompt length)',
+    rule: 'at most min(prompt length, nKvHeads*headDim); not given: min(160, ⌈nKvHeads*headDim/4⌉, prompt length), less ⌈nKvHeads*(spreadGroups or headDim)/chunkSize⌉ with spread',
     doc: 'Rank of the low-rank pre-RoPE keys. Not given: derived from the key width (deriveShadowKvParams).',
   },
   {
