@@ -194,9 +194,9 @@ describe('shadowkv rankAllocation energy', () => {
 
 describe('SHADOWKV_ACCURATE', () => {
   it('sets only the selection options, so budget and rank stay the caller\'s', () => {
-    const p = shadowkv({ ...SHADOWKV_ACCURATE, budget: 256, rank: 16, outliers: 4 }).params;
-    expect(p).toMatchObject({ spread: 0.5, refine: 2, rankAllocation: 'energy', budget: 256, rank: 16, outliers: 4 });
-    expect(Object.keys(SHADOWKV_ACCURATE).sort()).toEqual(['rankAllocation', 'refine', 'spread']);
+    const p = shadowkv({ ...SHADOWKV_ACCURATE, budget: 256, rank: 30, outliers: 4 }).params;
+    expect(p).toMatchObject({ spread: 0.5, spreadGroups: 8, refine: 2, rankAllocation: 'energy', budget: 256, rank: 30, outliers: 4 });
+    expect(Object.keys(SHADOWKV_ACCURATE).sort()).toEqual(['rankAllocation', 'refine', 'spread', 'spreadGroups']);
     expect(Object.isFrozen(SHADOWKV_ACCURATE)).toBe(true);
   });
 });
