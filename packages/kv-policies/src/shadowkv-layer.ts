@@ -233,7 +233,7 @@ export class ShadowKvLayer implements DecodeLayer {
     // backend (WebGPU) the read also waits for the work queued before it, which selectMs then includes.
     let t = performance.now();
     // With refine > 1 the landmarks only nominate candidates and their rebuilt keys choose among them.
-    const nCand = Math.min(nLandmarks, this.p.refine * nSelect);
+    const nCand = Math.min(nLandmarks, Math.ceil(this.p.refine * nSelect));
     const qSel = this.bounds ? await spreadQuery(backend, input.q, nHeads, this.spreadGroups) : input.q;
     const sel = selectChunks(backend, qSel, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
     if (qSel !== input.q) backend.dispose(qSel);

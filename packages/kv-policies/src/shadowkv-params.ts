@@ -65,11 +65,11 @@ export const SHADOWKV_PARAMS = [
   {
     // Costs a rebuild and a score of refine × budget keys per step; keeps no extra fast memory.
     name: 'refine',
-    type: 'int',
+    type: 'number',
     default: 1,
     min: 1,
     hint: 'it is the number of candidate chunks per selected chunk, 1 for landmark selection only',
-    doc: "Two-stage selection: landmarks nominate refine × budget/chunkSize chunks per KV head, their rebuilt keys' softmax mass picks the budget (1: the authors' landmark selection).",
+    doc: "Two-stage selection: landmarks nominate ⌈refine × budget/chunkSize⌉ chunks per KV head, their rebuilt keys' softmax mass picks the budget (1: the authors' landmark selection; fractions allowed).",
   },
   {
     // Doubles the landmarks' fast memory (a center and a half-width vector per chunk) and the landmark scoring work.
