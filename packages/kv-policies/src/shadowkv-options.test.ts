@@ -105,7 +105,9 @@ describe('shadowkv refine (two-stage selection)', () => {
     })();
     expect(err).toBeInstanceOf(InvalidOptionError);
     expect(err?.option).toBe('refine');
-    expect(() => shadowkv({ refine: 2.5 })).toThrow(/refine/);
+    expect(() => shadowkv({ refine: 0.5 })).toThrow(/refine/);
+    expect(() => shadowkv({ refine: Number.NaN })).toThrow(/refine/);
+    expect(shadowkv({ refine: 1.5 }).params.refine).toBe(1.5); // fractions: ⌈1.5 × budget/chunkSize⌉ candidates
   });
 });
 
