@@ -52,8 +52,18 @@ export interface KvMemoryReport {
  * request by (a batch fits a memory budget when the sums of these fit).
  */
 export interface KvMemoryProjection {
-  /** Most fast-side bytes while the prompt is prefilled (sparse policies hold a dense buffer until endPrefill). */
+  /**
+   * Most fast-side bytes while the prompt is prefilled the way the engine runs it: layer-major where the state
+   * offers `endPrefillLayer` (one layer's dense buffer beside the decode layers converted so far, conversions
+   * included), otherwise token-major (every layer's dense buffer until endPrefill).
+   */
   prefillFastBytes: number;
+  /**
+   * Most fast-side bytes when the prompt is run token-major instead (every layer's dense buffer held until
+   * endPrefill: a state without `endPrefillLayer` support in its caller, e.g. a session recording its history);
+   * absent: prefillFastBytes.
+   */
+  tokenMajorPrefillFastBytes?: number;
   /** Most fast-side bytes from the end of prefill until the sequence holds ctx.maxSeqLen tokens. */
   decodeFastBytes: number;
   /**
@@ -81,6 +91,12 @@ export interface KvStepStats {
 export interface KvStep {
   start: number;
   m: number;
+  /**
+   * Layer-major prefill (prefill phase only): the step spans the whole prompt and each layer's tokens arrive in
+   * consecutive pieces (attend/append with sub-ranges start'..start'+m' in order, tiling start..start+m), layer
+   * after layer; `endPrefillLayer(layer)` may follow a layer's last piece. Default false: one call per layer.
+   */
+  layerMajor?: boolean;
 }
 
 /**
@@ -113,6 +129,12 @@ export interface KvCacheState {
   append(input: KvAppendInput): void;
   /** Called once after the whole prompt is in: sparse policies build their compressed state here. */
   endPrefill(): Promise<void> | void;
+  /**
+   * Optional, inside a `layerMajor` step after the last piece of `layer` (layers in order 0, 1, ...): the prompt
+   * ends at the step's end, so the state may build that layer's decode state now and free its prefill buffer
+   * (the fast side then never holds more than one layer's dense buffer). endStep and endPrefill still follow.
+   */
+  endPrefillLayer?(layer: number): Promise<void> | void;
   memory(): KvMemoryReport;
   stats(): KvStepStats;
   dispose(): void;

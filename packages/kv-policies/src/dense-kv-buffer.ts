@@ -1,5 +1,5 @@
 // The one dense K/V buffer: serves the dense policy, the dense prefill of the offloading policies and prefill recordings.
-import { KvCapacityError, type KvAppendInput, type KvCacheContext, type KvModelShape, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
+import { KvCapacityError, ShapeError, type KvAppendInput, type KvCacheContext, type KvModelShape, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 
 /** Bytes full attention holds for `seqLen` tokens: K and V of every layer, f32 (KvMemoryReport.denseBytes). */
 export function denseKvBytes(model: KvModelShape, seqLen: number): number {
@@ -19,6 +19,11 @@ export interface DenseLayerData {
 export interface DenseKvBufferOptions {
   /** Also keep the pre-RoPE keys (ShadowKV's SVD input, and what a prefill recording stores). Default false. */
   preRopeKeys?: boolean;
+  /**
+   * Allocate each layer at its first write instead of all at creation (default false): a layer-major prefill
+   * then holds one layer's buffer at a time (the offloading states release each layer once converted).
+   */
+  lazy?: boolean;
 }
 
 /**
@@ -29,6 +34,10 @@ export class DenseKvBuffer {
   private readonly keys: (Tensor | undefined)[] = [];
   private readonly values: (Tensor | undefined)[] = [];
   private readonly kPre: (Tensor | undefined)[] = [];
+  /** Per layer: allocated and not released; released for good; the end of the highest rows written. */
+  private readonly live: boolean[] = [];
+  private readonly released: boolean[] = [];
+  private readonly rows: number[] = [];
   /** Whether pre-RoPE keys are kept (false after dropPreRopeKeys). */
   preRopeKeys: boolean;
 
@@ -36,18 +45,39 @@ export class DenseKvBuffer {
     private readonly ctx: KvCacheContext,
     opts: DenseKvBufferOptions = {},
   ) {
-    const { backend, model, maxSeqLen } = ctx;
+    const { model } = ctx;
     this.preRopeKeys = opts.preRopeKeys ?? false;
     for (let l = 0; l < model.nLayers; l++) {
-      this.keys.push(backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]));
-      this.values.push(backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]));
-      this.kPre.push(this.preRopeKeys ? backend.zeros([1, maxSeqLen, model.nKvHeads * model.headDim]) : undefined);
+      this.keys.push(undefined);
+      this.values.push(undefined);
+      this.kPre.push(undefined);
+      this.live.push(false);
+      this.released.push(false);
+      this.rows.push(0);
+      if (!opts.lazy) this.allocate(l);
     }
   }
 
-  /** Fast-side bytes of `seqLen` stored tokens over all layers (f32 K and V, and pre-RoPE K when kept). */
+  private allocate(layer: number): void {
+    const { backend, model, maxSeqLen } = this.ctx;
+    this.keys[layer] = backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]);
+    this.values[layer] = backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]);
+    this.kPre[layer] = this.preRopeKeys ? backend.zeros([1, maxSeqLen, model.nKvHeads * model.headDim]) : undefined;
+    this.live[layer] = true;
+  }
+
+  /** Fast-side bytes of `seqLen` stored tokens over the layers held (f32 K and V, and pre-RoPE K when kept). */
   bytes(seqLen: number): number {
-    return (denseKvBytes(this.ctx.model, seqLen) * (this.preRopeKeys ? 3 : 2)) / 2;
+    const held = this.live.filter(Boolean).length;
+    return (((denseKvBytes(this.ctx.model, seqLen) / this.ctx.model.nLayers) * held) * (this.preRopeKeys ? 3 : 2)) / 2;
+  }
+
+  /** Fast-side bytes of the rows written so far in the layers held (a layer-major prefill fills one layer at a time). */
+  writtenBytes(): number {
+    const per = denseKvBytes(this.ctx.model, 1) / this.ctx.model.nLayers;
+    let rows = 0;
+    for (let l = 0; l < this.live.length; l++) if (this.live[l]) rows += this.rows[l];
+    return (rows * per * (this.preRopeKeys ? 3 : 2)) / 2;
   }
 
   /** Stores the new tokens' K/V (and pre-RoPE K when kept). */
@@ -55,6 +85,11 @@ export class DenseKvBuffer {
     const { backend, maxSeqLen } = this.ctx;
     const { layer, start, m } = input;
     if (start + m > maxSeqLen) throw new KvCapacityError('dense K/V buffer', start + m, maxSeqLen);
+    if (!this.live[layer]) {
+      if (this.released[layer]) throw new ShapeError('DenseKvBuffer.write', `layer ${layer} was released (converted); it takes no more prompt tokens`);
+      this.allocate(layer);
+    }
+    this.rows[layer] = Math.max(this.rows[layer], start + m);
     // One launch for both where the backend fuses them (writeKvPair), two writeKv otherwise.
     if (backend.writeKvPair) backend.writeKvPair(this.keys[layer] as Tensor, this.values[layer] as Tensor, input.k, input.v, start);
     else {
@@ -108,13 +143,15 @@ export class DenseKvBuffer {
     this.preRopeKeys = false;
   }
 
-  /** Frees what is left of layer `layer`. */
+  /** Frees what is left of layer `layer`; a released layer takes no more writes. */
   release(layer: number): void {
     for (const list of [this.keys, this.values, this.kPre]) {
       const t = list[layer];
       if (t) this.ctx.backend.dispose(t);
       list[layer] = undefined;
     }
+    this.live[layer] = false;
+    this.released[layer] = true;
   }
 
   /** Frees every layer. */

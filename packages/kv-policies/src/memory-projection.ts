@@ -25,7 +25,10 @@ export function offloadedValueBytes(model: KvCacheContext['model'], tokens: numb
 }
 
 /**
- * ShadowKV: prefill holds a dense buffer with pre-RoPE keys (1.5x dense at maxSeqLen). Decode, per layer: the
+ * ShadowKV. Prefill is layer-major (the engine's, LayerMajorPrefill): one layer's dense buffer with pre-RoPE keys
+ * (1.5x one layer of dense at maxSeqLen) beside the shadow layers built so far; converting the last layer holds that
+ * buffer, every shadow layer and the static rows staged for upload. A token-major prefill (tokenMajorPrefillFastBytes)
+ * holds every layer's buffer (1.5x dense) until endPrefill converts them one by one. Decode, per layer: the
  * low-rank factors (A with at most maxSeqLen rows once generated tokens fold in, B), the landmarks, and the
  * exact rows (budget + static local/outlier rows + every generated token) of K and V plus the generated tokens'
  * pre-RoPE keys. A prompt too short for a sparse state stays dense (with pre-RoPE keys).
@@ -34,6 +37,7 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
   const m = ctx.model;
   const prefill = (denseKvBytes(m, ctx.maxSeqLen) * 3) / 2;
   const { params: p, derivation } = completeShadowKvParams(spec, m, promptLen);
+  // A prompt that stays dense converts no layer: every layer's buffer is kept, either way.
   if (derivation.dense) return { prefillFastBytes: prefill, decodeFastBytes: prefill, slowBytes: 0 };
   const layout = shadowKvLayout(p, m, promptLen, ctx.maxSeqLen, derivation.derived);
   const generated = ctx.maxSeqLen - promptLen;
@@ -42,33 +46,44 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
   const perLayer =
     (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * m.nKvHeads * (m.headDim + (p.spread > 0 ? p.spreadGroups || m.headDim : 0)) * F32 + 2 * (p.budget + nStatic + generated) * row + generated * row;
   const decode = m.nLayers * perLayer;
+  // Layer-major: layer l's dense buffer (allocated at maxSeqLen) beside shadow layers 0..l-1 while it is attended,
+  // and beside shadow layers 0..l while layer l is converted (the static rows staged for upload): the most is at
+  // the last layer. endPrefill then only sets ranks (rankAllocation 'energy': A and B, within the decode bound).
+  const layerMajor = prefill / m.nLayers + decode + nStatic * row;
   return {
-    prefillFastBytes: prefill,
+    prefillFastBytes: layerMajor,
     decodeFastBytes: decode,
-    // endPrefill builds layer l's shadow state before it frees layer l's dense buffer: the most is at the first
-    // layer (every dense buffer and one shadow layer) or at the last (one dense buffer and every shadow layer),
-    // plus the static rows staged for upload while a layer is built.
-    transitionFastBytes: Math.max(prefill + perLayer, prefill / m.nLayers + decode) + nStatic * row,
+    transitionFastBytes: layerMajor,
+    // Token-major: endPrefill builds layer l's shadow state before it frees layer l's dense buffer: the most is at
+    // the first layer (every dense buffer and one shadow layer) or at the last (one dense buffer and every shadow
+    // layer), plus the static rows staged for upload while a layer is built.
+    tokenMajorPrefillFastBytes: Math.max(prefill + perLayer, layerMajor),
     // Slow tier: the prompt's values, and (bound) every generated token's once folded in.
     slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, p.chunkSize, Boolean(p.quantizeValues)),
   };
 }
 
 /**
- * KCache: prefill holds a dense buffer (K and V at maxSeqLen); decode keeps that key tensor and a fetched-value
- * buffer of topN slots (with `mass`: it may grow to maxSeqLen).
+ * KCache: decode keeps each layer's prefill key tensor and a fetched-value buffer of topN slots (with `mass`: it may
+ * grow to maxSeqLen). Prefill is layer-major (the engine's): layer l's K and V at maxSeqLen beside the decode layers
+ * before it; converting it keeps its keys, adds its slots and frees its values. A token-major prefill holds the
+ * whole dense buffer (K and V of every layer) until endPrefill.
  */
 export function projectKcache(p: ResolvedKcacheParams, ctx: KvCacheContext): KvMemoryProjection {
   const m = ctx.model;
   const slots = p.topN !== undefined ? Math.min(p.topN, ctx.maxSeqLen) : ctx.maxSeqLen;
   const row = m.nKvHeads * m.headDim * F32;
   const prefill = denseKvBytes(m, ctx.maxSeqLen);
+  const decode = m.nLayers * (ctx.maxSeqLen + slots) * row;
+  // Layer-major: at the last layer's conversion every layer's keys and slots plus the last layer's values.
+  const layerMajor = decode + ctx.maxSeqLen * row;
   return {
-    prefillFastBytes: prefill,
-    decodeFastBytes: m.nLayers * (ctx.maxSeqLen + slots) * row,
-    // endPrefill hands each layer's key cache over to its decode state (no copy) and frees its values: the most
-    // is the dense buffer plus the first layer's fetched-value slots.
-    transitionFastBytes: Math.max(prefill + slots * row, m.nLayers * (ctx.maxSeqLen + slots) * row),
+    prefillFastBytes: layerMajor,
+    decodeFastBytes: decode,
+    transitionFastBytes: layerMajor,
+    // Token-major: endPrefill hands each layer's key cache over to its decode state (no copy) and frees its
+    // values: the most is the dense buffer plus the first layer's fetched-value slots.
+    tokenMajorPrefillFastBytes: Math.max(prefill + slots * row, decode),
     slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, 1, Boolean(p.quantizeValues)),
   };
 }

@@ -35,7 +35,10 @@ export interface DecodeLayer {
 
 /**
  * Prefill runs dense attention (the prompt's own output must not change) while recording what the policy needs;
- * `endPrefill` turns each layer's recording into a DecodeLayer and frees the dense caches.
+ * `endPrefill` turns each layer's recording into a DecodeLayer and frees the dense caches. A layer-major prefill
+ * (a `layerMajor` step) converts each layer as soon as its last piece is in (`endPrefillLayer`): the dense buffer
+ * is allocated per layer at its first write, so the fast side holds one layer's dense buffer beside the decode
+ * layers built so far instead of every layer's.
  */
 export abstract class OffloadingState implements KvCacheState {
   phase: 'prefill' | 'decode' = 'prefill';
@@ -50,7 +53,7 @@ export abstract class OffloadingState implements KvCacheState {
     private readonly policyName: string,
     preRopeKeys: boolean,
   ) {
-    this.prefill = new DenseKvBuffer(ctx, { preRopeKeys });
+    this.prefill = new DenseKvBuffer(ctx, { preRopeKeys, lazy: true });
     this.steps = new StepTracker(policyName, ctx.maxSeqLen, ctx.model.nLayers);
   }
 
@@ -63,7 +66,39 @@ export abstract class OffloadingState implements KvCacheState {
     if (this.phase === 'decode' && step.start !== this.seqLen) {
       throw new ShapeError(`${this.policyName}.beginStep`, `tokens at position ${step.start}, but ${this.seqLen} are stored; tokens must arrive in order`);
     }
+    if (step.layerMajor && this.phase === 'decode') throw new ShapeError(`${this.policyName}.beginStep`, 'a layer-major step is a prefill; after endPrefill tokens go through decode steps');
+    if (this.layers.length > 0 && this.phase === 'prefill') {
+      throw new ShapeError(`${this.policyName}.beginStep`, `layers were already converted by endPrefillLayer; the prompt ended at ${this.seqLen}, call endPrefill before the next step`);
+    }
     this.steps.begin(step);
+  }
+
+  /**
+   * Layer-major prefill: layer `layer`'s tokens are all in and the prompt ends at the open step's end. Builds that
+   * layer's decode state and frees its dense buffer (the same data and build as endPrefill's, one layer earlier).
+   */
+  async endPrefillLayer(layer: number): Promise<void> {
+    const op = `${this.policyName}.endPrefillLayer`;
+    const s = this.steps.current;
+    if (this.phase !== 'prefill' || !s?.layerMajor) throw new ShapeError(op, 'only inside a layer-major prefill step (beginStep({ start, m, layerMajor: true }))');
+    const promptLen = s.start + s.m;
+    if (this.keepsDense(promptLen)) return;
+    if (layer !== this.layers.length) throw new ShapeError(op, `layer ${layer} given, but layers are converted in order and ${this.layers.length} is next`);
+    if (!this.steps.layerComplete(layer)) throw new ShapeError(op, `layer ${layer} has not received every token of the step yet`);
+    if (layer === 0) this.checkPrompt(promptLen);
+    await this.convertLayer(layer, promptLen);
+  }
+
+  /** Whether the prompt stays in the dense buffer after endPrefill (ShadowKV's short prompts): no layer is converted. */
+  protected keepsDense(_promptLen: number): boolean {
+    return false;
+  }
+
+  private async convertLayer(layer: number, promptLen: number): Promise<void> {
+    const prefill = this.prefill as DenseKvBuffer;
+    const data = await prefill.read(layer, promptLen);
+    this.layers.push(this.buildLayer(layer, data, promptLen, prefill));
+    prefill.release(layer);
   }
 
   endStep(): void {
@@ -130,21 +165,17 @@ export abstract class OffloadingState implements KvCacheState {
     if (this.phase === 'decode') return;
     if (this.steps.current) throw new ShapeError(`${this.policyName}.endPrefill`, 'a step is still open; endPrefill comes after endStep');
     const promptLen = this.seqLen;
-    this.checkPrompt(promptLen);
-    const prefill = this.prefill as DenseKvBuffer;
-    for (let l = 0; l < this.ctx.model.nLayers; l++) {
-      const data = await prefill.read(l, promptLen);
-      this.layers.push(this.buildLayer(l, data, promptLen, prefill));
-      prefill.release(l);
-    }
+    // A layer-major prefill converted its layers already (endPrefillLayer); otherwise every layer is built here.
+    if (this.layers.length === 0) this.checkPrompt(promptLen);
+    for (let l = this.layers.length; l < this.ctx.model.nLayers; l++) await this.convertLayer(l, promptLen);
     this.prefill = undefined;
     this.phase = 'decode';
   }
 
   memory(): KvMemoryReport {
     const denseBytes = denseKvBytes(this.ctx.model, this.seqLen);
-    if (this.prefill) return { fastBytes: this.prefill.bytes(this.seqLen), slowBytes: 0, denseBytes };
-    let fastBytes = 0;
+    // In prefill: the dense rows written in the layers still held, plus any layer converted already (layer-major).
+    let fastBytes = this.prefill ? this.prefill.writtenBytes() : 0;
     let slowBytes = 0;
     for (const l of this.layers) {
       fastBytes += l.fastBytes();

@@ -40,6 +40,12 @@ export interface RunOptions {
    * pre-RoPE keys nearly rank 1.
    */
   keyNoise?: number[];
+  /**
+   * Prefill layer-major, as LayerMajorPrefill does: one step over the prompt, each layer's pieces (the same cuts)
+   * in order and endPrefillLayer after each layer's last piece. `onPrefillUnit` sees the state after every piece.
+   */
+  layerMajor?: boolean;
+  onPrefillUnit?: (state: KvCacheState) => void;
 }
 
 export interface RunResult {
@@ -91,11 +97,26 @@ export async function run(policy: KvCachePolicy, ctx: KvCacheContext, o: RunOpti
     return host;
   };
   // Like the engine: the prompt minus its last token in chunks, then the last token alone.
-  for (let start = 0; start < o.promptLen - 1; start += chunk) {
-    const m = Math.min(chunk, o.promptLen - 1 - start);
-    await step(start, m);
+  const cuts: number[] = [];
+  for (let start = 0; start < o.promptLen - 1; start += chunk) cuts.push(start);
+  cuts.push(o.promptLen - 1, o.promptLen);
+  let prefillLast: Float32Array[] = [];
+  if (o.layerMajor) {
+    state.beginStep({ start: 0, m: o.promptLen, layerMajor: true });
+    for (let l = 0; l < nLayers; l++) {
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const out = await state.attend(inputs(l, cuts[i], cuts[i + 1] - cuts[i]));
+        if (i + 2 === cuts.length) prefillLast.push((await backend.read(out)) as Float32Array);
+        o.onPrefillUnit?.(state);
+      }
+      await state.endPrefillLayer?.(l);
+      o.onPrefillUnit?.(state);
+    }
+    state.endStep();
+  } else {
+    for (let i = 0; i + 2 < cuts.length; i++) await step(cuts[i], cuts[i + 1] - cuts[i]);
+    prefillLast = await step(o.promptLen - 1, 1);
   }
-  const prefillLast = await step(o.promptLen - 1, 1);
   await state.endPrefill();
   const decode: Float32Array[][] = [];
   for (let s = 0; s < o.steps; s++) decode.push(await step(o.promptLen + s, 1));

@@ -42,6 +42,12 @@ export class ShadowKvState extends OffloadingState {
     return this.params;
   }
 
+  /** A prompt too short for compression (derived budget under SHADOWKV_MIN_CONTEXT) keeps its dense buffer: no layer converts early. */
+  protected override keepsDense(promptLen: number): boolean {
+    this.choose(promptLen);
+    return Boolean(this.derivation?.dense);
+  }
+
   protected checkPrompt(promptLen: number): void {
     const p = this.choose(promptLen);
     if (!this.derivation?.dense) shadowKvLayout(p, this.ctx.model, promptLen, this.ctx.maxSeqLen, this.derivation?.derived);

@@ -10,6 +10,8 @@ export class StepTracker {
   private open: KvStep | undefined;
   /** Layers attended or appended in the open step. */
   private readonly layersSeen = new Set<number>();
+  /** Layer-major steps: per layer, the end of the pieces received so far (the next piece starts there). */
+  private covered: number[] = [];
 
   constructor(
     private readonly policy: string,
@@ -38,7 +40,14 @@ export class StepTracker {
       throw new ShapeError(`${this.policy}.beginStep`, `a step at position ${start} would leave a gap: ${this.length} tokens are stored`);
     }
     if (start + m > this.capacity) throw new KvCapacityError(this.policy, start + m, this.capacity);
-    this.open = { start, m };
+    this.open = { start, m, ...(step.layerMajor ? { layerMajor: true } : {}) };
+    if (step.layerMajor) this.covered = new Array<number>(this.nLayers).fill(start);
+  }
+
+  /** In a layer-major step: whether every piece of `layer` has arrived. */
+  layerComplete(layer: number): boolean {
+    const s = this.open;
+    return Boolean(s?.layerMajor) && this.covered[layer] === (s as KvStep).start + (s as KvStep).m;
   }
 
   /** Throws unless `input` is a layer of the open step. */
@@ -46,6 +55,7 @@ export class StepTracker {
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers) throw new ShapeError(`${this.policy}.${op}`, `layer ${layer} is outside [0, ${this.nLayers})`);
     const s = this.open;
     if (!s) throw new ShapeError(`${this.policy}.${op}`, 'no step is open; the forward pass calls beginStep({ start, m }) before the first layer');
+    if (s.layerMajor) return this.checkPiece(op, layer, start, m, s);
     if (start !== s.start || m !== s.m) {
       throw new ShapeError(`${this.policy}.${op}`, `layer ${layer} brings tokens ${start}..${start + m - 1}, but the open step is ${s.start}..${s.start + s.m - 1}`);
     }
@@ -53,10 +63,27 @@ export class StepTracker {
     this.layersSeen.add(layer);
   }
 
+  /** A layer-major step's piece: within the step, starting where the layer's previous piece ended, layers in order. */
+  private checkPiece(op: string, layer: number, start: number, m: number, s: KvStep): void {
+    const expected = this.covered[layer];
+    if (!Number.isInteger(m) || m < 1 || start !== expected || start + m > s.start + s.m) {
+      throw new ShapeError(`${this.policy}.${op}`, `layer ${layer} brings tokens ${start}..${start + m - 1}, but the layer-major step ${s.start}..${s.start + s.m - 1} expects its next piece at ${expected}`);
+    }
+    if (layer > 0 && !this.layerComplete(layer - 1)) {
+      throw new ShapeError(`${this.policy}.${op}`, `layer ${layer} of a layer-major step comes after all of layer ${layer - 1}'s tokens`);
+    }
+    this.covered[layer] = start + m;
+    this.layersSeen.add(layer);
+  }
+
   /** Ends the open step; returns it. */
   end(): KvStep {
     const s = this.open;
     if (!s) throw new ShapeError(`${this.policy}.endStep`, 'no step is open (beginStep was not called, or endStep was called twice)');
+    if (s.layerMajor) {
+      const short = this.covered.findIndex((c) => c !== s.start + s.m);
+      if (short >= 0) throw new ShapeError(`${this.policy}.endStep`, `layer ${short} of the layer-major step got tokens up to ${this.covered[short]} of ${s.start + s.m}`);
+    }
     if (this.layersSeen.size !== this.nLayers) {
       throw new ShapeError(`${this.policy}.endStep`, `only ${this.layersSeen.size} of ${this.nLayers} layers got the step's tokens`);
     }
