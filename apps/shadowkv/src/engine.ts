@@ -1,6 +1,5 @@
 // The engine: a loaded model on a backend plus a cache policy, producing streamed generations.
 import {
-  GenerationAbortedError,
   InvalidOptionError,
   ShadowKvError,
   type KernelBackend,
@@ -19,6 +18,7 @@ import { argmax, type SamplingOptions } from './sampler.js';
 import { sameParams, SavedSessionError } from './saved-session-error.js';
 import { Session, type SessionOptions } from './session.js';
 import { SharedPrefillState } from './shared-prefill.js';
+import { prefillPrompt } from './prefill-prompt.js';
 import { validateGenerateOptions, validatePromptInput } from './generate-options.js';
 import { checkTokenizerFitsModel } from './tokenizer-model-check.js';
 import { createPolicy } from './policy-options.js';
@@ -380,17 +380,8 @@ export class Engine {
     const states = policies.map((p) => p.create(ctx));
     const state = states.length === 1 ? states[0] : new SharedPrefillState(states);
     try {
-      const body = ids.length - 1;
-      for (let s = 0; s < body; s += chunk) {
-        if (signal?.aborted) throw new GenerationAbortedError();
-        await this.model.forward(ids.slice(s, Math.min(body, s + chunk)), state, { signal });
-        await this.backend.sync();
-        onProgress?.(Math.min(body, s + chunk), ids.length);
-      }
-      const logitsT = await this.model.forward([ids[ids.length - 1]], state, { lastLogits: true, signal });
-      const logits = (await this.backend.read(logitsT!)) as Float32Array;
-      this.backend.dispose(logitsT!);
-      onProgress?.(ids.length, ids.length);
+      // Layer-major where the states convert layer by layer (offloading policies), token-major otherwise.
+      const logits = await prefillPrompt(this.model, state, ids, { chunk, signal, onProgress });
       const t0 = performance.now();
       await state.endPrefill();
       const buildMs = state instanceof SharedPrefillState ? state.buildMs : [performance.now() - t0];

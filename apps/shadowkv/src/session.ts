@@ -7,6 +7,7 @@ import { GenerationStream } from './generation-stream.js';
 import { KvHistory, RecordingState, replayHistory } from './kv-history.js';
 import { Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
+import { prefillPrompt } from './prefill-prompt.js';
 import { validateGenerateOptions, validatePromptInput } from './generate-options.js';
 
 export interface SessionOptions {
@@ -205,17 +206,8 @@ export class Session {
       let logits = this.lastLogits;
       this.lastLogits = undefined;
       if (feed.length > 0) {
-        const body = feed.length - 1;
-        for (let s = 0; s < body; s += chunk) {
-          if (opts.signal?.aborted) throw new GenerationAbortedError();
-          await model.forward(feed.slice(s, Math.min(body, s + chunk)), state, { signal: opts.signal });
-          await backend.sync();
-          opts.onPrefillProgress?.(Math.min(body, s + chunk), feed.length);
-        }
-        const t = await model.forward([feed[feed.length - 1]], state, { lastLogits: true, signal: opts.signal });
-        logits = (await backend.read(t!)) as Float32Array;
-        backend.dispose(t!);
-        opts.onPrefillProgress?.(feed.length, feed.length);
+        // The first prompt of an offloading policy's state runs layer-major (one layer's dense buffer at a time).
+        logits = await prefillPrompt(model, state, feed, { chunk, signal: opts.signal, onProgress: opts.onPrefillProgress });
       }
       if (!logits) throw new SessionStateError('the session has no logits to continue from; give a prompt');
       if (state.phase === 'prefill') await state.endPrefill();

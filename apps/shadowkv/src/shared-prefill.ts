@@ -34,14 +34,29 @@ export class SharedPrefillState implements KvCacheState {
     for (const s of this.states) s.append(input);
   }
 
-  /** Milliseconds each state spent in endPrefill (building its sparse state). */
+  /**
+   * Layer-major prefill: every state that converts layer by layer converts `layer` now (the others, e.g. dense,
+   * keep their buffers); the time goes to that state's buildMs like endPrefill's.
+   */
+  async endPrefillLayer(layer: number): Promise<void> {
+    for (const [i, s] of this.states.entries()) {
+      if (!s.endPrefillLayer) continue;
+      const t0 = performance.now();
+      await s.endPrefillLayer(layer);
+      this.layerBuildMs[i] = (this.layerBuildMs[i] ?? 0) + performance.now() - t0;
+    }
+  }
+
+  private readonly layerBuildMs: number[] = [];
+
+  /** Milliseconds each state spent in endPrefill (building its sparse state; with a layer-major prefill, also in endPrefillLayer). */
   readonly buildMs: number[] = [];
 
   async endPrefill(): Promise<void> {
     for (const s of this.states) {
       const t0 = performance.now();
       await s.endPrefill();
-      this.buildMs.push(performance.now() - t0);
+      this.buildMs.push(performance.now() - t0 + (this.layerBuildMs[this.buildMs.length] ?? 0));
     }
   }
 

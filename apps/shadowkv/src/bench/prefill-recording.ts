@@ -61,13 +61,17 @@ export async function replayPrefill(engine: Engine, rec: PrefillRecording, polic
   const state = policy.create(ctx);
   const positions = backend.upload(Int32Array.from({ length: L }, (_, i) => i), [L], 'i32');
   try {
-    state.beginStep({ start: 0, m: L });
+    // Layer by layer, as a layer-major prefill: a state that converts each layer as soon as it is filled
+    // (endPrefillLayer) holds one layer's dense buffer at a time, as in a live prefill.
+    const layerMajor = typeof state.endPrefillLayer === 'function';
+    state.beginStep({ start: 0, m: L, layerMajor });
     for (let layer = 0; layer < c.nLayers; layer++) {
       const kPre = backend.upload(rec.kPre[layer], [L, c.nKvHeads * c.headDim]);
       const k = backend.rope(kPre, positions, c.nKvHeads, model.rope);
       const v = backend.upload(rec.v[layer], [L, c.nKvHeads * c.headDim]);
       state.append({ layer, start: 0, m: L, kPre, k, v });
       for (const t of [kPre, k, v]) backend.dispose(t);
+      if (layerMajor) await state.endPrefillLayer?.(layer);
     }
     state.endStep();
     await state.endPrefill();
