@@ -22,5 +22,7 @@ export type { CreateTokenizerOptions, LlamaTokenizer } from './tokenizer.js';
 export { createTokenizer, loadTokenizer } from './tokenizer.js';
 export { LlamaModel } from './llama-model.js';
 export { forwardBatch } from './batch-forward.js';
+export { LayerMajorPrefill, prefillCuts, takesLayerMajorPrefill } from './layer-major-prefill.js';
+export type { LayerMajorPrefillOptions } from './layer-major-prefill.js';
 export type { BatchForwardOptions, BatchForwardResult, BatchSequence } from './batch-forward.js';
 export type { ForwardOptions, LoadModelOptions, LoadProgress } from './llama-model.js';
