@@ -73,6 +73,13 @@ export class LayerMajorPrefill {
     return this.units === 0 ? 0 : Math.floor((this.ids.length * this.unit) / this.units);
   }
 
+  /** Rows of the next unit's piece (0 when done): what a scheduler budgets a step's prefill work by. */
+  get nextUnitTokens(): number {
+    if (this.done) return 0;
+    const i = this.unit % this.hidden.length;
+    return this.cuts[i + 1] - this.cuts[i];
+  }
+
   /** The last prompt token's logits [vocab] (after the last unit). */
   get logits(): Float32Array {
     if (!this.lastLogits) throw new ShapeError('LayerMajorPrefill.logits', 'the logits are read after the last unit (done)');

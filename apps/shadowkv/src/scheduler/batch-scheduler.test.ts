@@ -106,9 +106,13 @@ describe('BatchScheduler', () => {
     }
     const joined = await tokensOf(b as GenerationStream);
     expect([got, joined]).toEqual(expected);
-    // 100 body tokens in pieces of 8 (the last 4), then the last prompt token with the logits row.
+    // The joiner (ShadowKV) prefills layer-major: 100 body tokens in pieces of 8 (the last 4), then the last prompt
+    // token, each through one layer per unit; a step runs units worth the scheduler's chunk (16 tokens) through
+    // every layer, so 4 x 101 token-layers take ceil(404 / 64) = 7 steps, one progress report each.
     const done = progress.map((p) => p.done);
-    expect(done).toEqual([8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 100, 101]);
+    expect(done.length).toBe(7);
+    expect(done[done.length - 1]).toBe(101);
+    for (let i = 1; i < done.length; i++) expect(done[i]).toBeGreaterThan(done[i - 1]);
     // One piece per step, and the runner produced a token in each of those steps (it was decoding throughout).
     for (let i = 1; i < progress.length; i++) {
       expect(progress[i].step - progress[i - 1].step).toBe(1);
@@ -135,6 +139,33 @@ describe('BatchScheduler', () => {
     expect(ta).toEqual(tb);
     // Never two sequences at once: the budget held one.
     expect(sched.stats().maxBatch).toBe(1);
+  });
+
+  it('cancelling a request in its layer-major prefill stops it within one unit and leaves the others exact', async () => {
+    const runner = promptOf(20, 12);
+    const long = promptOf(300, 13);
+    const expected = await alone(runner, dense(), 12);
+    const sched = engine.scheduler({ kvMemory: BIG, prefillChunkSize: CHUNK });
+    const a = sched.submit({ inputIds: runner }, { cache: dense(), maxNewTokens: 12, ignoreEos: true });
+    const ac = new AbortController();
+    const progress: number[] = [];
+    const b = sched.submit({ inputIds: long }, {
+      cache: sparse(),
+      maxNewTokens: 4,
+      prefillChunkSize: 8,
+      signal: ac.signal,
+      onPrefillProgress: (d) => {
+        progress.push(d);
+        if (progress.length === 2) ac.abort();
+      },
+    });
+    const [ta, err] = await Promise.all([tokensOf(a), tokensOf(b).catch((e: unknown) => e)]);
+    expect(ta).toEqual(expected);
+    expect(err).toBeInstanceOf(GenerationAbortedError);
+    // Aborted between two steps' units: no unit ran after it, and the prefill was far from done.
+    expect(progress.length).toBe(2);
+    expect(progress[1]).toBeLessThan(long.length);
+    expect(sched.stats()).toMatchObject({ running: 0, reservedBytes: 0, fastBytes: 0 });
   });
 
   it('cancelling one request frees its state at once and leaves the others exact', async () => {

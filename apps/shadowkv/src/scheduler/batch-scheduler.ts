@@ -2,7 +2,7 @@
 // chunks together); new requests join between steps; admission by a fast-side KV memory budget, else a bounded queue.
 import { GenerationAbortedError, InvalidOptionError, type KvCachePolicy, type KvCacheState, type KvMemoryProjection, type KvMemoryReport, type KvStepStats } from '@shadowkv/core';
 import { projectKvMemory, reportedParams } from '@shadowkv/kv-policies';
-import { forwardBatch, type StreamDecoder } from '@shadowkv/model-llama';
+import { forwardBatch, LayerMajorPrefill, takesLayerMajorPrefill, type StreamDecoder } from '@shadowkv/model-llama';
 import type { Engine, FinishReason, GenerateChunk, GenerateOptions, GenerateResult, PromptInput } from '../engine.js';
 import { validateGenerateOptions, validatePromptInput } from '../generate-options.js';
 import { GenerationStream } from '../generation-stream.js';
@@ -56,6 +56,12 @@ interface Request {
   /** Bytes reserved now: the prefill bound until endPrefill, then the decode bound. */
   reserve: number;
   state?: KvCacheState;
+  /**
+   * The prompt's layer-major prefill, for a state that converts layer by layer (offloading policies): its units
+   * (one layer of one piece) run between the batched steps instead of joining them, so the fast side holds one
+   * layer's dense buffer; a dense state's pieces join the batched forward (token-major).
+   */
+  layerMajor?: LayerMajorPrefill;
   phase: 'queued' | 'prefill' | 'decode' | 'done';
   /** Prompt tokens fed so far. */
   pos: number;
@@ -234,6 +240,7 @@ export class BatchScheduler {
         this.finishWithError(req, err);
         continue;
       }
+      if (takesLayerMajorPrefill(req.state)) req.layerMajor = new LayerMajorPrefill(this.engine.model, req.ids, req.state, { chunk: req.chunk });
       req.phase = 'prefill';
       req.admittedAt = performance.now();
       this.running.push(req);
@@ -293,15 +300,22 @@ export class BatchScheduler {
   /**
    * One batched forward: every decoding request's next token, plus prefill pieces, each of its request's chunk
    * size: the first prefilling request's always, later ones while the step's prefill tokens stay within the
-   * scheduler's prefillChunkSize (or the first piece, if larger).
+   * scheduler's prefillChunkSize (or the first piece, if larger). Then layer-major prefill units (one layer of one
+   * piece each) while the step's prefill work stays within prefillChunkSize tokens through every layer (the first
+   * unit always), so a layer-major prompt delays running streams as much as a token-major one does.
    */
   private async step(): Promise<void> {
     const { model, backend } = this.engine;
     const pieces: { req: Request; ids: number[]; logits: boolean }[] = [];
     let prefillTokens = 0;
+    const layerMajor: Request[] = [];
     for (const req of this.running) {
       if (req.phase === 'decode') {
         pieces.push({ req, ids: [req.next], logits: true });
+        continue;
+      }
+      if (req.layerMajor) {
+        layerMajor.push(req);
         continue;
       }
       const body = req.ids.length - 1;
@@ -316,18 +330,20 @@ export class BatchScheduler {
     }
     this.inStep = new Set(pieces.map((p) => p.req));
     this.steps++;
-    this.maxBatch = Math.max(this.maxBatch, pieces.length);
+    this.maxBatch = Math.max(this.maxBatch, pieces.length + layerMajor.length);
     let data: Float32Array | null = null;
-    let rows: number[];
+    let rows: number[] = [];
     try {
-      const out = await forwardBatch(
-        model,
-        pieces.map((p) => ({ ids: p.ids, state: p.req.state as KvCacheState, lastLogits: p.logits })),
-      );
-      rows = out.logitsRow;
-      if (out.logits) {
-        data = (await backend.read(out.logits)) as Float32Array;
-        backend.dispose(out.logits);
+      if (pieces.length > 0) {
+        const out = await forwardBatch(
+          model,
+          pieces.map((p) => ({ ids: p.ids, state: p.req.state as KvCacheState, lastLogits: p.logits })),
+        );
+        rows = out.logitsRow;
+        if (out.logits) {
+          data = (await backend.read(out.logits)) as Float32Array;
+          backend.dispose(out.logits);
+        }
       }
     } catch (err) {
       // A failed step leaves every state in it out of step: those requests end with the error; others go on.
@@ -354,6 +370,56 @@ export class BatchScheduler {
           }
         }
         if (rows[i] >= 0) this.onToken(req, (data as Float32Array).subarray(rows[i] * vocab, (rows[i] + 1) * vocab));
+      } catch (err) {
+        this.finishWithError(req, err);
+      }
+    }
+    await this.layerMajorUnits(layerMajor, prefillTokens);
+  }
+
+  /**
+   * Runs layer-major prefill units of `reqs` in order within the step's prefill budget (prefillChunkSize tokens
+   * through every layer, less what the batched forward's prefill pieces used; the first unit always). A request
+   * whose last unit ran ends its prefill and gets its first token from the logits. A cancelled request stops
+   * after the unit in flight and is freed; a failed unit ends its request with the error.
+   */
+  private async layerMajorUnits(reqs: Request[], usedTokens: number): Promise<void> {
+    const nLayers = this.engine.model.config.nLayers;
+    let budget = this.chunk * nLayers - usedTokens * nLayers;
+    let ran = false;
+    for (const req of reqs) {
+      const lm = req.layerMajor as LayerMajorPrefill;
+      let advanced = false;
+      while (!lm.done && req.phase === 'prefill' && !req.cancelled && (!ran || lm.nextUnitTokens <= budget)) {
+        budget -= lm.nextUnitTokens;
+        ran = true;
+        advanced = true;
+        this.inStep = new Set([req]);
+        try {
+          await lm.step();
+        } catch (err) {
+          this.finishWithError(req, err);
+          break;
+        } finally {
+          this.inStep = new Set();
+        }
+      }
+      if (req.cancelled || req.phase === 'done') {
+        this.release(req);
+        continue;
+      }
+      if (!advanced) continue;
+      try {
+        req.opts.onPrefillProgress?.(lm.tokensDone, req.ids.length);
+        if (lm.done) {
+          req.pos = req.ids.length;
+          await (req.state as KvCacheState).endPrefill();
+          req.phase = 'decode';
+          req.reserve = req.projection.decodeFastBytes;
+          req.prefillDoneAt = performance.now();
+          req.layerMajor = undefined;
+          this.onToken(req, lm.logits);
+        }
       } catch (err) {
         this.finishWithError(req, err);
       }
