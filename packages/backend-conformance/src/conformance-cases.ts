@@ -1,4 +1,5 @@
 // The full list of conformance cases, filtered by options; independent of vitest so it can be reused.
+import { chunkCacheCases } from './cases/chunk-cache-cases.js';
 import { denseCases } from './cases/dense-cases.js';
 import { fusedCases } from './cases/fused-cases.js';
 import { layerFusedCases } from './cases/layer-fused-cases.js';
@@ -21,6 +22,7 @@ const OPS: Record<OpName, true> = {
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true, matmulAdd: true, matmulSwiglu: true,
   rmsNormMatmuls: true, rmsNormMatmulSwiglu: true, ropeQk: true, writeKvPair: true, writeRows: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
+  chunkCacheUpdate: true, flush: true,
 };
 
 /** All op names of KernelBackend, in interface order. */
@@ -49,6 +51,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
     ...ropeCases(seed, n),
     ...kvCases(seed, n),
     ...sparseCases(seed, n),
+    ...chunkCacheCases(),
     ...weightDtypeCases(),
     ...errorCases(),
     ...lifecycleCases(),

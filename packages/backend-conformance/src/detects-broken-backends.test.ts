@@ -1,7 +1,7 @@
 // Tests of the suite itself: deliberately broken variants of the CPU backend must fail the cases of the op
 // they break, and variants that only round like an f32 GPU would (f32 accumulation, f32 RoPE angles) must
 // pass, so the tolerances are neither too loose nor too tight.
-import { f32ToBf16, halfToF32, type AttentionParams, type RopeSpec, type Shape, type Tensor } from '@shadowkv/core';
+import { f32ToBf16, halfToF32, type AttentionParams, type ChunkCacheUpdate, type ChunkCacheUpdateParams, type RopeSpec, type Shape, type Tensor } from '@shadowkv/core';
 import { CpuBackend, CpuTensor, cpu } from '@shadowkv/kernels-cpu';
 import { describe, expect, it } from 'vitest';
 import { ALL_OPS, conformanceCases, DEFAULT_CONFORMANCE_SEED } from './conformance-cases.js';
@@ -177,6 +177,11 @@ class BrokenBackends {
       if (m > 1) super.writeRows(dst, new CpuTensor([m - 1, n], 'f32', data(src).slice(0, (m - 1) * n)), start);
     }
   };
+  static chunkCacheRecordsPartial = class extends CpuBackend {
+    override chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): ChunkCacheUpdate {
+      return super.chunkCacheUpdate(table, sel, { ...p, fullChunks: 2 ** 30 });
+    }
+  };
   static gatherOffByOneRow = class extends CpuBackend {
     override gatherChunks(src: Tensor, idx: Tensor, chunkSize: number): Tensor {
       const [nKv, rows, d] = src.shape;
@@ -240,6 +245,7 @@ describe('the conformance suite', () => {
     ['writeRows that drops the last row', new BrokenBackends.writeRowsSkipsLast(), 'writeRows'],
     ['gatherChunks that is off by one row', new BrokenBackends.gatherOffByOneRow(), 'gatherChunks'],
     ['scatterChunks that drops the last chunk of each head', new BrokenBackends.scatterSkipsLastChunk(), 'scatterChunks'],
+    ['chunkCacheUpdate that records partial chunks as resident', new BrokenBackends.chunkCacheRecordsPartial(), 'chunkCacheUpdate'],
     ['add without shape checks', new BrokenBackends.noShapeChecks(), 'add', /expected a ShapeError/],
   ];
   for (const [what, backend, op, pattern] of broken) {

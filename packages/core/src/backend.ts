@@ -172,6 +172,48 @@ export interface KernelBackend {
   landmarkScores(q: Tensor, landmarks: Tensor, nHeads: number, scale: number): Tensor;
   /** Indices of the k largest values in each row of x [rows, n], ascending index order → i32 [rows, k]. */
   topK(x: Tensor, k: number): Tensor;
+
+  // ---- optional: device-side chunk cache and early submit (ShadowKV / KCache with few host round trips) ----
+  /**
+   * In place on `table`, the chunk-cache bookkeeping of `ChunkCache` (@shadowkv/kv-offload) on the device, so
+   * only the misses come back to the host. table i32 [nKvHeads, slots + chunkCapacity] holds per KV head
+   * slotChunk[slots] (the chunk in each slot) then chunkSlot[chunkCapacity] (the slot of each chunk), -1 for
+   * none; only chunks that were full (id < fullChunks) when fetched are recorded, so a partial chunk never hits.
+   * sel i32 [nKvHeads, n], n <= slots: the selection, chunk ids in [0, chunkCapacity), distinct per head, or
+   * with `map` i32 [nKvHeads, nMap] positions into it (chunk id = map[h, sel[h, s]]). Per head: a selected
+   * chunk recorded in a slot below n is a hit and stays there; the misses, in selection order, take the slots
+   * below n that no hit holds, in ascending order, evicting what those held. Returns ChunkCacheUpdate.
+   */
+  chunkCacheUpdate?(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): ChunkCacheUpdate;
+  /**
+   * Submits the work queued so far without waiting (queued backends; absent or a no-op elsewhere): a caller
+   * that has started a read and queued work that does not feed it calls this so the device runs that work
+   * while the read travels.
+   */
+  flush?(): void;
+}
+
+/** Sizes of KernelBackend.chunkCacheUpdate. */
+export interface ChunkCacheUpdateParams {
+  /** Slots per KV head (table's first `slots` entries per head). */
+  slots: number;
+  /** Chunks below this id are complete: only they are recorded as resident (the others are fetched again). */
+  fullChunks: number;
+  /** Miss pairs the `misses` tensor holds (the host reads it whole; more misses are counted but not listed). */
+  capacity: number;
+  /** i32 [nKvHeads, nMap]: sel holds positions into this map instead of chunk ids. */
+  map?: Tensor;
+}
+
+/** Result of KernelBackend.chunkCacheUpdate, written on the device. */
+export interface ChunkCacheUpdate {
+  /** i32 [nKvHeads, slots]: chunk id of each slot after the update, slots n.. hold 0 (rebuildKeys / gatherChunks order). */
+  order: Tensor;
+  /**
+   * i32 [nKvHeads + 2*capacity]: the misses of each head, then (chunk id, slot) pairs of every miss, head by
+   * head, each head's in selection order; pairs past `capacity` are left out (the counts are complete).
+   */
+  misses: Tensor;
 }
 
 export type BackendFactory = () => KernelBackend | Promise<KernelBackend>;

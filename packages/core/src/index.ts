@@ -6,6 +6,8 @@ export type {
   BackendCapabilities,
   BackendCounters,
   BackendFactory,
+  ChunkCacheUpdate,
+  ChunkCacheUpdateParams,
   KernelBackend,
   RopeSpec,
 } from './backend.js';

@@ -2,7 +2,7 @@
 // every backend rejects the same bad calls with the same ShapeError. A backend first checks that the
 // tensors are its own (and alive), then calls the op's check here, then checks its own limits (binding
 // sizes, loop lengths), which differ per backend.
-import type { AttentionParams, KernelBackend, RopeSpec } from './backend.js';
+import type { AttentionParams, ChunkCacheUpdateParams, KernelBackend, RopeSpec } from './backend.js';
 import { ShapeError } from './errors.js';
 import { numel, shapeToString, type DType, type Shape, type Tensor } from './tensor.js';
 import { assertSameShape, assertShape } from './validate.js';
@@ -238,5 +238,21 @@ export const validateOpArgs = {
     const [rows, n] = x.shape;
     if (!Number.isInteger(k) || k < 0 || k > n) throw new ShapeError('topK', `k = ${k} must be an integer in [0, ${n}]`);
     return { rows, n };
+  },
+
+  /** table i32 [nKvHeads, slots + chunkCapacity], sel i32 [nKvHeads, n <= slots], map i32 [nKvHeads, nMap] if given. */
+  chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): { nKvHeads: number; n: number; chunkCapacity: number; nMap: number } {
+    const op = 'chunkCacheUpdate';
+    assertShape(op, 'table', table, [-1, -1], 'i32');
+    const [nKvHeads, width] = table.shape;
+    assertShape(op, 'sel', sel, [nKvHeads, -1], 'i32');
+    const n = sel.shape[1];
+    const { slots, fullChunks, capacity } = p;
+    if (!Number.isInteger(slots) || slots < 1 || slots >= width) throw new ShapeError(op, `slots ${slots} must be an integer in [1, ${width}) (table holds slots + chunkCapacity entries per head)`);
+    if (n > slots) throw new ShapeError(op, `sel selects ${n} chunks per head, more than the ${slots} slots`);
+    if (!Number.isInteger(fullChunks) || fullChunks < 0) throw new ShapeError(op, `fullChunks ${fullChunks} must be a non-negative integer`);
+    if (!Number.isInteger(capacity) || capacity < 0) throw new ShapeError(op, `capacity ${capacity} must be a non-negative integer`);
+    if (p.map) assertShape(op, 'map', p.map, [nKvHeads, -1], 'i32');
+    return { nKvHeads, n, chunkCapacity: width - slots, nMap: p.map ? p.map.shape[1] : 0 };
   },
 };

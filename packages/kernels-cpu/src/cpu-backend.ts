@@ -10,6 +10,8 @@ import {
   ShapeError,
   validateOpArgs,
   type AttentionParams,
+  type ChunkCacheUpdate,
+  type ChunkCacheUpdateParams,
   type DType,
   type KernelBackend,
   type RopeSpec,
@@ -17,6 +19,7 @@ import {
   type Tensor,
 } from '@shadowkv/core';
 import { attentionInto } from './attention.js';
+import { chunkCacheUpdateInto } from './chunk-cache-update.js';
 import { CpuTensor, f32, halfBits, i32 } from './cpu-tensor.js';
 import { dot, matmulHalfInto, matmulInto } from './matmul.js';
 import { ropeInPlace } from './rope-table.js';
@@ -346,6 +349,22 @@ export class CpuBackend implements KernelBackend {
     const scratch = new Float32Array(n);
     for (let r = 0; r < rows; r++) topKRow(xv, r * n, n, k, o, r * k, scratch);
     return out;
+  }
+
+  /** Nothing is queued on the CPU: ops have run when they return. */
+  flush(): void {
+    this.checkCpu('flush');
+  }
+
+  /** ChunkCache's bookkeeping over the table (chunk-cache-update.ts); the reference of the device-side versions. */
+  chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): ChunkCacheUpdate {
+    this.checkCpu('chunkCacheUpdate', table, sel, ...(p.map ? [p.map] : []));
+    const { nKvHeads, n, chunkCapacity, nMap } = validateOpArgs.chunkCacheUpdate(table, sel, p);
+    const order = new CpuTensor([nKvHeads, p.slots], 'i32', new Int32Array(nKvHeads * p.slots));
+    const misses = new CpuTensor([nKvHeads + 2 * p.capacity], 'i32', new Int32Array(nKvHeads + 2 * p.capacity));
+    const sizes = { nKvHeads, n, slots: p.slots, chunkCapacity, fullChunks: p.fullChunks, capacity: p.capacity, nMap };
+    chunkCacheUpdateInto(i32(table), i32(sel), p.map ? i32(p.map) : undefined, sizes, order.data as Int32Array, misses.data as Int32Array);
+    return { order, misses };
   }
 }
 

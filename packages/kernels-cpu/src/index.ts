@@ -5,3 +5,4 @@ export { topKRow } from './top-k.js';
 export { CpuTensor } from './cpu-tensor.js';
 export { matmulInto, dot } from './matmul.js';
 export { attentionInto } from './attention.js';
+export { chunkCacheUpdateInto, type ChunkCacheUpdateSizes } from './chunk-cache-update.js';

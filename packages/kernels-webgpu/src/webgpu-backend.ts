@@ -10,6 +10,8 @@ import {
   type AttentionParams,
   type BackendCapabilities,
   type BackendCounters,
+  type ChunkCacheUpdate,
+  type ChunkCacheUpdateParams,
   type DType,
   type KernelBackend,
   type RopeSpec,
@@ -20,6 +22,7 @@ import { GpuContext } from './gpu-context.js';
 import type { WebGpuDevice } from './public-gpu-types.js';
 import type { GpuTensor } from './gpu-tensor.js';
 import { attention } from './kernels/attention.js';
+import { chunkCacheUpdate } from './kernels/chunk-cache-update.js';
 import { elementwise } from './kernels/elementwise.js';
 import { embedding } from './kernels/embedding.js';
 import { gatherChunks } from './kernels/gather-chunks.js';
@@ -228,6 +231,18 @@ export class WebGpuBackend implements KernelBackend {
   topK(x: Tensor, k: number): Tensor {
     this.ctx.checkAlive('topK');
     return topK(this.ctx, x, k);
+  }
+
+  /** One launch; only the misses list needs to come back (ChunkCache.queueUpdate). */
+  chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): ChunkCacheUpdate {
+    this.ctx.checkAlive('chunkCacheUpdate');
+    return chunkCacheUpdate(this.ctx, table, sel, p);
+  }
+
+  /** Submits what is recorded so far; the GPU starts on it while the host goes on (e.g. awaits a read). */
+  flush(): void {
+    this.ctx.checkAlive('flush');
+    this.ctx.flush();
   }
 
   private readonly ropeTableOf = (op: string, spec: RopeSpec): GpuTensor => {

@@ -26,6 +26,32 @@ export interface ChunkFetch {
   uploadBytes: number;
 }
 
+/** A device-side update in flight (ChunkCache.queueUpdate). */
+export interface PendingChunkFetch {
+  /**
+   * i32 [nKvHeads, slotCount] on the device: the chunk id of each slot after the update (slots n.. hold 0), in
+   * the order `ChunkFetch.slots` reports. Ops queued with it (the key rebuild) need no host round trip; it is
+   * disposed by `settle`, so queue them before.
+   */
+  order: Tensor;
+  /** Waits for the misses (read started by queueUpdate), queues their values' copy and returns the counts. Call once. */
+  settle(): Promise<ChunkFetch>;
+}
+
+/** Options of ChunkCache.queueUpdate. */
+export interface QueueUpdateOptions {
+  /** i32 [nKvHeads, nMap]: `sel` holds positions into this map (chunk id = map[h, sel[h, s]]) instead of chunk ids. */
+  map?: Tensor;
+  /**
+   * Chunks below this id are complete when `settle` copies them (default: the store's fullChunks now); give it
+   * when values are appended to the store between queueUpdate and settle (KCache's new token).
+   */
+  fullChunks?: number;
+}
+
+/** Fewest miss pairs the device-side update lists for the host to read back. */
+const MIN_MISS_CAPACITY = 16;
+
 /**
  * Keeps the values of recently selected chunks in rows firstRow.. of `target` [nKvHeads, rows, headDim]
  * (the fast-side value buffer that attention reads). Each update places the new selection in slots 0..n of
@@ -37,6 +63,13 @@ export interface ChunkFetch {
  * backend.upload of the missed chunks plus one in-place backend.scatterChunks per update, so nothing reads or
  * writes a backend tensor's memory directly. A chunk that was partial when fetched (the store's growing last
  * chunk) is never a hit: it is fetched again on its next use.
+ *
+ * On backends with the optional `chunkCacheUpdate` op, `queueUpdate` runs the same bookkeeping on the device
+ * against a table of the resident chunks, so the selection never comes to the host: the slot order stays on the
+ * device for the key rebuild (queued before anything is awaited), and only the misses (count per head, then
+ * chunk id and slot of each) are read back, the read overlapping whatever the caller queues meanwhile. The host
+ * state here is kept equal to the device's table by applying those misses (the same rule, so `update` and
+ * `queueUpdate` can be mixed); the table is re-uploaded from it only after a host-side update, reset or growth.
  */
 export class ChunkCache {
   readonly slotCount: number;
@@ -61,6 +94,17 @@ export class ChunkCache {
   private readonly hitCount: Int32Array; // [nKvHeads]
   /** Host staging of the chunks one update uploads, grown on demand: [nKvHeads, nMoved, chunkSize*headDim]. */
   private staging = new Float32Array(0);
+  /** Device table of chunkCacheUpdate [nKvHeads, slotCount + tableChunks]: resident full chunks (queueUpdate only). */
+  private table: Tensor | undefined;
+  private tableChunks = 0;
+  /** The host state changed since the table was written (host update, reset): upload it before the next device update. */
+  private tableStale = true;
+  /** Misses of the last update (all heads): sizes the next device update's read-back. */
+  private lastMisses = -1;
+  /** Device updates whose misses did not fit the read-back (each cost a second read, of the slot order). */
+  overflowReads = 0;
+  /** Bytes the device updates read back (misses lists, and slot orders after an overflow). */
+  bytesReadBack = 0;
 
   constructor(
     private readonly backend: KernelBackend,
@@ -118,7 +162,49 @@ export class ChunkCache {
       maxMissed = Math.max(maxMissed, this.missCount[h]);
     }
     const moved = maxMissed > 0 ? this.copyMisses(maxMissed) : { bytesMoved: 0, uploadBytes: 0 };
+    this.tableStale = true;
+    this.lastMisses = misses;
     return { slots: out, hits, misses, ...moved };
+  }
+
+  /**
+   * The device-side `update` (backends with chunkCacheUpdate; undefined elsewhere, where the caller reads the
+   * selection back and calls `update`). `sel` i32 [nKvHeads, n] (n <= slotCount), chunk ids or positions into
+   * opts.map, on the device. Queues the bookkeeping and starts reading the misses back; the slot order is ready
+   * on the device at once. Same slots, hits, misses and bytes as `update` with the same selection.
+   */
+  queueUpdate(sel: Tensor, opts: QueueUpdateOptions = {}): PendingChunkFetch | undefined {
+    const { backend, store, slotCount } = this;
+    if (!backend.chunkCacheUpdate) return undefined;
+    const nKv = store.nKvHeads;
+    const n = sel.shape[1];
+    if (sel.shape.length !== 2 || sel.shape[0] !== nKv || !Number.isInteger(n) || n > slotCount) {
+      throw new ShapeError('ChunkCache.queueUpdate', `sel [${sel.shape.join(', ')}] must be [${nKv}, n] with n <= ${slotCount} slots`);
+    }
+    const fullChunks = opts.fullChunks ?? store.fullChunks;
+    const chunks = Math.max(store.chunkCount, fullChunks);
+    this.growChunkIndex(chunks);
+    if (this.tableStale || !this.table || this.tableChunks < chunks) this.writeTable();
+    // The read-back holds twice the last step's misses (all of them after a reset): rarely more, then the
+    // slot order is read as well (overflowReads).
+    const all = nKv * n;
+    const capacity = this.lastMisses < 0 ? all : Math.min(all, Math.max(MIN_MISS_CAPACITY, 2 ** Math.ceil(Math.log2(Math.max(1, 2 * this.lastMisses)))));
+    const { order, misses } = backend.chunkCacheUpdate(this.table as Tensor, sel, { slots: slotCount, fullChunks, capacity, map: opts.map });
+    const list = backend.read(misses);
+    backend.dispose(misses);
+    let settled = false;
+    const settle = async (): Promise<ChunkFetch> => {
+      if (settled) throw new ShapeError('ChunkCache.queueUpdate', 'settle() was called twice');
+      settled = true;
+      try {
+        const m = (await list) as Int32Array;
+        this.bytesReadBack += m.byteLength;
+        return await this.applyDeviceMisses(m, n, capacity, fullChunks, order);
+      } finally {
+        backend.dispose(order);
+      }
+    };
+    return { order, settle };
   }
 
   /** Forgets every resident chunk (the next update misses everything). */
@@ -126,6 +212,14 @@ export class ChunkCache {
     this.slotChunk.fill(-1);
     this.slotFull.fill(0);
     this.chunkSlot.fill(-1);
+    this.tableStale = true;
+    this.lastMisses = -1;
+  }
+
+  /** Frees the device table (the host state stays; a later queueUpdate uploads it again). */
+  dispose(): void {
+    if (this.table) this.backend.dispose(this.table);
+    this.table = undefined;
   }
 
   /** Host bookkeeping of head h: which selected chunks hit, and which slot each miss goes to. */
@@ -157,18 +251,115 @@ export class ChunkCache {
       const resident = this.chunkSlot[chunkBase + c];
       if (resident >= 0 && resident < n && this.slotStamp[resident] === stamp) throw new ShapeError('ChunkCache.update', `chunk ${c} is selected twice for head ${h}`);
       while (this.slotStamp[free] === stamp) free++;
-      const old = this.slotChunk[slotBase + free];
-      if (old >= 0) this.chunkSlot[chunkBase + old] = -1;
-      if (resident >= 0) this.slotChunk[slotBase + resident] = -1; // a stale copy (partial chunk or slot >= n)
-      this.slotChunk[slotBase + free] = c;
-      this.slotFull[slotBase + free] = c < store.fullChunks ? 1 : 0;
-      this.chunkSlot[chunkBase + c] = free;
+      this.placeMiss(h, c, free, store.fullChunks);
       this.slotStamp[free] = stamp;
       out[free] = c;
       this.missSlot[slotBase + i] = free;
     }
     this.missCount[h] = nMissed;
     this.hitCount[h] = nHit;
+  }
+
+  /** Puts missed chunk c of head h into slot `free`, evicting its chunk (the rule both update paths share). */
+  private placeMiss(h: number, c: number, free: number, fullChunks: number): void {
+    const slotBase = h * this.slotCount;
+    const chunkBase = h * this.chunkCapacity;
+    const resident = this.chunkSlot[chunkBase + c];
+    const old = this.slotChunk[slotBase + free];
+    if (old >= 0) this.chunkSlot[chunkBase + old] = -1;
+    if (resident >= 0) this.slotChunk[slotBase + resident] = -1; // a stale copy (partial chunk or slot >= n)
+    this.slotChunk[slotBase + free] = c;
+    this.slotFull[slotBase + free] = c < fullChunks ? 1 : 0;
+    this.chunkSlot[chunkBase + c] = free;
+  }
+
+  /**
+   * The host half of a device update: the misses list m (chunkCacheUpdate's layout) — or, when it overflowed,
+   * the slot order compared with the host state — applied to the host state, then the misses' values copied.
+   */
+  private async applyDeviceMisses(m: Int32Array, n: number, capacity: number, fullChunks: number, order: Tensor): Promise<ChunkFetch> {
+    const { store, slotCount } = this;
+    const nKv = store.nKvHeads;
+    let total = 0;
+    for (let h = 0; h < nKv; h++) total += m[h];
+    const slots = new Int32Array(nKv * n);
+    const isMiss = new Uint8Array(slotCount);
+    let hits = 0;
+    let maxMissed = 0;
+    if (total > capacity) {
+      // Not every pair came back: the misses are the slots whose chunk differs from the recorded full one.
+      this.overflowReads++;
+      const o = (await this.backend.read(order)) as Int32Array; // [nKvHeads, slotCount]
+      this.bytesReadBack += o.byteLength;
+      for (let h = 0; h < nKv; h++) {
+        const slotBase = h * slotCount;
+        let nMissed = 0;
+        for (let s = 0; s < n; s++) {
+          const c = o[slotBase + s];
+          if (this.slotFull[slotBase + s] === 1 && this.slotChunk[slotBase + s] === c) continue;
+          this.missChunk[slotBase + nMissed] = c;
+          this.missSlot[slotBase + nMissed++] = s;
+        }
+        if (nMissed !== m[h]) throw new ShapeError('ChunkCache.queueUpdate', `the device counted ${m[h]} misses for head ${h}, its slot order shows ${nMissed}: the host and device tables disagree`);
+      }
+    } else {
+      let at = nKv;
+      for (let h = 0; h < nKv; h++) {
+        for (let i = 0; i < m[h]; i++, at += 2) {
+          this.missChunk[h * slotCount + i] = m[at];
+          this.missSlot[h * slotCount + i] = m[at + 1];
+        }
+      }
+    }
+    for (let h = 0; h < nKv; h++) {
+      const slotBase = h * slotCount;
+      const nMissed = m[h];
+      isMiss.fill(0);
+      for (let i = 0; i < nMissed; i++) {
+        const c = this.missChunk[slotBase + i];
+        const slot = this.missSlot[slotBase + i];
+        if (slot < 0 || slot >= n || isMiss[slot] || c < 0 || c >= this.chunkCapacity) {
+          throw new ShapeError('ChunkCache.queueUpdate', `the device listed chunk ${c} into slot ${slot} of head ${h} (n = ${n}): the host and device tables disagree`);
+        }
+        isMiss[slot] = 1;
+        this.placeMiss(h, c, slot, fullChunks);
+      }
+      let nHit = 0;
+      for (let s = 0; s < n; s++) {
+        const c = this.slotChunk[slotBase + s];
+        slots[h * n + s] = c;
+        if (isMiss[s]) continue;
+        this.hitChunk[slotBase + nHit] = c;
+        this.hitSlot[slotBase + nHit++] = s;
+      }
+      this.missCount[h] = nMissed;
+      this.hitCount[h] = nHit;
+      hits += nHit;
+      maxMissed = Math.max(maxMissed, nMissed);
+    }
+    this.lastMisses = total;
+    const moved = maxMissed > 0 ? this.copyMisses(maxMissed) : { bytesMoved: 0, uploadBytes: 0 };
+    return { slots, hits, misses: total, ...moved };
+  }
+
+  /** Uploads the device table from the host state: only chunks that were full when fetched count as resident. */
+  private writeTable(): void {
+    const { store, slotCount, chunkCapacity } = this;
+    const nKv = store.nKvHeads;
+    const width = slotCount + chunkCapacity;
+    const t = new Int32Array(nKv * width).fill(-1);
+    for (let h = 0; h < nKv; h++) {
+      for (let s = 0; s < slotCount; s++) {
+        const c = this.slotChunk[h * slotCount + s];
+        if (c < 0 || this.slotFull[h * slotCount + s] !== 1) continue;
+        t[h * width + s] = c;
+        t[h * width + slotCount + c] = s;
+      }
+    }
+    if (this.table) this.backend.dispose(this.table);
+    this.table = this.backend.upload(t, [nKv, width], 'i32');
+    this.tableChunks = chunkCapacity;
+    this.tableStale = false;
   }
 
   /**
