@@ -59,7 +59,13 @@ export async function startStaticServer(routes: StaticRoutes, port = 0, options:
   return {
     url: `http://127.0.0.1:${bound}/`,
     log,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    // server.close() alone waits for the browser's idle keep-alive sockets to time out (minutes in Chromium):
+    // those connections are dropped at once, so a test that closes its server does not hang.
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
   };
 }
 
