@@ -57,7 +57,7 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
     // Token-major: endPrefill builds layer l's shadow state before it frees layer l's dense buffer: the most is at
     // the first layer (every dense buffer and one shadow layer) or at the last (one dense buffer and every shadow
     // layer), plus the static rows staged for upload while a layer is built.
-    tokenMajorPrefillFastBytes: Math.max(prefill + perLayer, layerMajor),
+    tokenMajorPrefillFastBytes: Math.max(prefill + perLayer + nStatic * row, layerMajor),
     // Slow tier: the prompt's values, and (bound) every generated token's once folded in.
     slowBytes: offloadedValueBytes(m, ctx.maxSeqLen, p.chunkSize, Boolean(p.quantizeValues)),
   };

@@ -44,7 +44,10 @@ export interface CapacityModel {
 export interface CapacityTerms {
   /** Weight tensors: matrices in the weights dtype, norms f32, each rounded to the allocator's blocks. */
   weights: number;
-  /** policy.projectMemory: fast-side KV bytes while prefilling (sparse policies hold a dense buffer until endPrefill). */
+  /**
+   * policy.projectMemory: fast-side KV bytes while prefilling as the engine does (offloading policies layer-major:
+   * one layer's dense buffer beside the layers converted so far; dense: every layer's buffer).
+   */
   kvPrefill: number;
   /** policy.projectMemory: fast-side KV bytes from the end of prefill until the state is full. */
   kvDecode: number;
@@ -173,7 +176,10 @@ export interface CapacityRow {
   longestContext: number;
   /** The terms at that length. */
   terms: CapacityTerms | null;
-  /** Longest prompt if prefill held only the decode-phase state (a prefill streaming to the slow tier; not how prefill runs today). */
+  /**
+   * Longest prompt if prefill held only the decode-phase state (no dense buffer at all): the ceiling the
+   * layer-major prefill approaches (it adds one layer's dense buffer).
+   */
   longestDecodeOnly: number;
   /** Whether the longest context passes the model's trained positions (max_position_embeddings): memory only. */
   beyondPositions: boolean;
@@ -396,7 +402,7 @@ export function formatCapacityTable(r: CapacityResult): string {
     lines.push(`| ${row.policy} | ${row.longestContext}${row.beyondPositions ? ' †' : ''} | ${cells.join(' | ')} | ${row.longestDecodeOnly} |`);
   }
   lines.push('', '† beyond the model\'s trained positions: memory only (RoPE extrapolates; quality untested).');
-  lines.push('* longest context if prefill held only the decode-phase state (values streamed to the slow tier per chunk); today prefill holds a dense buffer.');
+  lines.push('* longest context if prefill held only the decode-phase state (no dense buffer at all); the offloading policies\' layer-major prefill holds one layer\'s dense buffer beside it.');
   return lines.join('\n');
 }
 
