@@ -199,7 +199,7 @@ export interface ChunkCacheUpdateParams {
   slots: number;
   /** Chunks below this id are complete: only they are recorded as resident (the others are fetched again). */
   fullChunks: number;
-  /** Miss pairs the `misses` tensor holds (the host reads it whole; more misses are counted but not listed). */
+  /** Misses the `misses` tensor lists (the host reads it whole; more misses are counted but not listed). */
   capacity: number;
   /** i32 [nKvHeads, nMap]: sel holds positions into this map instead of chunk ids. */
   map?: Tensor;
@@ -210,8 +210,8 @@ export interface ChunkCacheUpdate {
   /** i32 [nKvHeads, slots]: chunk id of each slot after the update, slots n.. hold 0 (rebuildKeys / gatherChunks order). */
   order: Tensor;
   /**
-   * i32 [nKvHeads + 2*capacity]: the misses of each head, then (chunk id, slot) pairs of every miss, head by
-   * head, each head's in selection order; pairs past `capacity` are left out (the counts are complete).
+   * i32 [nKvHeads + capacity]: the misses of each head, then one entry chunk id · slots + slot per miss, head by
+   * head, each head's in selection order; entries past `capacity` are left out (the counts are complete).
    */
   misses: Tensor;
 }

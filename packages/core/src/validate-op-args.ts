@@ -253,6 +253,8 @@ export const validateOpArgs = {
     if (!Number.isInteger(fullChunks) || fullChunks < 0) throw new ShapeError(op, `fullChunks ${fullChunks} must be a non-negative integer`);
     if (!Number.isInteger(capacity) || capacity < 0) throw new ShapeError(op, `capacity ${capacity} must be a non-negative integer`);
     if (p.map) assertShape(op, 'map', p.map, [nKvHeads, -1], 'i32');
+    // A miss is listed as one i32, chunk id · slots + slot.
+    if ((width - slots) * slots > 2 ** 31 - 1) throw new ShapeError(op, `chunkCapacity ${width - slots} x slots ${slots} must stay below 2^31 (misses are listed as chunk·slots + slot); use fewer slots or chunks`);
     return { nKvHeads, n, chunkCapacity: width - slots, nMap: p.map ? p.map.shape[1] : 0 };
   },
 };

@@ -16,7 +16,7 @@ export interface ChunkCacheUpdateSizes {
 
 /**
  * Updates `table` [nKvHeads, slots + chunkCapacity] in place for the selection `sel` [nKvHeads, n] and writes
- * `order` [nKvHeads, slots] and `misses` [nKvHeads + 2*capacity] (layouts: core's KernelBackend.chunkCacheUpdate).
+ * `order` [nKvHeads, slots] and `misses` [nKvHeads + capacity] (layouts: core's KernelBackend.chunkCacheUpdate).
  * Sequential per head, in selection order, exactly as ChunkCache.update assigns slots; chunks that were partial
  * when fetched are not recorded (-1 in both halves), which is how the host cache's "never a hit" rule looks
  * from the table. Bad ids (outside the table, or twice in a head) throw.
@@ -26,7 +26,7 @@ export function chunkCacheUpdateInto(table: Int32Array, sel: Int32Array, map: In
   const width = slots + chunkCapacity;
   const taken = new Uint8Array(slots);
   const missed = new Int32Array(n);
-  let pair = 0; // misses listed so far, over all heads
+  let listed = 0; // misses so far, over all heads
   for (let h = 0; h < nKvHeads; h++) {
     const slotChunk = table.subarray(h * width, h * width + slots);
     const chunkSlot = table.subarray(h * width + slots, (h + 1) * width);
@@ -64,11 +64,8 @@ export function chunkCacheUpdateInto(table: Int32Array, sel: Int32Array, map: In
       chunkSlot[c] = full ? free : -1;
       taken[free] = 1;
       out[free] = c;
-      if (pair < capacity) {
-        misses[nKvHeads + 2 * pair] = c;
-        misses[nKvHeads + 2 * pair + 1] = free;
-      }
-      pair++;
+      if (listed < capacity) misses[nKvHeads + listed] = c * slots + free;
+      listed++;
     }
     misses[h] = nMissed;
   }

@@ -361,7 +361,7 @@ export class CpuBackend implements KernelBackend {
     this.checkCpu('chunkCacheUpdate', table, sel, ...(p.map ? [p.map] : []));
     const { nKvHeads, n, chunkCapacity, nMap } = validateOpArgs.chunkCacheUpdate(table, sel, p);
     const order = new CpuTensor([nKvHeads, p.slots], 'i32', new Int32Array(nKvHeads * p.slots));
-    const misses = new CpuTensor([nKvHeads + 2 * p.capacity], 'i32', new Int32Array(nKvHeads + 2 * p.capacity));
+    const misses = new CpuTensor([nKvHeads + p.capacity], 'i32', new Int32Array(nKvHeads + p.capacity));
     const sizes = { nKvHeads, n, slots: p.slots, chunkCapacity, fullChunks: p.fullChunks, capacity: p.capacity, nMap };
     chunkCacheUpdateInto(i32(table), i32(sel), p.map ? i32(p.map) : undefined, sizes, order.data as Int32Array, misses.data as Int32Array);
     return { order, misses };

@@ -47,7 +47,7 @@ describe('ChunkCache.queueUpdate (device bookkeeping)', () => {
 
   for (const mapped of [false, true]) {
     it(`equals update step by step over random selections, a growing store and short read-backs${mapped ? ' (position map)' : ''}`, async () => {
-      const slots = 8; // 24 selected chunks: more than the 16 pairs the read-back holds at least
+      const slots = 8; // 24 selected chunks: more than the 16 misses the read-back lists at least
       const rand = rng(mapped ? 11 : 7);
       let tokens = 41; // chunk 20 partial
       const hostStore = storeOf(tokens);
@@ -112,8 +112,8 @@ describe('ChunkCache.queueUpdate (device bookkeeping)', () => {
     const cache = new ChunkCache(backend, store, backend.zeros([nKvHeads, slots * chunkSize, headDim]), { slots });
     const sel = (first: number) => Int32Array.from({ length: nKvHeads * slots }, (_, i) => first + i);
     // All 24 miss (read-back sized for all), nothing misses (read-back sized for 2 x 24, i.e. all), then 24 new
-    // chunks after a step without misses: the read-back holds 16 pairs, so the slot order (24 ids) follows.
-    for (const [first, overflows, bytes] of [[0, 0, (3 + 48) * 4], [0, 0, (3 + 48) * 4], [50, 1, (3 + 32 + 24) * 4]]) {
+    // chunks after a step without misses: the read-back lists 16, so the slot order (24 ids) follows.
+    for (const [first, overflows, bytes] of [[0, 0, (3 + 24) * 4], [0, 0, (3 + 24) * 4], [50, 1, (3 + 16 + 24) * 4]]) {
       const before = [cache.overflowReads, cache.bytesReadBack];
       const want = ref.update(sel(first), slots);
       const got = await cache.queueUpdate(backend.upload(sel(first), [nKvHeads, slots], 'i32'))!.settle();

@@ -49,7 +49,7 @@ export interface QueueUpdateOptions {
   fullChunks?: number;
 }
 
-/** Fewest miss pairs the device-side update lists for the host to read back. */
+/** Fewest misses the device-side update lists for the host to read back. */
 const MIN_MISS_CAPACITY = 16;
 
 /**
@@ -67,7 +67,7 @@ const MIN_MISS_CAPACITY = 16;
  * On backends with the optional `chunkCacheUpdate` op, `queueUpdate` runs the same bookkeeping on the device
  * against a table of the resident chunks, so the selection never comes to the host: the slot order stays on the
  * device for the key rebuild (queued before anything is awaited), and only the misses (count per head, then
- * chunk id and slot of each) are read back, the read overlapping whatever the caller queues meanwhile. The host
+ * chunk id · slots + slot of each) are read back, the read overlapping whatever the caller queues meanwhile. The host
  * state here is kept equal to the device's table by applying those misses (the same rule, so `update` and
  * `queueUpdate` can be mixed); the table is re-uploaded from it only after a host-side update, reset or growth.
  */
@@ -207,6 +207,17 @@ export class ChunkCache {
     return { order, settle };
   }
 
+  /**
+   * Whether queueUpdate works here: the backend offers chunkCacheUpdate, and a miss (chunk id · slots + slot,
+   * for the table's chunk capacity after one more chunk) fits an i32. Otherwise callers use update.
+   */
+  get onDevice(): boolean {
+    if (typeof this.backend.chunkCacheUpdate !== 'function') return false;
+    let cap = Math.max(16, this.chunkCapacity);
+    while (cap < this.store.chunkCount + 1) cap *= 2;
+    return cap * this.slotCount <= 2 ** 31 - 1;
+  }
+
   /** Forgets every resident chunk (the next update misses everything). */
   reset(): void {
     this.slotChunk.fill(-1);
@@ -287,7 +298,7 @@ export class ChunkCache {
     let hits = 0;
     let maxMissed = 0;
     if (total > capacity) {
-      // Not every pair came back: the misses are the slots whose chunk differs from the recorded full one.
+      // Not every miss was listed: the misses are the slots whose chunk differs from the recorded full one.
       this.overflowReads++;
       const o = (await this.backend.read(order)) as Int32Array; // [nKvHeads, slotCount]
       this.bytesReadBack += o.byteLength;
@@ -305,9 +316,9 @@ export class ChunkCache {
     } else {
       let at = nKv;
       for (let h = 0; h < nKv; h++) {
-        for (let i = 0; i < m[h]; i++, at += 2) {
-          this.missChunk[h * slotCount + i] = m[at];
-          this.missSlot[h * slotCount + i] = m[at + 1];
+        for (let i = 0; i < m[h]; i++, at++) {
+          this.missChunk[h * slotCount + i] = Math.floor(m[at] / slotCount);
+          this.missSlot[h * slotCount + i] = m[at] % slotCount;
         }
       }
     }

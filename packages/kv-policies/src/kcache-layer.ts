@@ -1,6 +1,6 @@
 // One layer of KCache's decode state: every key on the fast side, values offloaded, top-N (or mass) values fetched.
 import type { KernelBackend, KvAppendInput, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
-import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
+import { ChunkCache, ValueStore, type PendingChunkFetch } from '@shadowkv/kv-offload';
 import { massCount, selectTokens, tokenScores } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
 import type { ResolvedKcacheParams } from './kcache-params.js';
@@ -16,9 +16,10 @@ const MASS_INITIAL_SLOTS = 256;
  *
  * Values are fetched per token (a ValueStore chunk of 1), as KCache selects tokens, not chunks: top-N tokens
  * rarely form runs, and per-token slots keep every moved byte one that attention uses. Backend-agnostic: per
- * step the top-N token ids ([nKvHeads, n] i32) and the new token's value row ([1, nKvHeads*headDim], for the
- * host store) are read back with `backend.read`; mass mode also reads the scores ([nKvHeads, kvLen]) to size
- * the set. Misses go up through upload + scatterChunks inside the ChunkCache.
+ * step the new token's value row ([1, nKvHeads*headDim], for the host store) and the top-N token ids
+ * ([nKvHeads, n] i32) are read back with `backend.read` — or, where the backend keeps the chunk cache on the
+ * device (chunkCacheUpdate), only the misses (attendOnDevice); mass mode also reads the scores ([nKvHeads,
+ * kvLen]) to size the set. Misses go up through upload + scatterChunks inside the ChunkCache.
  */
 export class KcacheLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
@@ -63,6 +64,7 @@ export class KcacheLayer implements DecodeLayer {
     const n = this.p.mass !== undefined ? massCount((await backend.read(scores)) as Float32Array, nKvHeads, this.p.mass) : Math.min(this.p.topN as number, kvLen);
     const sel = selectTokens(backend, scores, n); // i32 [nKvHeads, n]
     backend.dispose(scores);
+    if (this.cache.onDevice) return this.attendOnDevice(input, stats, sel, n, newValue, t);
     const [v, ids] = await Promise.all([newValue, backend.read(sel)]);
     backend.dispose(sel);
     this.store.appendTokenMajor(v as Float32Array, 1);
@@ -93,6 +95,43 @@ export class KcacheLayer implements DecodeLayer {
   }
 
   /**
+   * The rest of a step when the chunk cache lives on the device (ChunkCache.onDevice): the top-n token ids
+   * `sel` stay there; the device-side bookkeeping starts the read of the misses, the keys are gathered in the
+   * slot order it wrote and submitted (backend.flush) before the host waits, and the misses' values go up once
+   * the new token's value (read concurrently) is in the store. The same slots, hits, misses and bytes as the
+   * host path (the new token counts as stored, fullChunks = kvLen, as there).
+   */
+  private async attendOnDevice(input: LayerAttentionInput, stats: KvStepStats, sel: Tensor, n: number, newValue: Promise<Float32Array | Int32Array>, t: number): Promise<Tensor> {
+    const { backend, model } = this.ctx;
+    const { nHeads, nKvHeads, headDim } = model;
+    if (n > this.slots) this.grow(n);
+    const pending = this.cache.queueUpdate(sel, { fullChunks: this.length }) as PendingChunkFetch;
+    backend.dispose(sel);
+    stats.selectMs += performance.now() - t;
+
+    // Keys of the kept tokens in slot order (slots past n gather token 0), queued before anything is awaited.
+    t = performance.now();
+    const k = backend.gatherChunks(this.keys, pending.order, 1); // [nKvHeads, slots, headDim]
+    backend.flush?.();
+    stats.rebuildMs += performance.now() - t;
+
+    // The round trip: the new value row and the misses (two reads in flight together), then the misses' values.
+    t = performance.now();
+    this.store.appendTokenMajor((await newValue) as Float32Array, 1);
+    const fetch = await pending.settle();
+    stats.fetchMs += performance.now() - t;
+    stats.hits += fetch.hits;
+    stats.misses += fetch.misses;
+    stats.bytesMoved += fetch.bytesMoved;
+
+    t = performance.now();
+    const out = backend.attention(input.q, k, this.vf, { nHeads, nKvHeads, headDim, kvLen: n, causal: false, queryOffset: 0, scale: 1 / Math.sqrt(headDim) });
+    backend.dispose(k);
+    stats.attentionMs += performance.now() - t;
+    return out;
+  }
+
+  /**
    * Stores m tokens after the prompt as m decode steps would (a replay, or a session's new turn stored without
    * attention): keys to the fast-side cache, values to the store. KCache has no exact tail to fold: every key is
    * kept exact on the fast side by design, and every value after the prompt already goes to slow memory.
@@ -110,6 +149,7 @@ export class KcacheLayer implements DecodeLayer {
     const { backend, model, maxSeqLen } = this.ctx;
     this.slots = Math.min(Math.max(2 * this.slots, n), maxSeqLen);
     backend.dispose(this.vf);
+    this.cache.dispose();
     this.vf = backend.zeros([model.nKvHeads, this.slots, model.headDim]);
     this.cache = new ChunkCache(backend, this.store, this.vf, { slots: this.slots });
   }
@@ -126,5 +166,6 @@ export class KcacheLayer implements DecodeLayer {
   dispose(): void {
     this.backend.dispose(this.keys);
     this.backend.dispose(this.vf);
+    this.cache.dispose();
   }
 }

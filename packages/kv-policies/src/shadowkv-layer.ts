@@ -1,7 +1,7 @@
 // One layer of ShadowKV's decode state: low-rank pre-RoPE keys, landmarks, exact local/outlier/generated K/V,
 // and the offloaded values with a cache of the last selection.
 import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
-import { ChunkCache, ValueStore } from '@shadowkv/kv-offload';
+import { ChunkCache, ValueStore, type PendingChunkFetch } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet, type RefinedChunks } from '@shadowkv/sparse-select';
 import type { DecodeLayer } from './offloading-state.js';
@@ -62,6 +62,8 @@ export class ShadowKvLayer implements DecodeLayer {
   private readonly rows: number;
   private nStatic: number;
   private readonly selected: Int32Array; // [nKvHeads, nSelect] chunk ids of the last step, ascending
+  /** Device copy of set.chunkIds for the device-side chunk cache (attendOnDevice), with the array it copies. */
+  private idMap: { ids: Int32Array; t: Tensor } | undefined;
   private generated = 0; // tokens in the exact tail
   private stepped = false;
   private rank = 0;
@@ -237,6 +239,8 @@ export class ShadowKvLayer implements DecodeLayer {
     const qSel = this.bounds ? await spreadQuery(backend, input.q, nHeads, this.spreadGroups) : input.q;
     const sel = selectChunks(backend, qSel, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
     if (qSel !== input.q) backend.dispose(qSel);
+    // A backend that keeps the chunk cache on the device gets the selection there: steps 3-4 without reading it.
+    if (nCand === nSelect && this.cache.onDevice) return this.attendOnDevice(input, stats, sel, t);
     const positions = (await backend.read(sel)) as Int32Array;
     backend.dispose(sel);
     // The refine stage's rebuilt candidate keys hold the chosen chunks' keys: step 4 gathers them from there.
@@ -275,16 +279,72 @@ export class ShadowKvLayer implements DecodeLayer {
     backend.dispose(rebuilt);
     stats.rebuildMs += performance.now() - t;
 
-    // 5. One attention over selected + local + outliers + generated; order does not matter without a causal mask.
+    // 5. One attention over selected + local + outliers + generated.
+    return this.attendRows(input, stats);
+  }
+
+  /**
+   * Steps 3-4 when the chunk cache lives on the device (ChunkCache.onDevice) and there is no refine stage:
+   * the selected landmark positions `sel` (i32 [nKvHeads, nSelect], on the device) go through the device-side
+   * bookkeeping, which starts the read of the misses; the key rebuild and its scatter are queued on the slot
+   * order it leaves on the device and submitted (backend.flush) before the host waits, so the device rebuilds
+   * while the misses travel. Then the misses' values go up and attention follows. One host round trip, of
+   * (nKvHeads + capacity) ints, instead of the [nKvHeads, nSelect] ids; the same slots, hits, misses and
+   * bytes as the host path, so the same keys and values in the same rows.
+   */
+  private async attendOnDevice(input: LayerAttentionInput, stats: KvStepStats, sel: Tensor, t: number): Promise<Tensor> {
+    const { backend, model, rope } = this.ctx;
+    const { nKvHeads } = model;
+    const { budget, chunkSize } = this.p;
+    const pending = this.cache.queueUpdate(sel, { map: this.chunkIdMap() }) as PendingChunkFetch;
+    backend.dispose(sel);
+    stats.selectMs += performance.now() - t;
+
+    // 4. Keys, in the slot order the device just wrote: queued (and submitted) before anything is awaited.
     t = performance.now();
+    const rebuilt = backend.rebuildKeys(this.a, this.b, pending.order, chunkSize, 0, rope); // [nKvHeads, budget, headDim]
+    backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget);
+    backend.dispose(rebuilt);
+    backend.flush?.();
+    stats.rebuildMs += performance.now() - t;
+
+    // 3. Values: wait for the misses (the one round trip; on a queued backend it includes the work queued before
+    // the read), copy them into Vd's budget rows.
+    t = performance.now();
+    const fetch = await pending.settle();
+    stats.fetchMs += performance.now() - t;
+    stats.hits += fetch.hits;
+    stats.misses += fetch.misses;
+    stats.bytesMoved += fetch.bytesMoved;
+    const n = this.layout.nSelect;
+    for (let h = 0; h < nKvHeads; h++) this.selected.set(fetch.slots.subarray(h * n, (h + 1) * n).slice().sort(), h * n); // ascending, as the host path keeps it
+
+    return this.attendRows(input, stats);
+  }
+
+  /** The landmark → chunk id map on the device (i32 [nKvHeads, nLandmarks]), uploaded again after a fold. */
+  private chunkIdMap(): Tensor {
+    const ids = this.set.chunkIds;
+    if (this.idMap?.ids !== ids) {
+      if (this.idMap) this.backend.dispose(this.idMap.t);
+      this.idMap = { ids, t: this.backend.upload(ids, [this.ctx.model.nKvHeads, this.set.nLandmarks], 'i32') };
+    }
+    return this.idMap.t;
+  }
+
+  /** Step 5: one attention over selected + local + outliers + generated; order does not matter without a causal mask. */
+  private attendRows(input: LayerAttentionInput, stats: KvStepStats): Tensor {
+    const { backend, model } = this.ctx;
+    const { nHeads, nKvHeads, headDim } = model;
+    const t = performance.now();
     const out = backend.attention(input.q, this.kd, this.vd, {
       nHeads,
       nKvHeads,
       headDim,
-      kvLen: budget + this.nStatic + this.generated,
+      kvLen: this.p.budget + this.nStatic + this.generated,
       causal: false,
       queryOffset: 0,
-      scale,
+      scale: 1 / Math.sqrt(headDim),
     });
     stats.attentionMs += performance.now() - t;
     this.stepped = true;
@@ -486,5 +546,7 @@ export class ShadowKvLayer implements DecodeLayer {
 
   dispose(): void {
     for (const t of [this.a, this.b, this.landmarks, this.kd, this.vd, this.budgetIdx, this.kPreTail]) if (t) this.backend.dispose(t); // a, b unset if setRank never ran
+    if (this.idMap) this.backend.dispose(this.idMap.t);
+    this.cache.dispose();
   }
 }

@@ -4,7 +4,7 @@
 // when a change removes some. Skips with a printed reason when there is no WebGPU adapter.
 import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError, type BackendCounters, type KernelBackend, type KvCachePolicy } from '@shadowkv/core';
-import { dense, shadowkv } from '@shadowkv/kv-policies';
+import { dense, kcache, shadowkv } from '@shadowkv/kv-policies';
 import { describe, expect, it } from 'vitest';
 import { resolveBackend } from '../backends.js';
 import { createEngine } from '../engine.js';
@@ -23,11 +23,21 @@ const fixtureDir = process.env.SHADOWKV_HF_LLAMA_DIR ?? fileURLToPath(new URL('.
  */
 export const DECODE_BUDGET = {
   dense: { dispatches: 35, submits: 2, hostReads: 1, bindGroupCreations: 0 },
-  // ShadowKV adds per layer landmark scores, top-k, the selected ids' read-back (one host round trip per
-  // layer), the misses' upload and scatter, the key rebuild and its scatter (87 before the layer fusions).
-  // How many chunks miss varies from step to step, so the misses' upload lands in a different arena buffer
-  // now and then: at most one new bind group per step (no new buffer once the arena has warmed up).
-  shadowkv: { dispatches: 63, submits: 10, hostReads: 5, bindGroupCreations: 1 },
+  // ShadowKV adds per layer landmark scores, top-k, the chunk-cache bookkeeping on the device
+  // (chunkCacheUpdate), the key rebuild and its scatter (queued and submitted before the host waits: one more
+  // submit per layer), the misses' read-back (one host round trip per layer), their upload and scatter (87
+  // before the layer fusions; 63 with the ids read back and the bookkeeping on the host). How many chunks miss
+  // varies from step to step, so the misses' upload lands in a different arena buffer now and then: at most one
+  // new bind group per step (no new buffer once the arena has warmed up). Bytes read back: the logits (2048)
+  // and per layer the misses list, (nKvHeads + capacity) i32 with capacity = all 16 selected chunks here (the
+  // list's floor), the same 64 bytes as the ids it replaces plus the 2 counts.
+  shadowkv: { dispatches: 67, submits: 14, hostReads: 5, bindGroupCreations: 1, bytesReadBack: 2048 + 4 * (2 + 16) * 4 },
+  // KCache (top 32 tokens; 63 dispatches and 18 submits with the bookkeeping on the host): per layer token
+  // scores, top-k, the bookkeeping, the keys' gather (submitted before the wait), then two reads in flight
+  // together (the new token's value row, 256 bytes, and the misses list, (2 + capacity) i32, capacity all 64
+  // here as a quarter of the fixture's selection misses). The token scores span the growing context, so their
+  // buffers change size class now and then: ~8 bind groups per step, as before the bookkeeping moved.
+  kcache: { dispatches: 67, submits: 22, hostReads: 9, bindGroupCreations: 9, bytesReadBack: 2048 + 4 * (256 + (2 + 64) * 4) },
 } as const;
 
 async function probe(): Promise<{ skip?: string }> {
@@ -90,6 +100,7 @@ describe.skipIf(gpu.skip !== undefined)(`webgpu decode step budget${gpu.skip ? `
   const cases: [keyof typeof DECODE_BUDGET, () => KvCachePolicy][] = [
     ['dense', () => dense()],
     ['shadowkv', () => shadowkv({ chunkSize: 8, localChunks: 2, outliers: 2, rank: 16, budget: 64 })],
+    ['kcache', () => kcache({ topN: 32 })],
   ];
   it.each(cases)('%s: dispatches, submits and host reads within the budget; no buffer or bind group created in steady state', async (name, policy) => {
     const c = await decodeCounters(policy(), 6, 4);
@@ -100,6 +111,7 @@ describe.skipIf(gpu.skip !== undefined)(`webgpu decode step budget${gpu.skip ? `
     expect(c.hostReads).toBeLessThanOrEqual(budget.hostReads);
     expect(c.bufferCreations).toBe(0);
     expect(c.bindGroupCreations).toBeLessThanOrEqual(budget.bindGroupCreations);
+    if ('bytesReadBack' in budget) expect(c.bytesReadBack).toBeLessThanOrEqual(budget.bytesReadBack);
     // The step still does its work: one logits row comes back per step.
     expect(c.bytesReadBack).toBeGreaterThanOrEqual(512 * 4);
   });

@@ -11,7 +11,7 @@ export function chunkCacheUpdate(ctx: GpuContext, tableIn: Tensor, selIn: Tensor
   const map = p.map ? ctx.bindable('chunkCacheUpdate', 'map', ctx.own('chunkCacheUpdate', 'map', p.map)) : undefined;
   const { nKvHeads: nKv, n, chunkCapacity, nMap } = validateOpArgs.chunkCacheUpdate(table, sel, p);
   const order = ctx.bindable('chunkCacheUpdate', 'order', ctx.alloc('chunkCacheUpdate', [nKv, p.slots], 'i32'));
-  const misses = ctx.bindable('chunkCacheUpdate', 'misses', ctx.alloc('chunkCacheUpdate', [nKv + 2 * p.capacity], 'i32', { zero: true }));
+  const misses = ctx.bindable('chunkCacheUpdate', 'misses', ctx.alloc('chunkCacheUpdate', [nKv + p.capacity], 'i32', { zero: true }));
   const scratch = ctx.scratch('chunkCacheUpdate', 3 * Math.max(1, n) * 4);
   // cache key + render (in ctx.dispatch) → one workgroup for every head. Reads: the selection (and its map
   // entries), each selected chunk's table entry, the order row; the table's other entries are not touched.

@@ -6,7 +6,7 @@
 //   2. two block prefix sums: the rank of each miss in selection order, and the free slots (-1 in order) in
 //      ascending order; miss i goes to free slot i (as many free slots as misses);
 //   3. each miss clears what its slot held (the evicted chunk's entry) and any copy of itself past n;
-//   4. each miss records itself (full chunks only), writes order and, within capacity, its (chunk, slot) pair.
+//   4. each miss records itself (full chunks only), writes order and, within capacity, chunk * slots + slot.
 // Phases 3 and 4 touch distinct entries within a phase (an evicted chunk is never a miss recorded below n, a
 // miss's old copy is never a free slot), so the result equals the sequential reference.
 import { LINEAR_WORKGROUP } from '../gpu-constants.js';
@@ -25,7 +25,7 @@ struct Params { nKv: u32, n: u32, slots: u32, width: u32, chunkCap: u32, fullChu
 @group(0) @binding(2) var<storage, read> sel: array<i32>;           // [nKv, n]
 @group(0) @binding(3) var<storage, read> posMap: array<i32>;        // [nKv, nMap] (sel again when unmapped)
 @group(0) @binding(4) var<storage, read_write> order: array<i32>;   // [nKv, slots]
-@group(0) @binding(5) var<storage, read_write> misses: array<i32>;  // [nKv + 2 * capacity]
+@group(0) @binding(5) var<storage, read_write> misses: array<i32>;  // [nKv + capacity]: counts, chunk * slots + slot
 @group(0) @binding(6) var<storage, read_write> scratch: array<i32>; // [3, n]: chunk id, miss rank or -1, free slot of rank
 var<workgroup> scan: array<u32, ${WG}>;
 
@@ -115,11 +115,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       tbl[h * p.width + u32(f)] = select(-1, c, full);
       if (validChunk(c)) { tbl[h * p.width + p.slots + u32(c)] = select(-1, f, full); }
       order[h * p.slots + u32(f)] = c;
-      let pair = listed + u32(rank);
-      if (pair < p.capacity) {
-        misses[p.nKv + 2u * pair] = c;
-        misses[p.nKv + 2u * pair + 1u] = f;
-      }
+      let entry = listed + u32(rank);
+      if (entry < p.capacity) { misses[p.nKv + entry] = c * i32(p.slots) + f; }
     }
     if (lid == 0u) { misses[h] = i32(nMissed); }
     listed = listed + nMissed;
