@@ -62,6 +62,8 @@ export class ShadowKvLayer implements DecodeLayer {
   private readonly rows: number;
   private nStatic: number;
   private readonly selected: Int32Array; // [nKvHeads, nSelect] chunk ids of the last step, ascending
+  /** Chunk id whose rebuilt keys each budget slot of Kd holds [nKvHeads, nSelect] (slot order), once a step wrote them. */
+  private keySlots: Int32Array | undefined;
   /** Device copy of set.chunkIds for the device-side chunk cache (attendOnDevice), with the array it copies. */
   private idMap: { ids: Int32Array; t: Tensor } | undefined;
   private generated = 0; // tokens in the exact tail
@@ -248,7 +250,9 @@ export class ShadowKvLayer implements DecodeLayer {
     if (nCand === nSelect) landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
     else {
       const candidates = landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks);
-      refined = await refineChunksKeepingKeys(backend, input.q, { a: this.a, b: this.b, rope }, candidates, nKvHeads, nHeads, chunkSize, nSelect, scale, this.selected);
+      // Candidates selected last step are copied from Kd's budget rows (step 4 wrote their keys), not rebuilt.
+      const resident = this.keySlots ? { keys: this.kd, slots: this.keySlots } : undefined;
+      refined = await refineChunksKeepingKeys(backend, input.q, { a: this.a, b: this.b, rope }, candidates, nKvHeads, nHeads, chunkSize, nSelect, scale, this.selected, resident);
     }
     stats.selectMs += performance.now() - t;
 
@@ -276,6 +280,7 @@ export class ShadowKvLayer implements DecodeLayer {
       backend.dispose(idx);
     }
     backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget); // rows 0..budget of every head
+    (this.keySlots ??= new Int32Array(nKvHeads * nSelect)).set(fetch.slots); // for step 2's refine of the next step
     backend.dispose(rebuilt);
     stats.rebuildMs += performance.now() - t;
 

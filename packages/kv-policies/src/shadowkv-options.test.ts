@@ -94,6 +94,39 @@ describe('shadowkv refine (two-stage selection)', () => {
     expect(dist(results[1].out, want)).toBeGreaterThan(0.5 * Math.hypot(...want));
   });
 
+  it('refine reuses the last step\'s keys from the decode buffer: each step selects what a first step would, with the same output', async () => {
+    // Real RoPE, a low rank (approximate keys), 2 query heads on 1 KV head, 8 candidates for 4 slots: consecutive
+    // steps share some chunks, so later steps copy those keys from Kd instead of rebuilding them.
+    const [hd, cs, nHeads, steps] = [16, 4, 2, 6];
+    const len = 48 * cs;
+    const c2 = context(1, nHeads, hd, len + steps, Float32Array.from({ length: hd / 2 }, (_, i) => 1 / 100 ** ((2 * i) / hd)));
+    const k = noise(len * hd, 11, 1);
+    const v = noise(len * hd, 12, 1);
+    const p = { chunkSize: cs, localChunks: 1, outliers: 1, rank: 6, budget: 4 * cs, refine: 2 };
+    // Queries drift slowly (each a small step from the last), as a decode's do.
+    const qs: Float32Array[] = [noise(nHeads * hd, 13, 2)];
+    for (let i = 1; i < steps; i++) qs.push(qs[i - 1].map((x, j) => x + noise(nHeads * hd, 20 + i, 0.6)[j]));
+    const running = await prefill(shadowkv(p), c2, [k], [v], len);
+    for (let i = 0; i < steps; i++) {
+      const out = (await decode(running, c2, qs[i], len + i))[0];
+      const sel = Array.from((await (running as ShadowKvState).snapshot(0)).lastSelection);
+      // A fresh state given the same earlier tokens without attention (append): its step is a first step.
+      const fresh = await prefill(shadowkv(p), c2, [k], [v], len);
+      if (i > 0) {
+        fresh.beginStep({ start: len, m: i });
+        const zi = backend.zeros([i, hd]);
+        await fresh.append({ layer: 0, start: len, m: i, kPre: zi, k: zi, v: zi });
+        fresh.endStep();
+      }
+      const want = (await decode(fresh, c2, qs[i], len + i))[0];
+      expect(Array.from((await (fresh as ShadowKvState).snapshot(0)).lastSelection)).toEqual(sel);
+      // Same rows in another slot order: attention sums in another order, so float32 rounding only.
+      expect(dist(out, want)).toBeLessThan(1e-5 * Math.hypot(...want));
+      fresh.dispose();
+    }
+    running.dispose();
+  });
+
   it('validates refine', () => {
     const err = (() => {
       try {

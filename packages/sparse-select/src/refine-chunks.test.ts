@@ -37,6 +37,27 @@ describe('topChunksByMass', () => {
     expect(Array.from(topChunksByMass(scores, candidates, 2, 2, 2))).toEqual([2, 7, 1, 3]);
     expect(() => topChunksByMass(scores.subarray(1), candidates, 2, 2, 2)).toThrow(ShapeError);
   });
+
+  it('equals a full sort (mass descending, then chunk id) on random masses with many ties', () => {
+    const [nKvHeads, nCand, chunkSize] = [3, 40, 2];
+    for (let seed = 1; seed <= 20; seed++) {
+      // Scores in eighths: sums are exact, so equal masses are common and real.
+      const scores = Float32Array.from(randomArray(nKvHeads * nCand * chunkSize, seed), (x) => Math.round(Math.abs(x) * 4) / 8);
+      const candidates = Int32Array.from({ length: nKvHeads * nCand }, (_, i) => ((i % nCand) * 7 + seed) % 97); // distinct per head, unordered
+      for (const count of [1, 7, 20, nCand]) {
+        const want: number[] = [];
+        for (let h = 0; h < nKvHeads; h++) {
+          const rows = Array.from({ length: nCand }, (_, k) => {
+            const o = (h * nCand + k) * chunkSize;
+            return { id: candidates[h * nCand + k], m: scores[o] + scores[o + 1] };
+          });
+          rows.sort((x, y) => y.m - x.m || x.id - y.id);
+          want.push(...rows.slice(0, count).map((r) => r.id).sort((x, y) => x - y));
+        }
+        expect(Array.from(topChunksByMass(scores, candidates, nKvHeads, chunkSize, count))).toEqual(want);
+      }
+    }
+  });
 });
 
 describe('refineChunks', () => {
@@ -149,6 +170,51 @@ describe('refineChunksKeepingKeys', () => {
     const direct = (await backend.read(backend.rebuildKeys(a, b, backend.upload(r.ids, [nKvHeads, 3], 'i32'), chunkSize, 0, rope))) as Float32Array;
     expect(Array.from(gathered)).toEqual(Array.from(direct));
     expect(r.rebuilt.shape).toEqual([nKvHeads, 6 * chunkSize, headDim]);
+    expect(r.reused).toBe(0);
     backend.dispose(r.rebuilt);
+  });
+
+  it('copies the candidates a resident key buffer holds instead of rebuilding them: the same keys and ids, bit for bit', async () => {
+    const [nKvHeads, nHeads, rank, headDim, chunkSize, seqLen] = [2, 4, 6, 8, 4, 64];
+    const rope = ropeSpec(headDim, 10000);
+    const keys = {
+      a: backend.upload(randomArray(seqLen * rank, 41), [seqLen, rank]),
+      b: backend.upload(randomArray(nKvHeads * rank * headDim, 42), [nKvHeads, rank, headDim]),
+      rope,
+    };
+    const q = backend.upload(randomArray(nHeads * headDim, 43, 2), [1, nHeads * headDim]);
+    const candidates = Int32Array.from([1, 3, 4, 8, 11, 14, 0, 2, 5, 9, 12, 15]); // 6 per head
+    const plain = await refineChunksKeepingKeys(backend, q, keys, candidates, nKvHeads, nHeads, chunkSize, 3, 0.35);
+    const want = (await backend.read(plain.rebuilt)) as Float32Array;
+    // A resident buffer of 4 slots plus 3 other rows per head (like ShadowKV's Kd), holding rebuilt chunks in slot
+    // order; -1 marks an empty slot. Head 0 holds 3 candidates (and chunk 7, not one), head 1 holds 1: the heads
+    // rebuild different counts (3 and 5), and every case of a slot (candidate, other chunk, empty) occurs.
+    const slotSets = [
+      [Int32Array.from([14, 7, 1, 8]), Int32Array.from([6, -1, 12, 13])],
+      [Int32Array.from([1, 3, 4, 8]), Int32Array.from([0, 2, 5, 9])], // everything in head 0, 4 of 6 in head 1
+      [Int32Array.from([-1, -1, -1, -1]), Int32Array.from([-1, -1, -1, -1])], // nothing: a plain rebuild
+    ];
+    for (const [s0, s1] of slotSets) {
+      const slots = new Int32Array([...s0, ...s1]);
+      const buf = new Float32Array(nKvHeads * 19 * headDim).fill(Number.NaN); // NaN rows must never be read
+      for (let h = 0; h < nKvHeads; h++) {
+        for (let s = 0; s < 4; s++) {
+          const c = slots[h * 4 + s];
+          if (c < 0) continue;
+          const one = (await backend.read(backend.rebuildKeys(keys.a, keys.b, backend.upload(Int32Array.from([c, c]), [2, 1], 'i32'), chunkSize, 0, rope))) as Float32Array;
+          buf.set(one.subarray(h * chunkSize * headDim, (h + 1) * chunkSize * headDim), (h * 19 + s * chunkSize) * headDim);
+        }
+      }
+      const resident = { keys: backend.upload(buf, [nKvHeads, 19, headDim]), slots };
+      const r = await refineChunksKeepingKeys(backend, q, keys, candidates, nKvHeads, nHeads, chunkSize, 3, 0.35, undefined, resident);
+      const held = Array.from(candidates).filter((c, i) => slots.subarray(Math.floor(i / 6) * 4, Math.floor(i / 6) * 4 + 4).includes(c)).length;
+      expect(r.reused).toBe(held);
+      expect(Array.from(r.ids)).toEqual(Array.from(plain.ids));
+      expect(Array.from((await backend.read(r.rebuilt)) as Float32Array)).toEqual(Array.from(want));
+      backend.dispose(r.rebuilt);
+    }
+    await expect(
+      refineChunksKeepingKeys(backend, q, keys, candidates, nKvHeads, nHeads, chunkSize, 3, 0.35, undefined, { keys: backend.zeros([nKvHeads, 8, headDim]), slots: new Int32Array(8) }),
+    ).rejects.toThrow(/do not fit keys/);
   });
 });

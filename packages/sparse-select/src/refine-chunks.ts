@@ -54,11 +54,30 @@ export interface RefinedChunks {
   rebuilt: Tensor;
   /** Per KV head, chunk id -> its candidate index k (rows k*chunkSize.. of `rebuilt`). */
   candidateIndex: Map<number, number>[];
+  /** Candidates (all heads) whose keys were copied from `resident` instead of rebuilt. */
+  reused: number;
+}
+
+/**
+ * Keys of chunks already rebuilt on the device (ShadowKV's budget rows of the decode buffer, which hold the last
+ * step's selection): candidates found here are copied, not rebuilt. Consecutive steps keep most of their chunks,
+ * so this removes most of the refine stage's extra rebuild.
+ */
+export interface ResidentKeys {
+  /** [nKvHeads, rows, headDim]: chunk slot s of head h is rows s*chunkSize..(s+1)*chunkSize of head h. */
+  keys: Tensor;
+  /**
+   * Chunk id held by each slot [nKvHeads, nSlots], -1 where none. Each held chunk's rows must be exactly what
+   * backend.rebuildKeys gives for it with the same `LowRankKeys` (then the refine stage's result is bit-identical).
+   */
+  slots: Int32Array;
 }
 
 /**
  * refineChunks, keeping the candidates' rebuilt keys: the chosen chunks' keys are rows of `rebuilt`, so a caller
  * that needs them (ShadowKV's decode step) gathers them (backend.gatherChunks) instead of rebuilding them again.
+ * With `resident`, candidates whose keys are already on the device are copied from there (gatherChunks) and only
+ * the others rebuilt (rebuildKeys, then scatterChunks into place).
  */
 export async function refineChunksKeepingKeys(
   backend: KernelBackend,
@@ -71,13 +90,12 @@ export async function refineChunksKeepingKeys(
   count: number,
   scale: number,
   out?: Int32Array,
+  resident?: ResidentKeys,
 ): Promise<RefinedChunks> {
   const nCand = candidates.length / nKvHeads;
   if (!Number.isInteger(nCand) || nCand < 1) throw new ShapeError('refineChunks', `${candidates.length} candidates do not split into ${nKvHeads} heads`);
   if (!Number.isInteger(count) || count < 1 || count > nCand) throw new ShapeError('refineChunks', `count ${count} must be an integer in [1, ${nCand}] (the candidates per head)`);
-  const idx = backend.upload(candidates, [nKvHeads, nCand], 'i32');
-  const rebuilt = backend.rebuildKeys(keys.a, keys.b, idx, chunkSize, keys.positionOffset ?? 0, keys.rope); // [nKvHeads, nCand*chunkSize, headDim]
-  backend.dispose(idx);
+  const { rebuilt, reused } = candidateKeys(backend, keys, candidates, nKvHeads, chunkSize, resident);
   let p: Float32Array;
   try {
     const scores = backend.landmarkScores(q, rebuilt, nHeads, scale); // [nKvHeads, nCand*chunkSize]
@@ -89,7 +107,87 @@ export async function refineChunksKeepingKeys(
   }
   const ids = topChunksByMass(p, candidates, nKvHeads, chunkSize, count, out);
   const candidateIndex = Array.from({ length: nKvHeads }, (_, h) => new Map(Array.from(candidates.subarray(h * nCand, (h + 1) * nCand), (id, k) => [id, k])));
-  return { ids, rebuilt, candidateIndex };
+  return { ids, rebuilt, candidateIndex, reused };
+}
+
+/**
+ * The candidates' post-RoPE keys [nKvHeads, nCand*chunkSize, headDim] in candidate order: rebuilt, or with
+ * `resident` copied where the device holds them. Heads differ in how many they hold; rebuildKeys takes the same
+ * count per head, so a head with fewer to rebuild pads its list with chunks it holds (rebuilt to the rows they
+ * were copied to: the same values).
+ */
+function candidateKeys(backend: KernelBackend, keys: LowRankKeys, candidates: Int32Array, nKvHeads: number, chunkSize: number, resident?: ResidentKeys): { rebuilt: Tensor; reused: number } {
+  const nCand = candidates.length / nKvHeads;
+  const offset = keys.positionOffset ?? 0;
+  const rebuildAll = (): Tensor => {
+    const idx = backend.upload(candidates, [nKvHeads, nCand], 'i32');
+    try {
+      return backend.rebuildKeys(keys.a, keys.b, idx, chunkSize, offset, keys.rope);
+    } finally {
+      backend.dispose(idx);
+    }
+  };
+  if (!resident) return { rebuilt: rebuildAll(), reused: 0 };
+  const nSlots = resident.slots.length / nKvHeads;
+  if (!Number.isInteger(nSlots) || resident.keys.shape[0] !== nKvHeads || resident.keys.shape[1] < nSlots * chunkSize) {
+    throw new ShapeError('refineChunks', `resident slots [${resident.slots.length}] do not fit keys [${resident.keys.shape.join(', ')}] with ${nKvHeads} heads and chunkSize ${chunkSize}`);
+  }
+  // Per head: the slot holding each candidate (-1: rebuild it).
+  const from = new Int32Array(nKvHeads * nCand).fill(-1);
+  const nMiss = new Int32Array(nKvHeads);
+  for (let h = 0; h < nKvHeads; h++) {
+    const held = resident.slots.subarray(h * nSlots, (h + 1) * nSlots);
+    for (let k = 0; k < nCand; k++) {
+      const s = held.indexOf(candidates[h * nCand + k]);
+      if (s >= 0) from[h * nCand + k] = s;
+      else nMiss[h]++;
+    }
+  }
+  let most = 0;
+  for (let h = 0; h < nKvHeads; h++) most = Math.max(most, nMiss[h]);
+  if (most === nCand) return { rebuilt: rebuildAll(), reused: 0 };
+  const reused = nKvHeads * nCand - nMiss.reduce((x, y) => x + y, 0);
+  // Copy every candidate's rows from its slot (slot 0 for the ones to rebuild: overwritten below).
+  const slotIdx = backend.upload(from.map((s) => Math.max(0, s)), [nKvHeads, nCand], 'i32');
+  let out: Tensor;
+  try {
+    out = backend.gatherChunks(resident.keys, slotIdx, chunkSize);
+  } finally {
+    backend.dispose(slotIdx);
+  }
+  if (most === 0) return { rebuilt: out, reused };
+  // Rebuild the rest (padded per head with held candidates) and put them in place.
+  const ids = new Int32Array(nKvHeads * most);
+  const at = new Int32Array(nKvHeads * most);
+  for (let h = 0; h < nKvHeads; h++) {
+    let n = 0;
+    for (let k = 0; k < nCand && n < most; k++) {
+      if (from[h * nCand + k] < 0) {
+        ids[h * most + n] = candidates[h * nCand + k];
+        at[h * most + n++] = k;
+      }
+    }
+    for (let k = 0; k < nCand && n < most; k++) {
+      if (from[h * nCand + k] >= 0) {
+        ids[h * most + n] = candidates[h * nCand + k];
+        at[h * most + n++] = k;
+      }
+    }
+  }
+  const idIdx = backend.upload(ids, [nKvHeads, most], 'i32');
+  const atIdx = backend.upload(at, [nKvHeads, most], 'i32');
+  try {
+    const fresh = backend.rebuildKeys(keys.a, keys.b, idIdx, chunkSize, offset, keys.rope);
+    backend.scatterChunks(out, fresh, atIdx, chunkSize);
+    backend.dispose(fresh);
+  } catch (e) {
+    backend.dispose(out);
+    throw e;
+  } finally {
+    backend.dispose(idIdx);
+    backend.dispose(atIdx);
+  }
+  return { rebuilt: out, reused };
 }
 
 /**
@@ -104,18 +202,28 @@ export function topChunksByMass(tokenScores: Float32Array, candidates: Int32Arra
     throw new ShapeError('topChunksByMass', `${tokenScores.length} token scores, [${nKvHeads}, ${nCand}*${chunkSize}] needs ${candidates.length * chunkSize}`);
   }
   const res = out ?? new Int32Array(nKvHeads * count);
+  // This runs per layer and decode step: typed arrays, and the `count` best kept by insertion into a sorted list
+  // (a few dozen candidates; a comparator sort cost several times more).
   const mass = new Float64Array(nCand);
-  const order = Array.from({ length: nCand }, (_, k) => k);
+  const top = new Int32Array(count); // candidate indices, best first
   for (let h = 0; h < nKvHeads; h++) {
     const ids = candidates.subarray(h * nCand, (h + 1) * nCand);
+    let n = 0;
     for (let k = 0; k < nCand; k++) {
       let m = 0;
-      for (let j = 0; j < chunkSize; j++) m += tokenScores[(h * nCand + k) * chunkSize + j];
+      const o = (h * nCand + k) * chunkSize;
+      for (let j = 0; j < chunkSize; j++) m += tokenScores[o + j];
       mass[k] = m;
+      // k goes before top[i] when its mass is larger, or equal with a lower chunk id.
+      const before = (i: number) => m > mass[top[i]] || (m === mass[top[i]] && ids[k] < ids[top[i]]);
+      if (n === count && !before(count - 1)) continue;
+      let i = n < count ? n++ : count - 1;
+      for (; i > 0 && before(i - 1); i--) top[i] = top[i - 1];
+      top[i] = k;
     }
-    order.sort((x, y) => mass[y] - mass[x] || ids[x] - ids[y]);
-    const best = order.slice(0, count).map((k) => ids[k]).sort((x, y) => x - y);
-    res.set(best, h * count);
+    const best = res.subarray(h * count, (h + 1) * count);
+    for (let i = 0; i < count; i++) best[i] = ids[top[i]];
+    best.sort();
   }
   return res;
 }
