@@ -9,6 +9,8 @@ export class KvHistory {
   private kPreRows: Float32Array[];
   private vRows: Float32Array[];
   private capacity: number;
+  /** Per layer, the end of its recorded rows (a layer-major prefill records layer after layer). */
+  private layerLen: number[];
   /** Tokens whose rows every layer has recorded. */
   length = 0;
   /** Token count at which the state's endPrefill ran (the first prompt's end); undefined while in prefill. */
@@ -20,6 +22,7 @@ export class KvHistory {
     capacity = 256,
   ) {
     this.capacity = Math.max(1, capacity);
+    this.layerLen = new Array<number>(nLayers).fill(0);
     this.kPreRows = Array.from({ length: nLayers }, () => new Float32Array(this.capacity * width));
     this.vRows = Array.from({ length: nLayers }, () => new Float32Array(this.capacity * width));
   }
@@ -32,10 +35,11 @@ export class KvHistory {
   /** Stores rows start..start+m of `layer`; the history's length advances when the last layer is recorded. */
   record(layer: number, start: number, kPre: Float32Array, v: Float32Array): void {
     const m = kPre.length / this.width;
-    if (start > this.length) throw new ShapeError('KvHistory.record', `rows from ${start}, but only ${this.length} are recorded; tokens must arrive in order`);
+    if (start > this.layerLen[layer]) throw new ShapeError('KvHistory.record', `rows from ${start}, but only ${this.layerLen[layer]} are recorded in layer ${layer}; tokens must arrive in order`);
     this.reserve(start + m);
     this.kPreRows[layer].set(kPre, start * this.width);
     this.vRows[layer].set(v, start * this.width);
+    this.layerLen[layer] = start + m;
     if (layer === this.nLayers - 1) this.length = start + m;
   }
 
@@ -45,7 +49,7 @@ export class KvHistory {
     while (c < n) c *= 2;
     const grow = (a: Float32Array) => {
       const b = new Float32Array(c * this.width);
-      b.set(a.subarray(0, this.length * this.width));
+      b.set(a); // every row: in a layer-major prefill the first layers are ahead of `length`
       return b;
     };
     this.kPreRows = this.kPreRows.map(grow);
@@ -72,6 +76,7 @@ export class KvHistory {
       h.vRows[l].set(this.v(l, n));
     }
     h.length = n;
+    h.layerLen.fill(n);
     h.endPrefillAt = this.endPrefillAt !== undefined && this.endPrefillAt <= n ? this.endPrefillAt : undefined;
     return h;
   }
@@ -82,6 +87,7 @@ export class KvHistory {
     kPre.forEach((k, l) => h.kPreRows[l].set(k.subarray(0, length * width)));
     v.forEach((x, l) => h.vRows[l].set(x.subarray(0, length * width)));
     h.length = length;
+    h.layerLen.fill(length);
     h.endPrefillAt = endPrefillAt;
     return h;
   }
@@ -92,11 +98,16 @@ export class KvHistory {
  * The copy is read back (backend.read) before the forward pass frees those tensors.
  */
 export class RecordingState implements KvCacheState {
+  /** Present when the inner state converts layer by layer: the session's first prompt then runs layer-major too. */
+  readonly endPrefillLayer?: (layer: number) => Promise<void> | void;
+
   constructor(
     readonly inner: KvCacheState,
     private readonly history: KvHistory,
     private readonly backend: KernelBackend,
-  ) {}
+  ) {
+    if (inner.endPrefillLayer) this.endPrefillLayer = (layer) => (inner.endPrefillLayer as (l: number) => Promise<void> | void).call(inner, layer);
+  }
 
   get seqLen(): number {
     return this.inner.seqLen;

@@ -92,6 +92,33 @@ describe.each([
     });
   }
 
+  it('a session (keeping its K/V history) prefills its first turn layer-major: same tokens as token-major, and fork() rebuilds the same state', async () => {
+    const { createEngine } = await import('./engine.js');
+    const engine = await createEngine({ model, backend });
+    const policy = policies[1][1];
+    const want = await run(policy(), false);
+    want.state.dispose();
+    // The session's state records its history and offers endPrefillLayer only when the policy's state does.
+    const { KvHistory, RecordingState } = await import('./kv-history.js');
+    const c = model.config;
+    for (const [p, want] of [[policy(), true], [dense(), false]] as const) {
+      const rec = new RecordingState(p.create(ctx()), new KvHistory(c.nLayers, c.nKvHeads * c.headDim), backend);
+      expect(takesLayerMajorPrefill(rec)).toBe(want);
+      rec.dispose();
+    }
+    const s = engine.session({ cache: policy(), capacity: PROMPT + 2 * NEW + 8 });
+    const first = await s.generateText({ inputIds: promptOf(PROMPT) }, { maxNewTokens: NEW, ignoreEos: true, prefillChunkSize: CHUNK });
+    expect(first.tokens).toEqual(want.tokens);
+    const f = await s.fork();
+    const turn = { inputIds: [5, 6, 7] };
+    const a = await s.generateText(turn, { maxNewTokens: 3, ignoreEos: true });
+    const b = await f.generateText(turn, { maxNewTokens: 3, ignoreEos: true });
+    expect(b.tokens).toEqual(a.tokens);
+    s.dispose();
+    f.dispose();
+    engine.dispose();
+  });
+
   it('prefillPrompt runs offloading states layer-major, dense token-major; an abort stops it within one unit', async () => {
     const sparse = shadowkv({ rank: 8, budget: 32, outliers: 2, localChunks: 2, chunkSize: 8 }).create(ctx());
     const full = dense().create(ctx());

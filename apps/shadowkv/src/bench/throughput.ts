@@ -58,7 +58,8 @@ export interface ThroughputRow {
 
 /**
  * The largest batch B with (B-1) decode states plus one sequence still prefilling within the budget: prompts are
- * prefilled one after another (a sparse state holds a dense buffer only until its prefill ends), then all decode
+ * prefilled one after another (an offloading state's layer-major prefill holds one layer's dense buffer beside the
+ * layers it has converted, projectMemory's prefillFastBytes, only until its prefill ends), then all decode
  * together. 0 when one sequence alone does not fit.
  */
 export function largestBatch(kvMemory: number, prefillBytes: number, decodeBytes: number, maxBatch: number): number {
