@@ -231,45 +231,75 @@ function softmax2(s: usize, l0: i32, l1: i32, n: i32): v128 {
   return f32x4.add(sum, v128.shuffle<f32>(sum, sum, 2, 3, 0, 1));
 }
 
-/** Two-row variant of weightedValues4 over the pair layout: rows 0 and (when nr > 1) 1, two keys per pass. */
+/** Keys per block of the weighted-value pass (16 KiB of f32 values at head dim 64: the block stays in L1). */
+const VBLOCK: i32 = 64;
+
+/**
+ * Two-row variant of weightedValues4 over the pair layout: rows 0 and (when nr > 1) 1, two keys per pass. The keys
+ * go in blocks of VBLOCK: each block's values are read from memory once, by the first 16-column slab, and from
+ * L1 by the others (slab by slab over the whole cache read v with a 256-byte stride, four times over). The
+ * slab's accumulators wait in the output rows between blocks, so every output is summed in the same order as
+ * without blocks (keys ascending), bit for bit.
+ */
 function weightedValues2(o0: usize, o1: usize, nr: i32, s: usize, vb: usize, d: i32, n: i32, inv: v128): void {
   const rs = <usize>d << 2;
   const i0 = lane(inv, 0), i1 = lane(inv, 1);
   const n2 = n & ~1;
-  let c = 0;
-  for (; c + 16 <= d; c += 16) {
-    let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
-    let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
-    let vo = vb + (<usize>c << 2);
-    let j = 0;
-    for (; j < n2; j += 2, vo += rs << 1) {
-      const pv = v128.load(s + (<usize>j << 3));
-      let p0 = lane(pv, 0), p1 = lane(pv, 1);
-      let v = v128.load(vo); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
-      v = v128.load(vo, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
-      v = v128.load(vo, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(p1, v));
-      v = v128.load(vo, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(p1, v));
-      const vn = vo + rs;
-      p0 = lane(pv, 2); p1 = lane(pv, 3);
-      v = v128.load(vn); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
-      v = v128.load(vn, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
-      v = v128.load(vn, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(p1, v));
-      v = v128.load(vn, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(p1, v));
-    }
-    if (j < n) {
-      const pv = v128.load(s + (<usize>j << 3));
-      const p0 = lane(pv, 0), p1 = lane(pv, 1);
-      let v = v128.load(vo); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(p1, v));
-      v = v128.load(vo, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(p1, v));
-      v = v128.load(vo, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(p1, v));
-      v = v128.load(vo, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(p1, v));
-    }
+  const d16 = d & ~15;
+  // Row 1's accumulators go to o1, or to o0 when there is no row 1 (overwritten by row 0's right after).
+  const p1 = nr > 1 ? o1 : o0;
+  for (let c = 0; c < d16; c += 16) {
     const co = <usize>c << 2;
-    v128.store(o0 + co, f32x4.mul(a00, i0)); v128.store(o0 + co, f32x4.mul(a01, i0), 16); v128.store(o0 + co, f32x4.mul(a02, i0), 32); v128.store(o0 + co, f32x4.mul(a03, i0), 48);
-    if (nr > 1) { v128.store(o1 + co, f32x4.mul(a10, i1)); v128.store(o1 + co, f32x4.mul(a11, i1), 16); v128.store(o1 + co, f32x4.mul(a12, i1), 32); v128.store(o1 + co, f32x4.mul(a13, i1), 48); }
+    const z = f32x4.splat(0);
+    v128.store(p1 + co, z); v128.store(p1 + co, z, 16); v128.store(p1 + co, z, 32); v128.store(p1 + co, z, 48);
+    v128.store(o0 + co, z); v128.store(o0 + co, z, 16); v128.store(o0 + co, z, 32); v128.store(o0 + co, z, 48);
+  }
+  for (let jb = 0; jb < n; jb += VBLOCK) {
+    const je = min(jb + VBLOCK, n2);
+    const tail = jb + VBLOCK >= n && n2 < n;
+    for (let c = 0; c < d16; c += 16) {
+      const co = <usize>c << 2;
+      let a00 = v128.load(o0 + co), a01 = v128.load(o0 + co, 16), a02 = v128.load(o0 + co, 32), a03 = v128.load(o0 + co, 48);
+      let a10 = v128.load(p1 + co), a11 = v128.load(p1 + co, 16), a12 = v128.load(p1 + co, 32), a13 = v128.load(p1 + co, 48);
+      let vo = vb + <usize>jb * rs + co;
+      for (let j = jb; j < je; j += 2, vo += rs << 1) {
+        const pv = v128.load(s + (<usize>j << 3));
+        let p0 = lane(pv, 0), q1 = lane(pv, 1);
+        let v = v128.load(vo); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(q1, v));
+        v = v128.load(vo, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(q1, v));
+        v = v128.load(vo, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(q1, v));
+        v = v128.load(vo, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(q1, v));
+        const vn = vo + rs;
+        p0 = lane(pv, 2); q1 = lane(pv, 3);
+        v = v128.load(vn); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(q1, v));
+        v = v128.load(vn, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(q1, v));
+        v = v128.load(vn, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(q1, v));
+        v = v128.load(vn, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(q1, v));
+      }
+      if (tail) {
+        const pv = v128.load(s + (<usize>n2 << 3));
+        const p0 = lane(pv, 0), q1 = lane(pv, 1);
+        const vt = vb + <usize>n2 * rs + co;
+        let v = v128.load(vt); a00 = f32x4.add(a00, f32x4.mul(p0, v)); a10 = f32x4.add(a10, f32x4.mul(q1, v));
+        v = v128.load(vt, 16); a01 = f32x4.add(a01, f32x4.mul(p0, v)); a11 = f32x4.add(a11, f32x4.mul(q1, v));
+        v = v128.load(vt, 32); a02 = f32x4.add(a02, f32x4.mul(p0, v)); a12 = f32x4.add(a12, f32x4.mul(q1, v));
+        v = v128.load(vt, 48); a03 = f32x4.add(a03, f32x4.mul(p0, v)); a13 = f32x4.add(a13, f32x4.mul(q1, v));
+      }
+      v128.store(p1 + co, a10); v128.store(p1 + co, a11, 16); v128.store(p1 + co, a12, 32); v128.store(p1 + co, a13, 48);
+      v128.store(o0 + co, a00); v128.store(o0 + co, a01, 16); v128.store(o0 + co, a02, 32); v128.store(o0 + co, a03, 48);
+    }
+  }
+  for (let c = 0; c < d16; c += 16) {
+    const co = <usize>c << 2;
+    v128.store(o0 + co, f32x4.mul(v128.load(o0 + co), i0)); v128.store(o0 + co, f32x4.mul(v128.load(o0 + co, 16), i0), 16);
+    v128.store(o0 + co, f32x4.mul(v128.load(o0 + co, 32), i0), 32); v128.store(o0 + co, f32x4.mul(v128.load(o0 + co, 48), i0), 48);
+    if (nr > 1) {
+      v128.store(o1 + co, f32x4.mul(v128.load(o1 + co), i1)); v128.store(o1 + co, f32x4.mul(v128.load(o1 + co, 16), i1), 16);
+      v128.store(o1 + co, f32x4.mul(v128.load(o1 + co, 32), i1), 32); v128.store(o1 + co, f32x4.mul(v128.load(o1 + co, 48), i1), 48);
+    }
   }
   const inv0 = f32x4.extract_lane(inv, 0), inv1 = f32x4.extract_lane(inv, 1);
-  for (; c < d; c++) {
+  for (let c = d16; c < d; c++) {
     let acc0: f32 = 0, acc1: f32 = 0;
     let vo = vb + (<usize>c << 2);
     for (let j = 0; j < n; j++, vo += rs) {

@@ -22,11 +22,17 @@
 /**
  * exp of four lanes (Cephes-style range reduction x = n ln2 + r, degree-6 polynomial in r): about 2 ulp for
  * |x| < 87, so f32 results stay within the conformance bound (1e-5 relative) of the reference's float64 exp.
- * Inputs below -87.3 (including -Infinity from masks) give exactly 0; inputs above 88.3 saturate near 2^127.
+ * Inputs below -87.3 (including -Infinity from masks) give exactly 0; inputs above 88.3 saturate near 2^127; NaN
+ * gives 0. The clamps are pmin/pmax (one instruction each; f32x4.min/max's NaN rules cost several, and here
+ * they give the same values: a NaN is zeroed by the final mask either way), and n = round(x log2 e) comes from
+ * adding 1.5 * 2^23 (the sum rounds to an integer, ties to even, as f32x4.nearest; |x log2 e| < 128), whose low
+ * bits are then n itself (no float-to-int conversion).
  */
 @inline export function vexp(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  const magic = f32x4.splat(12582912.0);
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), magic);
+  const fx = f32x4.sub(t, magic);
   let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
   let y = f32x4.splat(1.9875691500e-4);
@@ -36,7 +42,8 @@
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
   y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y, r), r), r), f32x4.splat(1.0));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  // t's bits are those of 1.5 * 2^23 (0x4b400000) plus n: n + 127 in the exponent field is their difference + 127.
+  const pow2 = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
   const res = f32x4.mul(y, pow2);
   return v128.and(res, f32x4.gt(x0, f32x4.splat(-87.3)));
 }

@@ -3,10 +3,11 @@
 // 10th percentile and minimum. On a shared machine the mean mostly measures preemption; the minimum and p10 are
 // the steps that ran unpreempted, which is what a before/after comparison of kernels can rely on.
 // Run: npx tsx --conditions=@shadowkv/source packages/kernels-wasm/bench/decode-step.ts \
-//        [--model ../shared/models/needle-llama] [--threads 1] [--context 1024] [--steps 300]
+//        [--model ../shared/models/needle-llama] [--threads 1] [--context 1024] [--steps 300] \
+//        [--policy dense|shadowkv] [--rank 32 --budget 256 --outliers 4]   (ShadowKV's parameters, as bench speed's)
 // Prints one line of JSON.
 import { readFileSync } from 'node:fs';
-import { dense } from '@shadowkv/kv-policies';
+import { dense, shadowkv } from '@shadowkv/kv-policies';
 import { LlamaModel } from '@shadowkv/model-llama';
 import { wasm } from '../src/index.js';
 
@@ -16,6 +17,8 @@ const modelDir = opt('model', '../shared/models/needle-llama');
 const threads = Number(opt('threads', '1'));
 const context = Number(opt('context', '1024'));
 const steps = Number(opt('steps', '300'));
+const policyName = opt('policy', 'dense');
+if (policyName !== 'dense' && policyName !== 'shadowkv') throw new Error(`--policy ${policyName}: dense or shadowkv`);
 
 function argmax(x: Float32Array): number {
   let best = 0;
@@ -26,7 +29,8 @@ function argmax(x: Float32Array): number {
 const backend = await wasm({ threads });
 const model = await LlamaModel.load(modelDir, { backend });
 const c = model.config;
-const policy = dense();
+const policy =
+  policyName === 'dense' ? dense() : shadowkv({ rank: Number(opt('rank', '32')), budget: Number(opt('budget', '256')), outliers: Number(opt('outliers', '4')) });
 const ctx = { backend, model: { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim }, rope: model.rope, maxSeqLen: context + steps + 1 };
 policy.validate(ctx, context);
 const state = policy.create(ctx);
@@ -38,14 +42,42 @@ let token = argmax((await backend.read(first!)) as Float32Array);
 backend.dispose(first!);
 await state.endPrefill();
 
+// --breakdown: wall time per backend method in each timed step (each call wrapped in a timer; nested calls, e.g.
+// an op that disposes a temporary or a private helper, count in both), reported as the median over the steps.
+const opMs = new Map<string, { ms: number[]; calls: number }>();
+let stepIndex = 0;
+if (argv.includes('--breakdown')) {
+  const b = backend as unknown as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(backend) as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const f = proto[name];
+    if (name === 'constructor' || typeof f !== 'function') continue;
+    b[name] = function (this: unknown, ...args: unknown[]) {
+      const t0 = performance.now();
+      try {
+        return (f as (...a: unknown[]) => unknown).apply(backend, args);
+      } finally {
+        let e = opMs.get(name);
+        if (!e) opMs.set(name, (e = { ms: new Array<number>(steps).fill(0), calls: 0 }));
+        e.ms[stepIndex] += performance.now() - t0;
+        e.calls++;
+      }
+    };
+  }
+}
 const ms: number[] = [];
 for (let s = 0; s < steps; s++) {
+  stepIndex = s;
   const t0 = performance.now();
   const t = await model.forward([token], state, { lastLogits: true });
   const logits = (await backend.read(t!)) as Float32Array;
   backend.dispose(t!);
   ms.push(performance.now() - t0);
   token = argmax(logits);
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return +s[Math.floor((s.length - 1) / 2)].toFixed(4);
 }
 const sorted = [...ms].sort((a, b) => a - b);
 const q = (p: number): number => +sorted[Math.floor(p * (sorted.length - 1))].toFixed(3);
@@ -57,8 +89,12 @@ try {
 }
 console.log(
   JSON.stringify({
-    model: modelDir, threads, context, steps, weights: model.weights.dtype,
-    meanMs: +(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(3), medianMs: q(0.5), p10Ms: q(0.1), minMs: q(0), load,
+    model: modelDir, policy: policyName, threads, context, steps, weights: model.weights.dtype,
+    ...(opMs.size ? { perStepMedianMs: Object.fromEntries([...opMs].map(([k, v]) => [k, median(v.ms)] as const).sort((a, b) => b[1] - a[1])), callsPerStep: Object.fromEntries([...opMs].map(([k, v]) => [k, v.calls / steps])) } : {}),
+    ...(argv.includes('--first') ? { firstStepsMs: ms.slice(0, 40).map((x) => +x.toFixed(2)) } : {}),
+    meanMs: +(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(3),
+    // bench speed's --new-tokens 32 times the first 31 steps: what warm-up costs shows here.
+    first31MeanMs: +(ms.slice(0, 31).reduce((a, b) => a + b, 0) / Math.min(31, ms.length)).toFixed(3), medianMs: q(0.5), p10Ms: q(0.1), minMs: q(0), load,
   }),
 );
 state.dispose();

@@ -30,6 +30,19 @@ function canBlock(): boolean {
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
+/**
+ * Polling instead of sleeping between jobs. A wake-up from Atomics.wait took 45-85 µs on the 2-core development
+ * machine against ~2 µs for a hand-off to a polling thread (bench/decode-kernels.ts --only handoff), and a decode
+ * step hands off every few hundred microseconds, so while jobs come the workers poll for SPIN_US after each one and
+ * the caller polls for the workers' shares for up to SPIN_US. On a machine with more runnable threads than cores a
+ * polling thread is descheduled instead (and the scheduler favours threads that slept): a worker that has not
+ * finished SLOW_LAG_MS after the caller's share says so, and the pool then sleeps between jobs (the workers block at
+ * once, the caller after a few polls) for SLEEP_MS before it tries polling again.
+ */
+const SPIN_US = 2000;
+const SLOW_LAG_MS = 0.5;
+const SLEEP_MS = 1000;
+
 interface Spawned {
   worker: AnyWorker;
   onMessage(cb: (m: any) => void): void;
@@ -87,6 +100,8 @@ export class ThreadPool implements KernelPool {
   private readonly args: Float64Array;
   private readonly blocking = canBlock();
   private closed = false;
+  /** performance.now() until which the pool sleeps between jobs instead of polling (see SPIN_US). */
+  private sleepUntil = 0;
 
   private constructor(
     /** Threads per job, the caller included. */
@@ -151,6 +166,8 @@ export class ThreadPool implements KernelPool {
     ctl[CTL.FN] = fn;
     ctl[CTL.NARGS] = argv.length;
     ctl[CTL.NTH] = threads;
+    const polling = performance.now() >= this.sleepUntil;
+    ctl[CTL.SPIN_US] = polling ? SPIN_US : 0;
     Atomics.store(ctl, CTL.PENDING, threads - 1);
     Atomics.add(ctl, CTL.GEN, 1);
     Atomics.notify(ctl, CTL.GEN);
@@ -161,13 +178,20 @@ export class ThreadPool implements KernelPool {
       failed = e;
     }
     let spins = 0;
+    let start = 0;
     for (;;) {
       const p = Atomics.load(ctl, CTL.PENDING);
       if (p === 0) break;
       // A dying worker sets DEAD before it bumps PENDING, so a changed PENDING (or the wake-up) finds DEAD set.
       if (Atomics.load(ctl, CTL.DEAD)) this.fail(fn);
-      if (this.blocking && ++spins > 1000) Atomics.wait(ctl, CTL.PENDING, p);
+      if (!this.blocking || ++spins % 256 !== 0) continue;
+      // Every 256 polls: block once past the polling budget (a few polls when the pool sleeps between jobs).
+      const now = performance.now();
+      if (start === 0) start = now;
+      if (!polling || now - start >= SPIN_US / 1000) Atomics.wait(ctl, CTL.PENDING, p);
     }
+    // A worker far behind the caller while polling was descheduled: sleep between jobs for a while.
+    if (polling && start !== 0 && performance.now() - start > SLOW_LAG_MS) this.sleepUntil = performance.now() + SLEEP_MS;
     if (failed) throw failed;
     if (Atomics.exchange(ctl, CTL.ERROR, 0)) throw new Error('a kernel trapped in a worker thread');
   }

@@ -3,6 +3,7 @@
 // (no COOP/COEP headers) it runs single-threaded and says why once.
 import { BackendUnavailableError } from '@shadowkv/core';
 import { KERNEL_NAMES, kernelModule } from './kernel-module.js';
+import { warmUpKernels } from './kernel-warm-up.js';
 import { DEFAULT_THRESHOLDS, type ParallelThresholds } from './parallel-thresholds.js';
 import { ThreadPool } from './thread-pool.js';
 import { WasmBackend } from './wasm-backend.js';
@@ -20,6 +21,11 @@ export interface WasmOptions {
   thresholds?: Partial<ParallelThresholds>;
   /** Called once with the reason when threads were asked for but cannot be used (default: console.warn). */
   onSingleThreaded?: (reason: string) => void;
+  /**
+   * Run the kernels on small problems once per compiled module before returning (default true), so that the first
+   * decode steps do not run in the engine's baseline tier (kernel-warm-up.ts; about 0.1 s once per process).
+   */
+  warmUp?: boolean;
 }
 
 const PAGE = 65536;
@@ -75,6 +81,8 @@ export async function wasm(options: WasmOptions = {}): Promise<WasmBackend> {
   } catch (err) {
     throw new BackendUnavailableError('wasm', `the kernel module did not load (${(err as Error).message}); this engine needs WebAssembly SIMD128${shared ? ' and threads' : ''}`, { cause: err });
   }
+  // The backend's heap (from address 1024, wasm-backend.ts) is empty until it exists: the warm-up's inputs lie there.
+  if (options.warmUp !== false) warmUpKernels(module, instance.exports, memory, 1024);
   const fns = KERNEL_NAMES.map((n) => instance.exports[n] as (...a: number[]) => void);
   const pool = shared ? await ThreadPool.start(threads, module, memory, KERNEL_NAMES, fns) : null;
   return new WasmBackend({ memory, instance, pool, limitBytes, thresholds: { ...DEFAULT_THRESHOLDS, ...options.thresholds }, singleThreadReason });
