@@ -22,7 +22,7 @@ const OPS: Record<OpName, true> = {
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true, matmulAdd: true, matmulSwiglu: true,
   rmsNormMatmuls: true, rmsNormMatmulSwiglu: true, ropeQk: true, writeKvPair: true, writeRows: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
-  chunkCacheUpdate: true, flush: true,
+  chunkCacheUpdate: true, rebuildKeysInto: true, flush: true,
 };
 
 /** All op names of KernelBackend, in interface order. */

@@ -186,6 +186,12 @@ export interface KernelBackend {
    */
   chunkCacheUpdate?(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): ChunkCacheUpdate;
   /**
+   * In place: rebuildKeys(a, b, idx, chunkSize, positionOffset, rope) written into rows 0..nSel*chunkSize of
+   * every KV head of dst [nKvHeads, rows, headDim] (f32; other rows untouched): the rebuild and the scatter of
+   * its output into the decode key buffer in one pass.
+   */
+  rebuildKeysInto?(dst: Tensor, a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): void;
+  /**
    * Submits the work queued so far without waiting (queued backends; absent or a no-op elsewhere): a caller
    * that has started a read and queued work that does not feed it calls this so the device runs that work
    * while the read travels.

@@ -240,6 +240,23 @@ export const validateOpArgs = {
     return { rows, n };
   },
 
+  /** rebuildKeys' arguments, and dst f32 [nKvHeads, rows >= nSel*chunkSize, headDim]. */
+  rebuildKeysInto(
+    dst: Tensor,
+    a: Tensor,
+    b: Tensor,
+    idx: Tensor,
+    chunkSize: number,
+    positionOffset: number,
+    rope: RopeSpec,
+  ): { seqLen: number; rank: number; nKvHeads: number; headDim: number; nSel: number; rows: number } {
+    const s = validateOpArgs.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope);
+    assertShape('rebuildKeysInto', 'dst', dst, [s.nKvHeads, -1, s.headDim], 'f32');
+    const rows = dst.shape[1];
+    if (rows < s.nSel * chunkSize) throw new ShapeError('rebuildKeysInto', `dst holds ${rows} rows per head, fewer than the ${s.nSel} x ${chunkSize} rebuilt ones`);
+    return { ...s, rows };
+  },
+
   /** table i32 [nKvHeads, slots + chunkCapacity], sel i32 [nKvHeads, n <= slots], map i32 [nKvHeads, nMap] if given. */
   chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): { nKvHeads: number; n: number; chunkCapacity: number; nMap: number } {
     const op = 'chunkCacheUpdate';

@@ -351,6 +351,16 @@ export class CpuBackend implements KernelBackend {
     return out;
   }
 
+  /** rebuildKeys, then its rows copied into the first rows of each head of dst. */
+  rebuildKeysInto(dst: Tensor, a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): void {
+    this.checkCpu('rebuildKeysInto', dst, a, b, idx);
+    const { nKvHeads: nKv, headDim: d, nSel, rows } = validateOpArgs.rebuildKeysInto(dst, a, b, idx, chunkSize, positionOffset, rope);
+    const keys = f32(this.rebuildKeys(a, b, idx, chunkSize, positionOffset, rope));
+    const dv = f32(dst);
+    const n = nSel * chunkSize * d;
+    for (let g = 0; g < nKv; g++) dv.set(keys.subarray(g * n, (g + 1) * n), g * rows * d);
+  }
+
   /** Nothing is queued on the CPU: ops have run when they return. */
   flush(): void {
     this.checkCpu('flush');

@@ -233,6 +233,26 @@ export class WebGpuBackend implements KernelBackend {
     return topK(this.ctx, x, k);
   }
 
+  /**
+   * The rebuild writes straight into dst's rows (one launch instead of rebuildKeys + scatterChunks); a dst too
+   * large for one binding takes the two launches (scatterChunks binds in ranges).
+   */
+  rebuildKeysInto(dst: Tensor, a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, spec: RopeSpec): void {
+    this.ctx.checkAlive('rebuildKeysInto');
+    const g = this.ctx.own('rebuildKeysInto', 'dst', dst);
+    if (g.byteLength <= this.ctx.limits.maxBindingBytes) {
+      rebuildKeys(this.ctx, this.ropeTableOf, a, b, idx, chunkSize, positionOffset, spec, dst);
+      return;
+    }
+    const { nKvHeads, nSel } = validateOpArgs.rebuildKeysInto(dst, a, b, idx, chunkSize, positionOffset, spec);
+    const keys = rebuildKeys(this.ctx, this.ropeTableOf, a, b, idx, chunkSize, positionOffset, spec);
+    // The rebuilt block is chunk 0 of dst seen in blocks of nSel*chunkSize rows.
+    const at = this.ctx.upload('rebuildKeysInto', new Int32Array(nKvHeads), [nKvHeads, 1], 'i32');
+    scatterChunks(this.ctx, dst, keys, at, nSel * chunkSize);
+    this.dispose(at);
+    this.dispose(keys);
+  }
+
   /** One launch; only the misses list needs to come back (ChunkCache.queueUpdate). */
   chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): ChunkCacheUpdate {
     this.ctx.checkAlive('chunkCacheUpdate');

@@ -84,6 +84,15 @@ describe.skipIf(!probe.backend)('webgpu ops on tensors split across bindings', (
     const [gr, cr] = await both((be) => be.rebuildKeys(be.upload(a, [seqLen, rank]), be.upload(b, [nKv, rank, d]), be.upload(idx, [nKv, 2]), 8, 50, rope));
     // |a||b| sums to at most rank; same bound as webgpu-ops.test.ts with a generous angle/trig term.
     expectWithin('rebuildKeys', gr, cr, () => 2 * rank * (gamma(rank) + 1e-5));
+    // rebuildKeysInto a key buffer [1, 30, 64] (7680 bytes, more than one binding): the rebuild then a scatter.
+    const dst0 = rng.floats(nKv * 30 * d);
+    const [gi, ci] = await both((be) => {
+      const dst = be.upload(dst0, [nKv, 30, d]);
+      be.rebuildKeysInto!(dst, be.upload(a, [seqLen, rank]), be.upload(b, [nKv, rank, d]), be.upload(idx, [nKv, 2]), 8, 50, rope);
+      return dst;
+    });
+    expectWithin('rebuildKeysInto', gi, ci, () => 2 * rank * (gamma(rank) + 1e-5));
+    expectExact('rebuildKeysInto: rows past the rebuilt ones', gi.subarray(16 * d), dst0.subarray(16 * d));
     const [nHeads, nChunks] = [4, 40]; // landmarks [2, 40, 64] are 20480 bytes
     const nLm = 2;
     const q = rng.floats(nHeads * d, 0.5);

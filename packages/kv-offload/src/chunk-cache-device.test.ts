@@ -111,9 +111,11 @@ describe('ChunkCache.queueUpdate (device bookkeeping)', () => {
     const ref = new ChunkCache(backend, storeOf(200), backend.zeros([nKvHeads, slots * chunkSize, headDim]), { slots });
     const cache = new ChunkCache(backend, store, backend.zeros([nKvHeads, slots * chunkSize, headDim]), { slots });
     const sel = (first: number) => Int32Array.from({ length: nKvHeads * slots }, (_, i) => first + i);
-    // All 24 miss (read-back sized for all), nothing misses (read-back sized for 2 x 24, i.e. all), then 24 new
-    // chunks after a step without misses: the read-back lists 16, so the slot order (24 ids) follows.
-    for (const [first, overflows, bytes] of [[0, 0, (3 + 24) * 4], [0, 0, (3 + 24) * 4], [50, 1, (3 + 16 + 24) * 4]]) {
+    // All 24 miss (read-back sized for all); four steps miss nothing (sized for the 24 missed among the last
+    // four updates, i.e. all); then 24 new chunks after four updates without misses: the read-back lists 16 (its
+    // floor), so the slot order (24 ids) follows.
+    const all = (3 + 24) * 4;
+    for (const [first, overflows, bytes] of [[0, 0, all], [0, 0, all], [0, 0, all], [0, 0, all], [0, 0, all], [50, 1, (3 + 16 + 24) * 4]]) {
       const before = [cache.overflowReads, cache.bytesReadBack];
       const want = ref.update(sel(first), slots);
       const got = await cache.queueUpdate(backend.upload(sel(first), [nKvHeads, slots], 'i32'))!.settle();

@@ -51,6 +51,8 @@ export interface QueueUpdateOptions {
 
 /** Fewest misses the device-side update lists for the host to read back. */
 const MIN_MISS_CAPACITY = 16;
+/** Updates whose misses size the read-back. */
+const MISS_HISTORY = 4;
 
 /**
  * Keeps the values of recently selected chunks in rows firstRow.. of `target` [nKvHeads, rows, headDim]
@@ -99,8 +101,8 @@ export class ChunkCache {
   private tableChunks = 0;
   /** The host state changed since the table was written (host update, reset): upload it before the next device update. */
   private tableStale = true;
-  /** Misses of the last update (all heads): sizes the next device update's read-back. */
-  private lastMisses = -1;
+  /** Misses of the last updates (all heads), newest first; -1 before any: size the next device update's read-back. */
+  private recentMisses: number[] = [];
   /** Device updates whose misses did not fit the read-back (each cost a second read, of the slot order). */
   overflowReads = 0;
   /** Bytes the device updates read back (misses lists, and slot orders after an overflow). */
@@ -163,7 +165,7 @@ export class ChunkCache {
     }
     const moved = maxMissed > 0 ? this.copyMisses(maxMissed) : { bytesMoved: 0, uploadBytes: 0 };
     this.tableStale = true;
-    this.lastMisses = misses;
+    this.noteMisses(misses);
     return { slots: out, hits, misses, ...moved };
   }
 
@@ -185,10 +187,11 @@ export class ChunkCache {
     const chunks = Math.max(store.chunkCount, fullChunks);
     this.growChunkIndex(chunks);
     if (this.tableStale || !this.table || this.tableChunks < chunks) this.writeTable();
-    // The read-back holds twice the last step's misses (all of them after a reset): rarely more, then the
-    // slot order is read as well (overflowReads).
+    // The read-back lists 1.5x the most misses of the last few updates plus 16 (all of them after a reset):
+    // rarely more miss, and then the slot order is read as well (overflowReads, one more round trip).
     const all = nKv * n;
-    const capacity = this.lastMisses < 0 ? all : Math.min(all, Math.max(MIN_MISS_CAPACITY, 2 ** Math.ceil(Math.log2(Math.max(1, 2 * this.lastMisses)))));
+    const recent = this.recentMisses.length === 0 ? all : Math.max(...this.recentMisses);
+    const capacity = Math.min(all, Math.max(MIN_MISS_CAPACITY, 8 * Math.ceil((1.5 * recent + 16) / 8)));
     const { order, misses } = backend.chunkCacheUpdate(this.table as Tensor, sel, { slots: slotCount, fullChunks, capacity, map: opts.map });
     const list = backend.read(misses);
     backend.dispose(misses);
@@ -224,7 +227,7 @@ export class ChunkCache {
     this.slotFull.fill(0);
     this.chunkSlot.fill(-1);
     this.tableStale = true;
-    this.lastMisses = -1;
+    this.recentMisses = [];
   }
 
   /** Frees the device table (the host state stays; a later queueUpdate uploads it again). */
@@ -348,9 +351,15 @@ export class ChunkCache {
       hits += nHit;
       maxMissed = Math.max(maxMissed, nMissed);
     }
-    this.lastMisses = total;
+    this.noteMisses(total);
     const moved = maxMissed > 0 ? this.copyMisses(maxMissed) : { bytesMoved: 0, uploadBytes: 0 };
     return { slots, hits, misses: total, ...moved };
+  }
+
+  /** Remembers an update's misses for sizing the next read-back (the last MISS_HISTORY updates). */
+  private noteMisses(misses: number): void {
+    this.recentMisses.unshift(misses);
+    if (this.recentMisses.length > MISS_HISTORY) this.recentMisses.pop();
   }
 
   /** Uploads the device table from the host state: only chunks that were full when fetched count as resident. */

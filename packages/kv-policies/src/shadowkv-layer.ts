@@ -305,11 +305,15 @@ export class ShadowKvLayer implements DecodeLayer {
     backend.dispose(sel);
     stats.selectMs += performance.now() - t;
 
-    // 4. Keys, in the slot order the device just wrote: queued (and submitted) before anything is awaited.
+    // 4. Keys, in the slot order the device just wrote, into Kd's budget rows (one launch where the backend has
+    // rebuildKeysInto): queued and submitted before anything is awaited.
     t = performance.now();
-    const rebuilt = backend.rebuildKeys(this.a, this.b, pending.order, chunkSize, 0, rope); // [nKvHeads, budget, headDim]
-    backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget);
-    backend.dispose(rebuilt);
+    if (backend.rebuildKeysInto) backend.rebuildKeysInto(this.kd, this.a, this.b, pending.order, chunkSize, 0, rope);
+    else {
+      const rebuilt = backend.rebuildKeys(this.a, this.b, pending.order, chunkSize, 0, rope); // [nKvHeads, budget, headDim]
+      backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget);
+      backend.dispose(rebuilt);
+    }
     backend.flush?.();
     stats.rebuildMs += performance.now() - t;
 

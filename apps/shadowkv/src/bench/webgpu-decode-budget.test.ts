@@ -24,14 +24,15 @@ const fixtureDir = process.env.SHADOWKV_HF_LLAMA_DIR ?? fileURLToPath(new URL('.
 export const DECODE_BUDGET = {
   dense: { dispatches: 35, submits: 2, hostReads: 1, bindGroupCreations: 0 },
   // ShadowKV adds per layer landmark scores, top-k, the chunk-cache bookkeeping on the device
-  // (chunkCacheUpdate), the key rebuild and its scatter (queued and submitted before the host waits: one more
-  // submit per layer), the misses' read-back (one host round trip per layer), their upload and scatter (87
-  // before the layer fusions; 63 with the ids read back and the bookkeeping on the host). How many chunks miss
+  // (chunkCacheUpdate), the key rebuild straight into Kd (rebuildKeysInto; queued and submitted before the host
+  // waits: one more submit per layer), the misses' read-back (one host round trip per layer), their upload and
+  // scatter (87 before the layer fusions; 63 with the ids read back, the bookkeeping on the host and the rebuild
+  // scattered by a launch of its own). How many chunks miss
   // varies from step to step, so the misses' upload lands in a different arena buffer now and then: at most one
   // new bind group per step (no new buffer once the arena has warmed up). Bytes read back: the logits (2048)
   // and per layer the misses list, (nKvHeads + capacity) i32 with capacity = all 16 selected chunks here (the
   // list's floor), the same 64 bytes as the ids it replaces plus the 2 counts.
-  shadowkv: { dispatches: 67, submits: 14, hostReads: 5, bindGroupCreations: 1, bytesReadBack: 2048 + 4 * (2 + 16) * 4 },
+  shadowkv: { dispatches: 63, submits: 14, hostReads: 5, bindGroupCreations: 1, bytesReadBack: 2048 + 4 * (2 + 16) * 4 },
   // KCache (top 32 tokens; 63 dispatches and 18 submits with the bookkeeping on the host): per layer token
   // scores, top-k, the bookkeeping, the keys' gather (submitted before the wait), then two reads in flight
   // together (the new token's value row, 256 bytes, and the misses list, (2 + capacity) i32, capacity all 64

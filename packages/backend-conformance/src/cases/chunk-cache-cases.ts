@@ -1,5 +1,6 @@
-// Conformance of the optional chunkCacheUpdate (ChunkCache's bookkeeping on the device) against the CPU
-// reference: a run of several updates on one table, each step's slot order, misses list and the table itself
+// Conformance of the optional ops of the device-side sparse decode step: chunkCacheUpdate (ChunkCache's
+// bookkeeping on the device), rebuildKeysInto (the key rebuild written into the decode key buffer) and flush.
+// chunkCacheUpdate against the CPU reference: a run of several updates on one table, each step's slot order, misses list and the table itself
 // compared exactly (integers). Steps overlap the previous selection (hits), shrink and grow n (slots past n keep
 // their chunks), mark some chunks partial (fullChunks), use a position map, and list fewer pairs than miss
 // (capacity). Skipped, saying so, for a backend without the op (callers use the host ChunkCache) and outside
@@ -7,6 +8,8 @@
 import type { KernelBackend } from '@shadowkv/core';
 import type { ConformanceCase } from '../conformance-case.js';
 import { ConformanceMismatchError } from '../conformance-mismatch-error.js';
+import { checkAgainstReference } from '../reference-case.js';
+import { makeRopeSpec } from '../test-rope-spec.js';
 import type { SeededRng } from '../seeded-rng.js';
 
 interface Step {
@@ -92,6 +95,47 @@ function chunkCacheCase(nKv: number, slots: number, chunks: number, mapped: bool
   };
 }
 
+/**
+ * rebuildKeysInto over a key buffer that starts filled (rows past the rebuilt ones must stay exactly as they were),
+ * with the rebuild's tolerance: a rotation of rank-long sums at each token's position.
+ */
+function rebuildIntoCase(nKv: number, rows: number, seqLen: number, rank: number, headDim: number, chunkSize: number, nSel: number, positionOffset: number): ConformanceCase {
+  const name = `nKvHeads=${nKv} rows=${rows} seqLen=${seqLen} rank=${rank} headDim=${headDim} chunkSize=${chunkSize} nSel=${nSel} positionOffset=${positionOffset}`;
+  return {
+    op: 'rebuildKeysInto',
+    name,
+    async check(ctx) {
+      if (ctx.dtype !== 'f32') return ctx.skip?.('rebuildKeysInto writes an f32 key buffer; it runs in the f32 run');
+      if (typeof ctx.backend.rebuildKeysInto !== 'function') return ctx.skip?.(`${ctx.backend.name} does not offer the optional rebuildKeysInto`);
+      const r = ctx.rng;
+      const rope = makeRopeSpec(headDim, { longContextScaling: true });
+      const nChunks = Math.floor(seqLen / chunkSize);
+      const idx = new Int32Array(nKv * nSel);
+      for (let h = 0; h < nKv; h++) idx.set(r.distinct(nSel, nChunks), h * nSel);
+      const angles = new Float64Array(nKv * rows * headDim);
+      for (let g = 0; g < nKv; g++) {
+        for (let s = 0; s < nSel; s++) {
+          for (let j = 0; j < chunkSize; j++) {
+            const pos = idx[g * nSel + s] * chunkSize + j + positionOffset;
+            const o = (g * rows + s * chunkSize + j) * headDim;
+            for (let e = 0; e < headDim; e++) angles[o + e] = pos * rope.invFreq[e % (headDim / 2)];
+          }
+        }
+      }
+      await checkAgainstReference(ctx, 'rebuildKeysInto', name, {
+        inputs: [
+          { data: r.normals(nKv * rows * headDim), shape: [nKv, rows, headDim] },
+          { data: r.normals(seqLen * rank), shape: [seqLen, rank] },
+          { data: r.normals(nKv * rank * headDim, 1 / Math.sqrt(rank)), shape: [nKv, rank, headDim] },
+          { data: idx, shape: [nKv, nSel] },
+        ],
+        run: (be, [dst, a, b, ids]) => be.rebuildKeysInto!(dst, a, b, ids, chunkSize, positionOffset, rope),
+        tolerance: { kind: 'rotation', length: rank, angles },
+      });
+    },
+  };
+}
+
 /** flush submits without changing results: an op queued before it and one after read back as the reference's. */
 function flushCase(): ConformanceCase {
   return {
@@ -119,7 +163,15 @@ function flushCase(): ConformanceCase {
   };
 }
 
-/** Small and decode-like shapes: one workgroup's scan block and several (slots > 256), with and without a map. */
+/**
+ * chunkCacheUpdate: small and decode-like shapes, one scan block and several (slots > 256), with and without a
+ * map; rebuildKeysInto: budget rows then static rows, a negative position offset; flush.
+ */
 export function chunkCacheCases(): ConformanceCase[] {
-  return [chunkCacheCase(1, 4, 16, false), chunkCacheCase(2, 8, 40, true), chunkCacheCase(3, 32, 200, false), chunkCacheCase(2, 300, 1200, false), chunkCacheCase(8, 32, 120, true), flushCase()];
+  return [
+    chunkCacheCase(1, 4, 16, false), chunkCacheCase(2, 8, 40, true), chunkCacheCase(3, 32, 200, false), chunkCacheCase(2, 300, 1200, false), chunkCacheCase(8, 32, 120, true),
+    rebuildIntoCase(2, 40, 64, 8, 64, 8, 3, 0),
+    rebuildIntoCase(3, 70, 200, 16, 128, 4, 10, -7),
+    flushCase(),
+  ];
 }

@@ -19,6 +19,8 @@ export function rebuildKeys(
   chunkSize: number,
   positionOffset: number,
   spec: RopeSpec,
+  /** rebuildKeysInto: write into rows 0..nSel*chunkSize of each head of this [nKv, rows, headDim] buffer instead. */
+  dstIn?: Tensor,
 ): GpuTensor {
   // validate
   const table = tableOf('rebuildKeys', spec);
@@ -32,17 +34,21 @@ export function rebuildKeys(
   if (idx.host) validateOpArgs.chunkIds('rebuildKeys', idx.host, nSel, chunkSize, seqLen, 'a');
   ctx.bindable('rebuildKeys', 'b', b);
   ctx.bindable('rebuildKeys', 'idx', idx);
-  const out = ctx.bindable('rebuildKeys', 'out', ctx.alloc('rebuildKeys', [nKv, nSel * chunkSize, d], 'f32'));
+  const dst = dstIn ? ctx.own('rebuildKeysInto', 'dst', dstIn) : undefined;
+  const outRows = dst ? validateOpArgs.rebuildKeysInto(dst, a, b, idx, chunkSize, positionOffset, spec).rows : nSel * chunkSize;
+  const out = dst ? ctx.bindable('rebuildKeysInto', 'dst', dst) : ctx.bindable('rebuildKeys', 'out', ctx.alloc('rebuildKeys', [nKv, nSel * chunkSize, d], 'f32'));
   const total = (nKv * nSel * chunkSize * d) / 2;
   // cache key + render (in ctx.dispatch, specialised on headDim) → dispatch per bindable row range of a
   for (const part of splitRows('rebuildKeys', seqLen, [rank * 4], ctx.limits)) {
     const [wa] = part.windows;
     ctx.dispatch(
       rebuildKeysKernel,
-      { headDim: d },
-      [total, seqLen, rank, nSel, chunkSize, i32(positionOffset), f32(spec.attentionScaling), part.row0, part.rows, wa.shift],
+      dst ? { headDim: d, into: true } : { headDim: d },
+      [total, seqLen, rank, nSel, chunkSize, i32(positionOffset), f32(spec.attentionScaling), part.row0, part.rows, wa.shift, outRows],
       [{ buffer: a.buffer, ...wa }, b, idx, table, out],
       ctx.linearGrid('rebuildKeys', Math.ceil(total / LINEAR_WORKGROUP)),
+      // What the rebuild reads: its A rows, B, the ids and the RoPE table (the destination is only written).
+      dst ? Math.min(wa.size, nKv * nSel * chunkSize * rank * 4) + b.byteLength + idx.byteLength + table.byteLength : undefined,
     );
   }
   return out;

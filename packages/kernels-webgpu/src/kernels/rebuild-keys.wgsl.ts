@@ -5,7 +5,8 @@ import { defineKernel } from '../kernel-def.js';
 import { ROPE_ANGLE_WGSL } from '../rope-table.js';
 import { linearMain, SELECTED_CHUNK } from '../wgsl-common.js';
 
-export type RebuildKeysSpec = { readonly headDim: number };
+/** into: rebuildKeysInto, out is a decode key buffer [nKv, outRows, headDim] (the selected rows first per head). */
+export type RebuildKeysSpec = { readonly headDim: number; readonly into?: boolean };
 
 export function renderRebuildKeys(spec: RebuildKeysSpec): string {
   const d = spec.headDim;
@@ -13,14 +14,14 @@ export function renderRebuildKeys(spec: RebuildKeysSpec): string {
   return /* wgsl */ `
 struct Params {
   total: u32, seqLen: u32, rank: u32, nSel: u32, chunkSize: u32, positionOffset: i32, scaling: f32,
-  aRow0: u32, aRows: u32, aShift: u32,
+  aRow0: u32, aRows: u32, aShift: u32, outRows: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;           // rows [aRow0, aRow0 + aRows) of [seqLen, rank]
 @group(0) @binding(2) var<storage, read> b: array<f32>;           // [nKv, rank, headDim]
 @group(0) @binding(3) var<storage, read> idx: array<i32>;         // [nKv, nSel]
 @group(0) @binding(4) var<storage, read> table: array<vec4<f32>>; // [headDim / 2] (rope-table.ts)
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;   // [nKv, nSel * chunkSize, headDim]
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;   // [nKv, ${spec.into ? 'outRows' : 'nSel * chunkSize'}, headDim]
 const D = ${d}u;
 const HALF = ${half}u;
 ${ROPE_ANGLE_WGSL}
@@ -31,7 +32,7 @@ ${linearMain(`
   let sel = selectedChunk(row);
   let g = sel.g;
   let c = sel.c;
-  let o = row * D + i;
+  let o = ${spec.into ? '(g * p.outRows + row % (p.nSel * p.chunkSize)) * D + i' : 'row * D + i'};
   let t = c * i32(p.chunkSize) + i32(sel.j);
   // Tokens outside [0, seqLen) (only possible for GPU-computed indices) rebuild as zeros.
   if (c < 0 || u32(t) >= p.seqLen) { out[o] = 0.0; out[o + HALF] = 0.0; return; }
