@@ -24,14 +24,16 @@ export class SharedPrefillState implements KvCacheState {
     for (const s of this.states) s.endStep();
   }
 
-  attend(input: LayerAttentionInput): Tensor | Promise<Tensor> {
+  async attend(input: LayerAttentionInput): Promise<Tensor> {
     if (this.phase !== 'prefill') throw new Error('SharedPrefillState is for prefill only; decode each state on its own');
-    for (let i = 1; i < this.states.length; i++) this.states[i].append(input);
+    // An append may read rows back (a layer-major prefill keeps ShadowKV's pre-RoPE keys on the host): awaited
+    // before the forward pass frees the inputs.
+    for (let i = 1; i < this.states.length; i++) await this.states[i].append(input);
     return this.states[0].attend(input);
   }
 
-  append(input: KvAppendInput): void {
-    for (const s of this.states) s.append(input);
+  async append(input: KvAppendInput): Promise<void> {
+    for (const s of this.states) await s.append(input);
   }
 
   /**

@@ -34,6 +34,12 @@ export class DenseKvBuffer {
   private readonly keys: (Tensor | undefined)[] = [];
   private readonly values: (Tensor | undefined)[] = [];
   private readonly kPre: (Tensor | undefined)[] = [];
+  /**
+   * Pre-RoPE keys kept on the host instead, token-major [maxSeqLen, nKvHeads*headDim], for a layer allocated by a
+   * write with `preRopeOnHost` (a layer-major prefill: only the SVD on the host reads them, so the fast side holds
+   * one layer's K and V, not 1.5x that).
+   */
+  private readonly kPreHost: (Float32Array | undefined)[] = [];
   /** Per layer: allocated and not released; released for good; the end of the highest rows written. */
   private readonly live: boolean[] = [];
   private readonly released: boolean[] = [];
@@ -51,43 +57,52 @@ export class DenseKvBuffer {
       this.keys.push(undefined);
       this.values.push(undefined);
       this.kPre.push(undefined);
+      this.kPreHost.push(undefined);
       this.live.push(false);
       this.released.push(false);
       this.rows.push(0);
-      if (!opts.lazy) this.allocate(l);
+      if (!opts.lazy) this.allocate(l, false);
     }
   }
 
-  private allocate(layer: number): void {
+  private allocate(layer: number, preRopeOnHost: boolean): void {
     const { backend, model, maxSeqLen } = this.ctx;
     this.keys[layer] = backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]);
     this.values[layer] = backend.zeros([model.nKvHeads, maxSeqLen, model.headDim]);
-    this.kPre[layer] = this.preRopeKeys ? backend.zeros([1, maxSeqLen, model.nKvHeads * model.headDim]) : undefined;
+    const onHost = this.preRopeKeys && preRopeOnHost;
+    this.kPre[layer] = this.preRopeKeys && !onHost ? backend.zeros([1, maxSeqLen, model.nKvHeads * model.headDim]) : undefined;
+    this.kPreHost[layer] = onHost ? new Float32Array(maxSeqLen * model.nKvHeads * model.headDim) : undefined;
     this.live[layer] = true;
   }
 
-  /** Fast-side bytes of `seqLen` stored tokens over the layers held (f32 K and V, and pre-RoPE K when kept). */
+  /** Fast-side bytes of `seqLen` stored tokens over the layers held (f32 K and V, and pre-RoPE K kept on the fast side). */
   bytes(seqLen: number): number {
-    const held = this.live.filter(Boolean).length;
-    return (((denseKvBytes(this.ctx.model, seqLen) / this.ctx.model.nLayers) * held) * (this.preRopeKeys ? 3 : 2)) / 2;
+    const per = denseKvBytes(this.ctx.model, seqLen) / this.ctx.model.nLayers / 2; // K or V of one layer
+    let bytes = 0;
+    for (let l = 0; l < this.live.length; l++) if (this.live[l]) bytes += per * (this.kPre[l] ? 3 : 2);
+    return bytes;
   }
 
   /** Fast-side bytes of the rows written so far in the layers held (a layer-major prefill fills one layer at a time). */
   writtenBytes(): number {
-    const per = denseKvBytes(this.ctx.model, 1) / this.ctx.model.nLayers;
-    let rows = 0;
-    for (let l = 0; l < this.live.length; l++) if (this.live[l]) rows += this.rows[l];
-    return (rows * per * (this.preRopeKeys ? 3 : 2)) / 2;
+    const per = denseKvBytes(this.ctx.model, 1) / this.ctx.model.nLayers / 2;
+    let bytes = 0;
+    for (let l = 0; l < this.live.length; l++) if (this.live[l]) bytes += this.rows[l] * per * (this.kPre[l] ? 3 : 2);
+    return bytes;
   }
 
-  /** Stores the new tokens' K/V (and pre-RoPE K when kept). */
-  write(input: KvAppendInput): void {
+  /**
+   * Stores the new tokens' K/V (and pre-RoPE K when kept). With `preRopeOnHost` a layer allocated by this write keeps
+   * its pre-RoPE keys on the host: the rows are read back, and the returned promise settles once they are copied
+   * (await it before freeing input.kPre). Otherwise synchronous.
+   */
+  write(input: KvAppendInput, opts: { preRopeOnHost?: boolean } = {}): void | Promise<void> {
     const { backend, maxSeqLen } = this.ctx;
     const { layer, start, m } = input;
     if (start + m > maxSeqLen) throw new KvCapacityError('dense K/V buffer', start + m, maxSeqLen);
     if (!this.live[layer]) {
       if (this.released[layer]) throw new ShapeError('DenseKvBuffer.write', `layer ${layer} was released (converted); it takes no more prompt tokens`);
-      this.allocate(layer);
+      this.allocate(layer, Boolean(opts.preRopeOnHost));
     }
     this.rows[layer] = Math.max(this.rows[layer], start + m);
     // One launch for both where the backend fuses them (writeKvPair), two writeKv otherwise.
@@ -98,14 +113,24 @@ export class DenseKvBuffer {
     }
     const kPre = this.kPre[layer];
     if (kPre) backend.writeKv(kPre, input.kPre, start);
+    const host = this.kPreHost[layer];
+    if (host) {
+      const width = this.ctx.model.nKvHeads * this.ctx.model.headDim;
+      return backend.read(input.kPre).then((rows) => host.set(rows as Float32Array, start * width));
+    }
   }
 
-  /** Stores the new tokens and returns causal attention over positions 0..start+m (full attention). */
-  attend(input: LayerAttentionInput): Tensor {
+  /**
+   * Stores the new tokens and returns causal attention over positions 0..start+m (full attention); a promise when
+   * the write reads pre-RoPE keys back to the host (`preRopeOnHost`), settled once they are copied.
+   */
+  attend(input: LayerAttentionInput): Tensor;
+  attend(input: LayerAttentionInput, opts: { preRopeOnHost?: boolean }): Tensor | Promise<Tensor>;
+  attend(input: LayerAttentionInput, opts: { preRopeOnHost?: boolean } = {}): Tensor | Promise<Tensor> {
     const { backend, model } = this.ctx;
     const { layer, start, m } = input;
-    this.write(input);
-    return backend.attention(input.q, this.keys[layer] as Tensor, this.values[layer] as Tensor, {
+    const copied = this.write(input, opts);
+    const out = backend.attention(input.q, this.keys[layer] as Tensor, this.values[layer] as Tensor, {
       nHeads: model.nHeads,
       nKvHeads: model.nKvHeads,
       headDim: model.headDim,
@@ -114,6 +139,7 @@ export class DenseKvBuffer {
       queryOffset: start,
       scale: 1 / Math.sqrt(model.headDim),
     });
+    return copied ? copied.then(() => out) : out;
   }
 
   /** Reads layer `layer` back to the host (waits for queued work). */
@@ -122,7 +148,9 @@ export class DenseKvBuffer {
     const keys = (await backend.read(this.keys[layer] as Tensor)) as Float32Array;
     const values = (await backend.read(this.values[layer] as Tensor)) as Float32Array;
     const pre = this.kPre[layer];
-    const kPre = pre ? ((await backend.read(pre)) as Float32Array).subarray(0, seqLen * model.nKvHeads * model.headDim) : undefined;
+    const width = model.nKvHeads * model.headDim;
+    const host = this.kPreHost[layer];
+    const kPre = pre ? ((await backend.read(pre)) as Float32Array).subarray(0, seqLen * width) : host?.subarray(0, seqLen * width);
     return { kPre, keys, values };
   }
 
@@ -139,6 +167,7 @@ export class DenseKvBuffer {
       const t = this.kPre[l];
       if (t) this.ctx.backend.dispose(t);
       this.kPre[l] = undefined;
+      this.kPreHost[l] = undefined;
     }
     this.preRopeKeys = false;
   }
@@ -150,6 +179,7 @@ export class DenseKvBuffer {
       if (t) this.ctx.backend.dispose(t);
       list[layer] = undefined;
     }
+    this.kPreHost[layer] = undefined;
     this.live[layer] = false;
     this.released[layer] = true;
   }

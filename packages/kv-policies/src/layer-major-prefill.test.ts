@@ -1,6 +1,6 @@
 // A layer-major prefill (one step over the prompt, each layer's pieces in order, endPrefillLayer after each layer)
 // leaves every policy's state bit-identical to the token-major chunked prefill with the same cuts, while the fast
-// side holds at most one layer's dense buffer beside the converted layers (within the projection's prefill bound).
+// side holds at most one layer's dense K and V beside the converted layers (within the projection's prefill bound).
 import { describe, expect, it } from 'vitest';
 import { ShapeError, type KvCachePolicy, type KvCacheState } from '@shadowkv/core';
 import { dense } from './dense-policy.js';
@@ -47,7 +47,7 @@ describe('layer-major prefill', () => {
       expect(peakLayer).toBeLessThanOrEqual(proj.prefillFastBytes);
       expect(proj.tokenMajorPrefillFastBytes ?? proj.prefillFastBytes).toBeGreaterThanOrEqual(peakToken);
       if (name === 'shadowkv' || name === 'kcache') {
-        // One layer's dense rows (x1.5 with pre-RoPE keys) instead of all of them.
+        // One layer's dense K and V (the pre-RoPE keys go to the host) instead of every layer's (x1.5 for ShadowKV).
         expect(peakLayer).toBeLessThan(peakToken);
         expect(proj.prefillFastBytes).toBeLessThan(proj.tokenMajorPrefillFastBytes as number);
       }

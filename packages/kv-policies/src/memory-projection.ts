@@ -25,10 +25,11 @@ export function offloadedValueBytes(model: KvCacheContext['model'], tokens: numb
 }
 
 /**
- * ShadowKV. Prefill is layer-major (the engine's, LayerMajorPrefill): one layer's dense buffer with pre-RoPE keys
- * (1.5x one layer of dense at maxSeqLen) beside the shadow layers built so far; converting the last layer holds that
- * buffer, every shadow layer and the static rows staged for upload. A token-major prefill (tokenMajorPrefillFastBytes)
- * holds every layer's buffer (1.5x dense) until endPrefill converts them one by one. Decode, per layer: the
+ * ShadowKV. Prefill is layer-major (the engine's, LayerMajorPrefill): one layer's dense K and V at maxSeqLen (its
+ * pre-RoPE keys go to the host, where the SVD reads them) beside the shadow layers built so far; converting the last
+ * layer holds that buffer, every shadow layer and the static rows staged for upload. A token-major prefill
+ * (tokenMajorPrefillFastBytes) holds every layer's buffer with pre-RoPE keys (1.5x dense) until endPrefill converts
+ * them one by one. Decode, per layer: the
  * low-rank factors (A with at most maxSeqLen rows once generated tokens fold in, B), the landmarks, and the
  * exact rows (budget + static local/outlier rows + every generated token) of K and V plus the generated tokens'
  * pre-RoPE keys. A prompt too short for a sparse state stays dense (with pre-RoPE keys).
@@ -46,10 +47,10 @@ export function projectShadowKv(spec: ShadowKvSpec, ctx: KvCacheContext, promptL
   const perLayer =
     (ctx.maxSeqLen * p.rank + m.nKvHeads * p.rank * m.headDim) * F32 + layout.nLandmarks * m.nKvHeads * (m.headDim + (p.spread > 0 ? p.spreadGroups || m.headDim : 0)) * F32 + 2 * (p.budget + nStatic + generated) * row + generated * row;
   const decode = m.nLayers * perLayer;
-  // Layer-major: layer l's dense buffer (allocated at maxSeqLen) beside shadow layers 0..l-1 while it is attended,
-  // and beside shadow layers 0..l while layer l is converted (the static rows staged for upload): the most is at
-  // the last layer. endPrefill then only sets ranks (rankAllocation 'energy': A and B, within the decode bound).
-  const layerMajor = prefill / m.nLayers + decode + nStatic * row;
+  // Layer-major: layer l's K and V (allocated at maxSeqLen) beside shadow layers 0..l-1 while it is attended, and
+  // beside shadow layers 0..l while layer l is converted (the static rows staged for upload): the most is at the
+  // last layer. endPrefill then only sets ranks (rankAllocation 'energy': A and B, within the decode bound).
+  const layerMajor = denseKvBytes(m, ctx.maxSeqLen) / m.nLayers + decode + nStatic * row;
   return {
     prefillFastBytes: layerMajor,
     decodeFastBytes: decode,

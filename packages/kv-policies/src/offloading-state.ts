@@ -113,7 +113,8 @@ export abstract class OffloadingState implements KvCacheState {
   append(input: KvAppendInput): void | Promise<void> {
     this.steps.check('append', input);
     if (this.phase !== 'prefill') return this.layers[input.layer].append(input);
-    (this.prefill as DenseKvBuffer).write(input);
+    // A layer-major prefill keeps the pre-RoPE keys on the host (a promise: await it before freeing input.kPre).
+    return (this.prefill as DenseKvBuffer).write(input, { preRopeOnHost: this.steps.current?.layerMajor });
   }
 
   /** Always a promise (errors are rejections): decode reads the selection back; prefill is dense and queues only. */
@@ -122,7 +123,7 @@ export abstract class OffloadingState implements KvCacheState {
     this.steps.check('attend', input);
     let out: Tensor;
     if (this.phase === 'prefill') {
-      out = (this.prefill as DenseKvBuffer).attend(input);
+      out = await (this.prefill as DenseKvBuffer).attend(input, { preRopeOnHost: this.steps.current?.layerMajor });
     } else {
       out = m === 1 ? await this.layers[layer].attend(input, this.stepStats) : await this.attendEach(input);
     }

@@ -92,13 +92,13 @@ export class ShadowKvState extends OffloadingState {
   override append(input: KvAppendInput): void | Promise<void> {
     if (!this.stayedDense) return super.append(input);
     this.steps.check('append', input);
-    (this.prefill as DenseKvBuffer).write(input);
+    return (this.prefill as DenseKvBuffer).write(input);
   }
 
   override async attend(input: LayerAttentionInput): Promise<Tensor> {
     if (!this.stayedDense) return super.attend(input);
     this.steps.check('attend', input);
-    return (this.prefill as DenseKvBuffer).attend(input);
+    return await (this.prefill as DenseKvBuffer).attend(input);
   }
 
   /** Host copies of layer `layer`'s shadow state (after endPrefill), for tests and diagnostics. */

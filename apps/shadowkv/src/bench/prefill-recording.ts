@@ -69,7 +69,8 @@ export async function replayPrefill(engine: Engine, rec: PrefillRecording, polic
       const kPre = backend.upload(rec.kPre[layer], [L, c.nKvHeads * c.headDim]);
       const k = backend.rope(kPre, positions, c.nKvHeads, model.rope);
       const v = backend.upload(rec.v[layer], [L, c.nKvHeads * c.headDim]);
-      state.append({ layer, start: 0, m: L, kPre, k, v });
+      // Awaited: in a layer-major step ShadowKV reads the pre-RoPE keys back to the host before they are freed.
+      await state.append({ layer, start: 0, m: L, kPre, k, v });
       for (const t of [kPre, k, v]) backend.dispose(t);
       if (layerMajor) await state.endPrefillLayer?.(layer);
     }
