@@ -28,6 +28,8 @@ function argmax(x: Float32Array): number {
 
 const backend = await wasm({ threads });
 const model = await LlamaModel.load(modelDir, { backend });
+// Past max_position_embeddings for speed runs (as bench speed's --max-context): RoPE extrapolates.
+model.contextLimit = Math.max(model.config.maxPositionEmbeddings, context + steps + 1);
 const c = model.config;
 const policy =
   policyName === 'dense' ? dense() : shadowkv({ rank: Number(opt('rank', '32')), budget: Number(opt('budget', '256')), outliers: Number(opt('outliers', '4')) });

@@ -36,3 +36,17 @@ export const DEFAULT_THRESHOLDS: ParallelThresholds = {
   elementwise: 1 << 19,
   sparse: 1 << 20,
 };
+
+/**
+ * While the pool's workers poll between jobs (thread-pool.ts: a machine with a free core) a hand-off costs about
+ * 1-3 µs instead of the 45-85 µs of waking a sleeping worker (bench/decode-kernels.ts --only handoff), so the
+ * backend then splits ops this many times smaller: matmul, attention and elementwise (the thresholds above were
+ * measured with sleeping workers). At 2^17 multiply-adds (~15-30 µs of one thread's GEMV) a split saves several
+ * hand-offs' worth; needle-llama's gate/up, down and LM head GEMVs and its attention from 1K context then split.
+ */
+export const POLLING_DIVISOR = 8;
+
+/** The thresholds in force while the workers poll: matmul, attention and elementwise divided by POLLING_DIVISOR. */
+export function pollingThresholds(t: ParallelThresholds): ParallelThresholds {
+  return { ...t, matmul: t.matmul / POLLING_DIVISOR, attention: t.attention / POLLING_DIVISOR, elementwise: t.elementwise / POLLING_DIVISOR };
+}

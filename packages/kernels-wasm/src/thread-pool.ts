@@ -91,6 +91,8 @@ export interface KernelPool {
   readonly threads: number;
   /** Runs kernel `fn` with `argv` split across every thread; returns when all are done. */
   run(fn: number, argv: readonly number[]): void;
+  /** Whether the workers poll between jobs now (a hand-off costs microseconds) rather than sleep. */
+  readonly polling: boolean;
   /** Stops the workers (idempotent). */
   close(): void;
 }
@@ -155,6 +157,11 @@ export class ThreadPool implements KernelPool {
     return new ThreadPool(threads, workers, control, args, fns, names);
   }
 
+  /** Whether the workers poll between jobs now (see SPIN_US) rather than sleep. */
+  get polling(): boolean {
+    return performance.now() >= this.sleepUntil;
+  }
+
   /**
    * Runs kernel `fn` with `argv` on every thread (the caller is thread 0) and returns when all are done.
    * Throws WasmWorkerError when a worker has died (before or during the job); the pool stays broken after that.
@@ -166,7 +173,7 @@ export class ThreadPool implements KernelPool {
     ctl[CTL.FN] = fn;
     ctl[CTL.NARGS] = argv.length;
     ctl[CTL.NTH] = threads;
-    const polling = performance.now() >= this.sleepUntil;
+    const polling = this.polling;
     ctl[CTL.SPIN_US] = polling ? SPIN_US : 0;
     Atomics.store(ctl, CTL.PENDING, threads - 1);
     Atomics.add(ctl, CTL.GEN, 1);

@@ -20,7 +20,7 @@ import {
   type Tensor,
 } from '@shadowkv/core';
 import { KERNEL_NAMES, type KernelName, type ScratchQueries } from './kernel-module.js';
-import { DEFAULT_THRESHOLDS, type ParallelThresholds } from './parallel-thresholds.js';
+import { DEFAULT_THRESHOLDS, pollingThresholds, type ParallelThresholds } from './parallel-thresholds.js';
 import { RopeTables } from './rope-tables.js';
 import type { KernelPool } from './thread-pool.js';
 import { WasmAllocator, type KernelMemory } from './wasm-allocator.js';
@@ -56,8 +56,10 @@ export class WasmBackend implements KernelBackend {
   readonly threads: number;
   /** Why threads were not used although asked for, or null. */
   readonly singleThreadReason: string | null;
-  /** Parallel thresholds in force (see parallel-thresholds.ts). */
-  readonly thresholds: ParallelThresholds;
+  /** The parallel thresholds given (see parallel-thresholds.ts), in force while the pool's workers sleep between jobs. */
+  private readonly sleepingThresholds: ParallelThresholds;
+  /** Those thresholds while the workers poll between jobs (lower: a hand-off then costs microseconds). */
+  private readonly pollingThresholds: ParallelThresholds;
 
   private readonly memory: KernelMemory;
   private readonly fns: Record<KernelName, KernelFn>;
@@ -78,10 +80,16 @@ export class WasmBackend implements KernelBackend {
     this.pool = parts.pool;
     this.threads = parts.pool ? parts.pool.threads : 1;
     this.singleThreadReason = parts.singleThreadReason;
-    this.thresholds = parts.thresholds;
+    this.sleepingThresholds = parts.thresholds;
+    this.pollingThresholds = pollingThresholds(parts.thresholds);
     this.alloc = new WasmAllocator(parts.memory, HEAP_BASE, parts.limitBytes);
     this.ropeTables = new RopeTables(this.alloc, (p, n) => this.f32View(p, n));
     this.capabilities = { dtypes: ['f32', 'i32'], weightDtypes: ['f32', 'f16', 'bf16'], maxTensorBytes: parts.limitBytes - HEAP_BASE };
+  }
+
+  /** Parallel thresholds in force now (see parallel-thresholds.ts): lower while the pool's workers poll between jobs. */
+  get thresholds(): ParallelThresholds {
+    return this.pool?.polling ? this.pollingThresholds : this.sleepingThresholds;
   }
 
   /**
