@@ -126,6 +126,30 @@ describe('projectMemory() vs the allocator on wasm: token-major endPrefill, laye
   }
 });
 
+describe('a prompt too long for dense on wasm', () => {
+  // The out-of-memory advice ("use the ShadowKV or KCache policy") holds for a too-long prompt: in a 16 MiB wasm
+  // memory the tiny model's dense prefill of 2200 tokens fails with the typed error, while ShadowKV and KCache
+  // (layer-major prefill: one layer's dense K/V beside the decode layers) prefill it and generate (measured peaks
+  // 14.1 and 14.7 MB of 16.8).
+  it('is the typed WasmOutOfMemoryError for dense, and runs under ShadowKV and KCache', async () => {
+    const { wasm, WasmOutOfMemoryError } = await import('@shadowkv/kernels-wasm');
+    const dir = await ensureRandomModel('tiny');
+    for (const name of ['dense', 'shadowkv', 'kcache'] as const) {
+      const backend = await wasm({ threads: 1, maxMemoryBytes: 16 * 2 ** 20 });
+      const engine = await createEngine({ model: dir, backend, cache: createPolicy(name) });
+      try {
+        const ids = syntheticPrompt(2200, engine.model.config.vocabSize, null);
+        const run = engine.generateText({ inputIds: ids }, { maxNewTokens: 4, ignoreEos: true });
+        if (name === 'dense') await expect(run).rejects.toThrow(WasmOutOfMemoryError);
+        else expect((await run).tokens).toHaveLength(4);
+      } finally {
+        engine.dispose();
+        backend.destroy();
+      }
+    }
+  }, 60_000);
+});
+
 describe('shadowkv bench capacity (CLI)', () => {
   it('prints the longest context per policy as JSON', async () => {
     const r = await runCli(['bench', 'capacity', '--random', 'tiny', '--memory', '32MiB', '--threads', '1', '--policy', 'dense,shadowkv:budget=256:rank=32:outliers=4', '--json', '--quiet']);
