@@ -96,67 +96,124 @@ function keyColumnsScalar(o: usize, ar: usize, bg: usize, rank: i32, d: i32, c0:
   }
 }
 
-/** Scratch bytes landmarkScores needs per thread. */
+/** Scratch bytes landmarkScores needs per thread (two rows of scores). */
 export function landmarkScratchBytes(nChunks: i32): i32 {
-  return nChunks * 4 + 16;
+  return nChunks * 8 + 32;
 }
 
 /**
  * out[g, c] = max over the query heads h of KV head g of softmax_c(scale * q_h · landmark[g, c]); threads split
- * the KV heads. Scores run four chunks per pass against one query head.
+ * the KV heads. Query heads go two at a time (GQA): each landmark row loaded once serves both, four chunks per
+ * pass. Each head's sums run in the same order as one head alone, so the scores do not depend on the pairing.
  */
 export function landmarkScores(out: usize, q: usize, lm: usize, nHeads: i32, nKv: i32, nChunks: i32, d: i32, scale: f32, scratch: usize, scratchStride: usize, tid: i32, nth: i32): void {
   const group = nHeads / nKv;
   const g0 = partStart(nKv, tid, nth), g1 = partStart(nKv, tid + 1, nth);
-  const row = scratch + <usize>tid * scratchStride;
+  const row0 = scratch + <usize>tid * scratchStride;
+  const row1 = row0 + (((<usize>nChunks << 2) + 15) & ~15);
   const rb = <usize>d << 2;
-  const d4 = d & ~3;
-  const sc = f32x4.splat(scale);
   for (let g = g0; g < g1; g++) {
     const og = out + ((<usize>g * <usize>nChunks) << 2);
     const lg = lm + <usize>g * <usize>nChunks * rb;
-    for (let hh = 0; hh < group; hh++) {
+    let hh = 0;
+    for (; hh + 2 <= group; hh += 2) {
       const qh = q + <usize>(g * group + hh) * rb;
-      let c = 0;
-      for (; c + 4 <= nChunks; c += 4) {
-        const l0 = lg + <usize>c * rb, l1 = l0 + rb, l2 = l1 + rb, l3 = l2 + rb;
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        for (let e = 0; e < d4; e += 4) {
-          const o = <usize>e << 2;
-          const x = v128.load(qh + o);
-          a0 = f32x4.add(a0, f32x4.mul(x, v128.load(l0 + o)));
-          a1 = f32x4.add(a1, f32x4.mul(x, v128.load(l1 + o)));
-          a2 = f32x4.add(a2, f32x4.mul(x, v128.load(l2 + o)));
-          a3 = f32x4.add(a3, f32x4.mul(x, v128.load(l3 + o)));
-        }
-        let r = hsum4(a0, a1, a2, a3);
-        for (let e = d4; e < d; e++) {
-          const o = <usize>e << 2;
-          r = f32x4.add(r, f32x4.mul(f32x4.splat(load<f32>(qh + o)), f32x4(load<f32>(l0 + o), load<f32>(l1 + o), load<f32>(l2 + o), load<f32>(l3 + o))));
-        }
-        v128.store(row + (<usize>c << 2), f32x4.mul(r, sc));
-      }
-      for (; c < nChunks; c++) {
-        const l0 = lg + <usize>c * rb;
-        let s: f32 = 0;
-        for (let e = 0; e < d; e++) s += load<f32>(qh + (<usize>e << 2)) * load<f32>(l0 + (<usize>e << 2));
-        store<f32>(row + (<usize>c << 2), s * scale);
-      }
-      softmaxRow(row, row, nChunks);
-      if (hh == 0) memory.copy(og, row, <usize>nChunks << 2);
-      else {
-        let c2 = 0;
-        for (; c2 + 4 <= nChunks; c2 += 4) {
-          const o = <usize>c2 << 2;
-          v128.store(og + o, f32x4.max(v128.load(og + o), v128.load(row + o)));
-        }
-        for (; c2 < nChunks; c2++) {
-          const o = <usize>c2 << 2;
-          store<f32>(og + o, max(load<f32>(og + o), load<f32>(row + o)));
-        }
-      }
+      headPairLogits(row0, row1, qh, qh + rb, lg, nChunks, d, scale);
+      softmaxRow(row0, row0, nChunks);
+      softmaxRow(row1, row1, nChunks);
+      mergeMax(og, row0, nChunks, hh == 0);
+      mergeMax(og, row1, nChunks, false);
+    }
+    if (hh < group) {
+      headLogits(row0, q + <usize>(g * group + hh) * rb, lg, nChunks, d, scale);
+      softmaxRow(row0, row0, nChunks);
+      mergeMax(og, row0, nChunks, hh == 0);
     }
   }
+}
+
+/** og = row (first) or max(og, row), elementwise over n. */
+function mergeMax(og: usize, row: usize, n: i32, first: bool): void {
+  if (first) {
+    memory.copy(og, row, <usize>n << 2);
+    return;
+  }
+  let c = 0;
+  for (; c + 4 <= n; c += 4) {
+    const o = <usize>c << 2;
+    v128.store(og + o, f32x4.max(v128.load(og + o), v128.load(row + o)));
+  }
+  for (; c < n; c++) {
+    const o = <usize>c << 2;
+    store<f32>(og + o, max(load<f32>(og + o), load<f32>(row + o)));
+  }
+}
+
+/** row[c] = scale * qh · lg[c] for one query head, four chunks per pass. */
+function headLogits(row: usize, qh: usize, lg: usize, nChunks: i32, d: i32, scale: f32): void {
+  const rb = <usize>d << 2;
+  const d4 = d & ~3;
+  const sc = f32x4.splat(scale);
+  let c = 0;
+  for (; c + 4 <= nChunks; c += 4) {
+    const l0 = lg + <usize>c * rb, l1 = l0 + rb, l2 = l1 + rb, l3 = l2 + rb;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let e = 0; e < d4; e += 4) {
+      const o = <usize>e << 2;
+      const x = v128.load(qh + o);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(l0 + o)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load(l1 + o)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(l2 + o)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load(l3 + o)));
+    }
+    v128.store(row + (<usize>c << 2), f32x4.mul(logitTail(hsum4(a0, a1, a2, a3), qh, l0, rb, d4, d), sc));
+  }
+  for (; c < nChunks; c++) store<f32>(row + (<usize>c << 2), chunkDot(qh, lg + <usize>c * rb, d) * scale);
+}
+
+/** headLogits for two query heads at once (rows r0, r1), each with headLogits' arithmetic. */
+function headPairLogits(r0: usize, r1: usize, qa: usize, qb: usize, lg: usize, nChunks: i32, d: i32, scale: f32): void {
+  const rb = <usize>d << 2;
+  const d4 = d & ~3;
+  const sc = f32x4.splat(scale);
+  let c = 0;
+  for (; c + 4 <= nChunks; c += 4) {
+    const l0 = lg + <usize>c * rb, l1 = l0 + rb, l2 = l1 + rb, l3 = l2 + rb;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let e = 0; e < d4; e += 4) {
+      const o = <usize>e << 2;
+      const x = v128.load(qa + o), y = v128.load(qb + o);
+      const k0 = v128.load(l0 + o), k1 = v128.load(l1 + o), k2 = v128.load(l2 + o), k3 = v128.load(l3 + o);
+      a0 = f32x4.add(a0, f32x4.mul(x, k0)); b0 = f32x4.add(b0, f32x4.mul(y, k0));
+      a1 = f32x4.add(a1, f32x4.mul(x, k1)); b1 = f32x4.add(b1, f32x4.mul(y, k1));
+      a2 = f32x4.add(a2, f32x4.mul(x, k2)); b2 = f32x4.add(b2, f32x4.mul(y, k2));
+      a3 = f32x4.add(a3, f32x4.mul(x, k3)); b3 = f32x4.add(b3, f32x4.mul(y, k3));
+    }
+    v128.store(r0 + (<usize>c << 2), f32x4.mul(logitTail(hsum4(a0, a1, a2, a3), qa, l0, rb, d4, d), sc));
+    v128.store(r1 + (<usize>c << 2), f32x4.mul(logitTail(hsum4(b0, b1, b2, b3), qb, l0, rb, d4, d), sc));
+  }
+  for (; c < nChunks; c++) {
+    const l = lg + <usize>c * rb;
+    store<f32>(r0 + (<usize>c << 2), chunkDot(qa, l, d) * scale);
+    store<f32>(r1 + (<usize>c << 2), chunkDot(qb, l, d) * scale);
+  }
+}
+
+/** r plus, per lane i, the dimensions d4..d of q · landmark (l0 + i*rb) (headDim not a multiple of 4). */
+@inline function logitTail(r: v128, qh: usize, l0: usize, rb: usize, d4: i32, d: i32): v128 {
+  for (let e = d4; e < d; e++) {
+    const o = <usize>e << 2;
+    r = f32x4.add(r, f32x4.mul(f32x4.splat(load<f32>(qh + o)), f32x4(load<f32>(l0 + o), load<f32>(l0 + rb + o), load<f32>(l0 + 2 * rb + o), load<f32>(l0 + 3 * rb + o))));
+  }
+  return r;
+}
+
+/** Scalar q · landmark over d dimensions (the last chunks when nChunks is not a multiple of 4). */
+@inline function chunkDot(qh: usize, l: usize, d: i32): f32 {
+  let s: f32 = 0;
+  for (let e = 0; e < d; e++) s += load<f32>(qh + (<usize>e << 2)) * load<f32>(l + (<usize>e << 2));
+  return s;
 }
 
 /** Scratch bytes topK needs per thread. */

@@ -15,6 +15,11 @@ export interface ParallelThresholds {
 }
 
 /**
+ * `sparse` is 2^22 (it was 2^20): needle-llama's key rebuild at B=256 r=32 is exactly 2^20 multiply-adds, about
+ * 0.12 ms on one thread, and handing it to the pool made the decode step slower (quiet machine, 2026-12-07, 4K:
+ * keyRebuild 1.42 ms per step on 2 threads vs 0.80 on 1; the workers sleep between the decode's few pooled ops,
+ * so a hand-off there costs more than the ~40 µs a hot loop sees). Ops of the 1B shapes (2^24) still split.
+ *
  * Measured with `bench/ops.ts` (Node 20, the shared 2-core development machine under a load average of 15-20,
  * 2026-12-07; BENCHMARKS.md "kernels-wasm"): a pooled 4-element add costs 47.6 µs median (34.8 µs best) against
  * 4.8 µs (1.4 µs) on the calling thread, so a hand-off is ~35-45 µs. One thread runs the GEMV at 1.5-2.6 GFLOP/s
@@ -34,7 +39,7 @@ export const DEFAULT_THRESHOLDS: ParallelThresholds = {
   matmul: 1 << 20,
   attention: 1 << 20,
   elementwise: 1 << 19,
-  sparse: 1 << 20,
+  sparse: 1 << 22,
 };
 
 /**

@@ -106,7 +106,12 @@ export async function refineChunksKeepingKeys(
     throw e;
   }
   const ids = topChunksByMass(p, candidates, nKvHeads, chunkSize, count, out);
-  const candidateIndex = Array.from({ length: nKvHeads }, (_, h) => new Map(Array.from(candidates.subarray(h * nCand, (h + 1) * nCand), (id, k) => [id, k])));
+  const candidateIndex: Map<number, number>[] = [];
+  for (let h = 0; h < nKvHeads; h++) {
+    const m = new Map<number, number>();
+    for (let k = 0; k < nCand; k++) m.set(candidates[h * nCand + k], k);
+    candidateIndex.push(m);
+  }
   return { ids, rebuilt, candidateIndex, reused };
 }
 
@@ -215,11 +220,9 @@ export function topChunksByMass(tokenScores: Float32Array, candidates: Int32Arra
       for (let j = 0; j < chunkSize; j++) m += tokenScores[o + j];
       mass[k] = m;
       // k goes before top[i] when its mass is larger, or equal with a lower chunk id.
-      const before = (i: number) => m > mass[top[i]] || (m === mass[top[i]] && ids[k] < ids[top[i]]);
-      if (n === count && !before(count - 1)) continue;
-      let i = n < count ? n++ : count - 1;
-      for (; i > 0 && before(i - 1); i--) top[i] = top[i - 1];
-      top[i] = k;
+      let i = n < count ? n++ : count;
+      for (; i > 0 && (m > mass[top[i - 1]] || (m === mass[top[i - 1]] && ids[k] < ids[top[i - 1]])); i--) if (i < count) top[i] = top[i - 1];
+      if (i < count) top[i] = k;
     }
     const best = res.subarray(h * count, (h + 1) * count);
     for (let i = 0; i < count; i++) best[i] = ids[top[i]];

@@ -177,6 +177,11 @@ export function sparseCases(seed: number, randomCount: number): ConformanceCase[
     cases.push(landmarkCase(2 * group, 2, nChunks, headDim, 1));
   }
   cases.push(landmarkCase(32, 8, 4096, 128, 3), landmarkCase(8, 1, 63, 64, 10));
+  // Widths that are not a multiple of 4 and odd groups: ShadowKV's spread landmarks are headDim + groups wide
+  // (65 with one group, 72 with 8), and backends may score query heads in pairs.
+  for (const [group, width, nChunks] of [[3, 72, 13], [3, 65, 6], [1, 65, 5], [2, 65, 11], [5, 66, 9]] as const) {
+    cases.push(landmarkCase(2 * group, 2, nChunks, width, 1));
+  }
   for (let i = 0; i < randomCount; i++) {
     const group = r.pick([1, 2, 4, 8]);
     const nKv = r.pick([1, 2, 4]);
