@@ -3,6 +3,9 @@
 // the work a decode layer queues before it (landmark scores + top-k over nChunks, here with the q/k/v, o and MLP
 // GEMVs of a Llama-3.2-1B-shaped layer in f16): the read then also waits for that work, which is what a
 // per-layer round trip costs a decode step (the GPU idles while the host turns the ids into uploads).
+// (d) the device-side chunk cache: the same selection, then chunkCacheUpdate, the misses' read started, the key
+// rebuild (rebuildKeysInto, rank 160, into a [nKvHeads, budget + 512, headDim] key buffer) queued and flushed,
+// then the wait: how long until the misses are on the host, and until the rebuild is done too.
 // Run: npx tsx --conditions=@shadowkv/source packages/kernels-webgpu/bench/round-trip.ts [iterations] [nChunks]
 import type { Tensor } from '@shadowkv/core';
 import { webgpu } from '../src/index.js';
@@ -52,6 +55,40 @@ async function time(label: string, withLayer: boolean): Promise<void> {
   console.log(`${label}: median ${total[total.length >> 1].toFixed(2)} ms, min ${total[0].toFixed(2)} ms (${iterations} runs)`);
 }
 
+const rank = 160;
+const chunkSize = 8;
+const seqLen = nChunks * chunkSize;
+const a = backend.upload(random(seqLen * rank), [seqLen, rank]);
+const b = backend.upload(random(nKv * rank * headDim, 1 / Math.sqrt(rank)), [nKv, rank, headDim]);
+const kd = backend.zeros([nKv, nSelect * chunkSize + 512, headDim]);
+const table = backend.upload(new Int32Array(nKv * (nSelect + nChunks)).fill(-1), [nKv, nSelect + nChunks], 'i32');
+const rope = { headDim, attentionScaling: 1, invFreq: Float32Array.from({ length: headDim / 2 }, (_, i) => 500000 ** (-i / (headDim / 2))) };
+
+/** (d): misses on the host after `missesMs`, the rebuild done after `doneMs` (both from the start of the layer). */
+async function deviceCacheOnce(withLayer: boolean): Promise<{ missesMs: number; doneMs: number; missBytes: number }> {
+  await backend.sync();
+  const t0 = performance.now();
+  const sel = layerThenSelect(withLayer);
+  const { order, misses } = backend.chunkCacheUpdate!(table, sel, { slots: nSelect, fullChunks: nChunks, capacity: nKv * nSelect });
+  const list = backend.read(misses);
+  backend.rebuildKeysInto!(kd, a, b, order, chunkSize, 0, rope);
+  backend.flush!();
+  const m = await list;
+  const missesMs = performance.now() - t0;
+  await backend.sync();
+  const doneMs = performance.now() - t0;
+  for (const t of [sel, order, misses]) backend.dispose(t);
+  return { missesMs, doneMs, missBytes: m.byteLength };
+}
+
+async function timeDevice(label: string, withLayer: boolean): Promise<void> {
+  await deviceCacheOnce(withLayer);
+  const runs: { missesMs: number; doneMs: number; missBytes: number }[] = [];
+  for (let i = 0; i < iterations; i++) runs.push(await deviceCacheOnce(withLayer));
+  const med = (k: 'missesMs' | 'doneMs') => runs.map((r) => r[k]).sort((x, y) => x - y)[runs.length >> 1];
+  console.log(`${label}: misses on the host after median ${med('missesMs').toFixed(2)} ms, rebuild done after ${med('doneMs').toFixed(2)} ms (${runs[0].missBytes} bytes read; ${iterations} runs)`);
+}
+
 // (c) the bare readback: a 4-byte tensor already computed, nothing queued.
 const tiny = backend.upload(Int32Array.of(1), [1], 'i32');
 await backend.read(tiny);
@@ -65,4 +102,6 @@ bare.sort((a, b) => a - b);
 console.log(`bare readback of 4 bytes, idle queue: median ${bare[bare.length >> 1].toFixed(3)} ms, min ${bare[0].toFixed(3)} ms`);
 await time(`selection only (landmarks ${nKv}x${nChunks}, top-${nSelect}) + read`, false);
 await time('1B-shaped layer GEMVs (f16) + selection + read', true);
+await timeDevice(`selection + chunkCacheUpdate + misses read, rebuild of ${nSelect * chunkSize} keys (rank ${rank}) flushed before the wait`, false);
+await timeDevice('1B-shaped layer GEMVs (f16) + the same', true);
 backend.destroy();
