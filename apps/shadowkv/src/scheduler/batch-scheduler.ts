@@ -236,11 +236,11 @@ export class BatchScheduler {
       const req = this.queue.shift() as Request;
       try {
         req.state = req.policy.create(this.engine.cacheContext(req.ids.length + req.maxNewTokens));
+        if (takesLayerMajorPrefill(req.state)) req.layerMajor = new LayerMajorPrefill(this.engine.model, req.ids, req.state, { chunk: req.chunk });
       } catch (err) {
         this.finishWithError(req, err);
         continue;
       }
-      if (takesLayerMajorPrefill(req.state)) req.layerMajor = new LayerMajorPrefill(this.engine.model, req.ids, req.state, { chunk: req.chunk });
       req.phase = 'prefill';
       req.admittedAt = performance.now();
       this.running.push(req);
