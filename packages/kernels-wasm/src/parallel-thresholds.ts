@@ -10,7 +10,10 @@ export interface ParallelThresholds {
   attention: number;
   /** Elements of add / swiglu / rmsNorm / softmax / rope / embedding / gather / scatter. */
   elementwise: number;
-  /** Selected rows * rank * headDim of rebuildKeys, nHeads * nChunks * headDim of landmarkScores, rows * n of topK. */
+  /**
+   * Selected rows * rank * headDim of rebuildKeys, nHeads * nChunks * headDim of landmarkScores, rows * n of topK,
+   * elements copied by gatherChunks / scatterChunks.
+   */
   sparse: number;
 }
 

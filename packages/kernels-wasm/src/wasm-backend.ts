@@ -349,7 +349,8 @@ export class WasmBackend implements KernelBackend {
     const { nKvHeads, rows, headDim, nSel } = validateOpArgs.gatherChunks(src, idx, chunkSize);
     validateOpArgs.chunkIds('gatherChunks', this.i32View(it.ptr, nKvHeads * nSel), nSel, chunkSize, rows, 'src');
     const out = this.newTensor([nKvHeads, nSel * chunkSize, headDim], 'f32', 'gatherChunks');
-    this.run('copyChunks', [st.ptr, out.ptr, it.ptr, nKvHeads, rows, headDim, nSel, chunkSize, 1], nKvHeads * nSel * chunkSize * headDim, this.thresholds.elementwise);
+    // Chunk copies are a few hundred KiB of memory.copy: under the sparse threshold (elements) they stay on the calling thread.
+    this.run('copyChunks', [st.ptr, out.ptr, it.ptr, nKvHeads, rows, headDim, nSel, chunkSize, 1], nKvHeads * nSel * chunkSize * headDim, this.thresholds.sparse);
     return out;
   }
 
@@ -359,7 +360,7 @@ export class WasmBackend implements KernelBackend {
     const it = this.own('scatterChunks', idx);
     const { nKvHeads, rows, headDim, nSel } = validateOpArgs.scatterChunks(dst, src, idx, chunkSize);
     validateOpArgs.chunkIds('scatterChunks', this.i32View(it.ptr, nKvHeads * nSel), nSel, chunkSize, rows, 'dst');
-    this.run('copyChunks', [dt.ptr, st.ptr, it.ptr, nKvHeads, rows, headDim, nSel, chunkSize, 0], nKvHeads * nSel * chunkSize * headDim, this.thresholds.elementwise);
+    this.run('copyChunks', [dt.ptr, st.ptr, it.ptr, nKvHeads, rows, headDim, nSel, chunkSize, 0], nKvHeads * nSel * chunkSize * headDim, this.thresholds.sparse);
   }
 
   rebuildKeys(a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): Tensor {
