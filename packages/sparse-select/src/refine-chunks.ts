@@ -207,25 +207,31 @@ export function topChunksByMass(tokenScores: Float32Array, candidates: Int32Arra
     throw new ShapeError('topChunksByMass', `${tokenScores.length} token scores, [${nKvHeads}, ${nCand}*${chunkSize}] needs ${candidates.length * chunkSize}`);
   }
   const res = out ?? new Int32Array(nKvHeads * count);
-  // This runs per layer and decode step: typed arrays, and the `count` best kept by insertion into a sorted list
-  // (a few dozen candidates; a comparator sort cost several times more).
+  // This runs per layer and decode step: the count-th largest mass comes from a native sort of a copy, then one
+  // pass keeps the larger masses and, of those equal to it, the lowest chunk ids (a comparator sort cost several
+  // times more).
   const mass = new Float64Array(nCand);
-  const top = new Int32Array(count); // candidate indices, best first
+  const sorted = new Float64Array(nCand);
   for (let h = 0; h < nKvHeads; h++) {
     const ids = candidates.subarray(h * nCand, (h + 1) * nCand);
-    let n = 0;
     for (let k = 0; k < nCand; k++) {
       let m = 0;
       const o = (h * nCand + k) * chunkSize;
       for (let j = 0; j < chunkSize; j++) m += tokenScores[o + j];
-      mass[k] = m;
-      // k goes before top[i] when its mass is larger, or equal with a lower chunk id.
-      let i = n < count ? n++ : count;
-      for (; i > 0 && (m > mass[top[i - 1]] || (m === mass[top[i - 1]] && ids[k] < ids[top[i - 1]])); i--) if (i < count) top[i] = top[i - 1];
-      if (i < count) top[i] = k;
+      mass[k] = Number.isNaN(m) ? -Infinity : m; // a NaN score ranks last instead of breaking the threshold
     }
+    sorted.set(mass);
+    sorted.sort();
+    const thr = sorted[nCand - count];
     const best = res.subarray(h * count, (h + 1) * count);
-    for (let i = 0; i < count; i++) best[i] = ids[top[i]];
+    let n = 0;
+    const ties: number[] = [];
+    for (let k = 0; k < nCand; k++) {
+      if (mass[k] > thr) best[n++] = ids[k];
+      else if (mass[k] === thr) ties.push(ids[k]);
+    }
+    ties.sort((x, y) => x - y);
+    for (let i = 0; n < count; i++) best[n++] = ties[i];
     best.sort();
   }
   return res;
