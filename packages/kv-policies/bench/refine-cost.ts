@@ -36,7 +36,9 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-const backend: KernelBackend = backendName === 'cpu' ? cpu() : await wasm({ threads });
+// --sparse-threshold N: wasm's parallel threshold of the sparse ops (multiply-adds; default the backend's).
+const sparse = argv.includes('--sparse-threshold') ? { thresholds: { sparse: Number(opt('sparse-threshold', '0')) } } : {};
+const backend: KernelBackend = backendName === 'cpu' ? cpu() : await wasm({ threads, ...sparse });
 const model = await LlamaModel.load(modelDir, { backend });
 model.contextLimit = Math.max(model.config.maxPositionEmbeddings, context + steps + 1);
 const c = model.config;
