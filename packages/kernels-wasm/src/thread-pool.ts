@@ -8,7 +8,7 @@
 // then throws WasmWorkerError instead of waiting for a count that will never reach zero.
 import { BackendUnavailableError } from '@shadowkv/core';
 import { WasmWorkerError } from './wasm-worker-error.js';
-import { CTL, DEAD_BUMP, DEATH, MAX_ARGS, WORKER_SOURCE } from './worker-source.js';
+import { CTL, DEAD_BUMP, DEATH, MAX_ARGS, PREEMPTED_MS, WORKER_SOURCE } from './worker-source.js';
 
 /** The subset of a Worker (Node worker_threads or Web Worker) the pool uses. */
 interface AnyWorker {
@@ -33,13 +33,14 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 /**
  * Polling instead of sleeping between jobs. A wake-up from Atomics.wait took 45-85 µs on the 2-core development
  * machine against ~2 µs for a hand-off to a polling thread (bench/decode-kernels.ts --only handoff), and a decode
- * step hands off every few hundred microseconds, so while jobs come the workers poll for SPIN_US after each one and
- * the caller polls for the workers' shares for up to SPIN_US. On a machine with more runnable threads than cores a
- * polling thread is descheduled instead (and the scheduler favours threads that slept): a worker that has not
- * finished SLOW_LAG_MS after the caller's share says so, and the pool then sleeps between jobs (the workers block at
- * once, the caller after a few polls) for SLEEP_MS before it tries polling again.
+ * step hands off every few tens to hundreds of microseconds, so while jobs come the workers poll for SPIN_US after
+ * each one and the caller polls for the workers' shares for up to SPIN_US. On a machine with more runnable threads
+ * than cores polling only takes time from other threads (this process's included) and the scheduler favours
+ * threads that slept: a polling thread that finds it was descheduled (PREEMPTED_MS between two clock reads, in a
+ * worker or in the caller), or a worker that has not finished SLOW_LAG_MS after the caller's share, makes the pool
+ * sleep between jobs (the workers block at once, the caller after a few polls) for SLEEP_MS before it polls again.
  */
-const SPIN_US = 2000;
+const SPIN_US = 1000;
 const SLOW_LAG_MS = 0.5;
 const SLEEP_MS = 1000;
 
@@ -159,6 +160,10 @@ export class ThreadPool implements KernelPool {
 
   /** Whether the workers poll between jobs now (see SPIN_US) rather than sleep. */
   get polling(): boolean {
+    if (Atomics.load(this.ctl, CTL.CONTENDED)) {
+      Atomics.store(this.ctl, CTL.CONTENDED, 0);
+      this.sleepUntil = performance.now() + SLEEP_MS;
+    }
     return performance.now() >= this.sleepUntil;
   }
 
@@ -186,6 +191,8 @@ export class ThreadPool implements KernelPool {
     }
     let spins = 0;
     let start = 0;
+    let last = 0;
+    let preempted = false;
     for (;;) {
       const p = Atomics.load(ctl, CTL.PENDING);
       if (p === 0) break;
@@ -195,8 +202,11 @@ export class ThreadPool implements KernelPool {
       // Every 256 polls: block once past the polling budget (a few polls when the pool sleeps between jobs).
       const now = performance.now();
       if (start === 0) start = now;
-      if (!polling || now - start >= SPIN_US / 1000) Atomics.wait(ctl, CTL.PENDING, p);
+      else if (now - last > PREEMPTED_MS) preempted = true;
+      last = now;
+      if (!polling || preempted || now - start >= SPIN_US / 1000) Atomics.wait(ctl, CTL.PENDING, p);
     }
+    if (polling && preempted) this.sleepUntil = performance.now() + SLEEP_MS;
     // A worker far behind the caller while polling was descheduled: sleep between jobs for a while.
     if (polling && start !== 0 && performance.now() - start > SLOW_LAG_MS) this.sleepUntil = performance.now() + SLEEP_MS;
     if (failed) throw failed;

@@ -6,7 +6,7 @@
 // it goes (DEAD, WHY, CODE) and moves and wakes PENDING, so a caller blocked on the job sees it (thread-pool.ts).
 
 /** Control words (Int32Array indices) shared by the caller and the workers. */
-export const CTL = { GEN: 0, FN: 1, NARGS: 2, PENDING: 3, NTH: 4, ERROR: 5, SHUTDOWN: 6, DEAD: 7, WHY: 8, CODE: 9, SPIN_US: 10, WORDS: 12 } as const;
+export const CTL = { GEN: 0, FN: 1, NARGS: 2, PENDING: 3, NTH: 4, ERROR: 5, SHUTDOWN: 6, DEAD: 7, WHY: 8, CODE: 9, SPIN_US: 10, CONTENDED: 11, WORDS: 12 } as const;
 /** Why a worker died (CTL.WHY): an exception escaped its loop, it exited (CODE = exit code), or its host saw it exit. */
 export const DEATH = { THREW: 1, EXITED: 2, EXIT_SEEN: 3 } as const;
 /** Added to PENDING by a dying worker: changes the value a blocked caller waits on, so it cannot miss the wake-up. */
@@ -17,11 +17,16 @@ export const JOB_START_MARKER = '/* job start */';
 export const MAX_ARGS = 24;
 /** Polls of the job counter before a worker checks its poll budget (CTL.SPIN_US, set by the caller per job). */
 export const WORKER_SPINS = 2000;
+/**
+ * A gap this long (ms) between two clock reads of a polling thread (normally microseconds apart) means it was
+ * descheduled: the machine has more runnable threads than cores, and polling only takes time from other threads.
+ */
+export const PREEMPTED_MS = 0.3;
 
 export const WORKER_SOURCE = `
 (function () {
   var GEN = ${CTL.GEN}, FN = ${CTL.FN}, NARGS = ${CTL.NARGS}, PENDING = ${CTL.PENDING}, NTH = ${CTL.NTH}, ERROR = ${CTL.ERROR}, SHUTDOWN = ${CTL.SHUTDOWN};
-  var DEAD = ${CTL.DEAD}, WHY = ${CTL.WHY}, CODE = ${CTL.CODE}, SPIN_US = ${CTL.SPIN_US};
+  var DEAD = ${CTL.DEAD}, WHY = ${CTL.WHY}, CODE = ${CTL.CODE}, SPIN_US = ${CTL.SPIN_US}, CONTENDED = ${CTL.CONTENDED};
   var isNode = typeof process !== 'undefined' && process.versions && process.versions.node && typeof require === 'function';
   function start(d, post) {
     var inst;
@@ -48,12 +53,15 @@ export const WORKER_SOURCE = `
     try {
       for (;;) {
         // Poll for the next job for SPIN_US microseconds (the pool's choice, thread-pool.ts), then block until
-        // notified; the clock is read once per WORKER_SPINS polls.
-        var spins = 0, g, until = 0;
+        // notified; the clock is read once per WORKER_SPINS polls. A polling worker that finds it was descheduled
+        // between two reads tells the pool (CONTENDED: it stops polling for a while) and blocks at once.
+        var spins = 0, g, until = 0, last = 0;
         while ((g = Atomics.load(ctl, GEN)) === seen) {
           if (++spins % ${WORKER_SPINS} === 0) {
             var now = performance.now();
             if (until === 0) until = now + ctl[SPIN_US] / 1000;
+            else if (now - last > ${PREEMPTED_MS}) { Atomics.store(ctl, CONTENDED, 1); until = now; }
+            last = now;
             if (now >= until) Atomics.wait(ctl, GEN, seen);
           }
         }
