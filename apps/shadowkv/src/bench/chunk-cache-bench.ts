@@ -6,6 +6,7 @@
 //
 //   npx tsx --conditions=@shadowkv/source apps/shadowkv/src/bench/chunk-cache-bench.ts \
 //     --model ../shared/models/needle-llama --context 1024 --steps 8 --backend webgpu [--rank 32 --budget 256 --outliers 4 --top-n 256] [--json]
+//   (policy flags not given keep the policies' defaults)
 //   (--random llama-3.2-1b instead of --model for the 1B shapes)
 import { parseArgs } from 'node:util';
 import type { BackendCounters, KernelBackend, KvCacheState, KvStepStats } from '@shadowkv/core';
@@ -36,10 +37,10 @@ const { values: o } = parseArgs({
     context: { type: 'string', default: '1024' },
     steps: { type: 'string', default: '8' },
     backend: { type: 'string', default: 'webgpu' },
-    rank: { type: 'string', default: '32' },
-    budget: { type: 'string', default: '256' },
-    outliers: { type: 'string', default: '4' },
-    'top-n': { type: 'string', default: '256' },
+    rank: { type: 'string' },
+    budget: { type: 'string' },
+    outliers: { type: 'string' },
+    'top-n': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -70,9 +71,12 @@ async function main(): Promise<void> {
   const backend = engine.backend;
   if (typeof backend.chunkCacheUpdate !== 'function') throw new Error(`${backend.name} has no chunkCacheUpdate: nothing to compare`);
   const counters = (): BackendCounters | undefined => backend.counters?.();
-  const skv = { rank: Number(o.rank), budget: Number(o.budget), outliers: Number(o.outliers) };
+  // Flags not given leave the policies' defaults.
+  const given = (k: 'rank' | 'budget' | 'outliers') => (o[k] === undefined ? {} : { [k]: Number(o[k]) });
+  const skv = { ...given('rank'), ...given('budget'), ...given('outliers') };
+  const kc = o['top-n'] === undefined ? {} : { topN: Number(o['top-n']) };
   const runs: { policy: string; mode: Mode; state?: KvCacheState; next: number; tokens: number[]; steps: StepRecord[]; totals?: KvStepStats }[] = [];
-  const policies = [shadowkv(skv), shadowkv(skv), kcache({ topN: Number(o['top-n']) }), kcache({ topN: Number(o['top-n']) })];
+  const policies = [shadowkv(skv), shadowkv(skv), kcache(kc), kcache(kc)];
   const c = engine.model.config;
   const ids = syntheticPrompt(context, c.vocabSize, c.bosTokenId);
   process.stderr.write(`prefill ${context} tokens on ${backend.name}...\n`);

@@ -17,7 +17,7 @@ export function chunkCacheUpdate(ctx: GpuContext, tableIn: Tensor, selIn: Tensor
   // entries), each selected chunk's table entry, the order row; the table's other entries are not touched.
   ctx.dispatch(
     chunkCacheUpdateKernel,
-    { mapped: map !== undefined },
+    { mapped: map !== undefined, wg: p.slots <= 64 ? 64 : 256 },
     [nKv, n, p.slots, p.slots + chunkCapacity, chunkCapacity, p.fullChunks, p.capacity, nMap],
     [table, sel, map ?? sel, order, misses, scratch],
     [1, 1, 1],

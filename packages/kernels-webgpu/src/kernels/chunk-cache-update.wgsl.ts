@@ -9,14 +9,13 @@
 //   4. each miss records itself (full chunks only), writes order and, within capacity, chunk * slots + slot.
 // Phases 3 and 4 touch distinct entries within a phase (an evicted chunk is never a miss recorded below n, a
 // miss's old copy is never a free slot), so the result equals the sequential reference.
-import { LINEAR_WORKGROUP } from '../gpu-constants.js';
 import { defineKernel } from '../kernel-def.js';
 
-export type ChunkCacheUpdateSpec = { readonly mapped: boolean };
-
-const WG = LINEAR_WORKGROUP;
+/** wg: invocations (64 or 256; a power of two): the kernel is barrier-bound, so no wider than the slots need. */
+export type ChunkCacheUpdateSpec = { readonly mapped: boolean; readonly wg: number };
 
 export function renderChunkCacheUpdate(spec: ChunkCacheUpdateSpec): string {
+  const WG = spec.wg;
   const chunkOf = spec.mapped ? 'posMap[h * p.nMap + u32(sel[h * p.n + s])]' : 'sel[h * p.n + s]';
   return /* wgsl */ `
 struct Params { nKv: u32, n: u32, slots: u32, width: u32, chunkCap: u32, fullChunks: u32, capacity: u32, nMap: u32 }
