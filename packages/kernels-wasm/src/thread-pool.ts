@@ -38,11 +38,12 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
  * than cores polling only takes time from other threads (this process's included) and the scheduler favours
  * threads that slept: a polling thread that finds it was descheduled (PREEMPTED_MS between two clock reads, in a
  * worker or in the caller), or a worker that has not finished SLOW_LAG_MS after the caller's share, makes the pool
- * sleep between jobs (the workers block at once, the caller after a few polls) for SLEEP_MS before it polls again.
+ * sleep between jobs (the workers block at once, the caller after a few polls) for SLEEP_MS before it polls again
+ * (each new try can cost one stall of a scheduler time slice on a loaded machine, hence seconds, not less).
  */
 const SPIN_US = 1000;
 const SLOW_LAG_MS = 0.5;
-const SLEEP_MS = 1000;
+const SLEEP_MS = 5000;
 
 interface Spawned {
   worker: AnyWorker;
