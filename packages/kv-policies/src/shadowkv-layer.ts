@@ -45,6 +45,8 @@ export interface ShadowKvLayerSnapshot {
  * Backend-agnostic: per step only the selected chunk ids ([nKvHeads, nSelect] i32) come to the host
  * (`await backend.read`); misses go up with backend.upload + backend.scatterChunks, keys are rebuilt with
  * backend.rebuildKeys and copied into place with backend.scatterChunks, and attention is backend.attention.
+ * Where the backend keeps the chunk cache on the device (chunkCacheUpdate) and there is no refine stage, only
+ * the misses come to the host and the keys are rebuilt before the host waits for them (attendOnDevice).
  */
 export class ShadowKvLayer implements DecodeLayer {
   private readonly backend: KernelBackend;
