@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { f32ToBf16, type KernelBackend, type Tensor } from '@shadowkv/core';
 import { DEFAULT_THRESHOLDS, wasm, WasmBackend } from '../src/index.js';
+import { rand } from './random-data.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -18,16 +19,6 @@ const context = Number(opt('context', '4096'));
 const layers = Number(opt('layers', '6'));
 const rounds = Number(opt('rounds', '30'));
 const only = opt('only', '');
-
-function rand(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 const compare = opt('compare', '');
 

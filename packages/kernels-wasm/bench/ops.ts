@@ -6,6 +6,7 @@
 import { f32ToBf16, halfToF32, type KernelBackend, type Tensor } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { wasm } from '../src/index.js';
+import { rand } from './random-data.js';
 
 const argv = process.argv.slice(2);
 const rounds = Number(argv[argv.indexOf('--rounds') + 1] || 0) || (argv.includes('--quick') ? 3 : 5);
@@ -21,16 +22,6 @@ interface Case {
   bytes: number;
   /** Builds inputs on a backend; returns the call to time. */
   setup(be: KernelBackend, engine: string): () => Tensor | void;
-}
-
-function rand(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
 }
 
 function gemvCase(n: number, k: number, dtype: 'f32' | 'bf16'): Case {

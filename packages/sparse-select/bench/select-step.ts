@@ -7,6 +7,7 @@ import type { KernelBackend, RopeSpec, Tensor } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { wasm } from '../../kernels-wasm/src/index.js'; // a bench-only import: sparse-select does not depend on kernels-wasm
 import { landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadQuery, topChunksByMass } from '../src/index.js';
+import { randomArray as rand } from '../src/random-data.test-support.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
@@ -20,16 +21,6 @@ const nHeads = 4, nKv = 2, d = 64, cs = 8, budget = 256, nSelect = budget / cs;
 const scale = 1 / Math.sqrt(d);
 const groups = 8;
 const rope: RopeSpec = { headDim: d, invFreq: Float32Array.from({ length: d / 2 }, (_, i) => 1 / 100000 ** ((2 * i) / d)), attentionScaling: 1 };
-
-function rand(n: number, seed: number, s = 1): Float32Array {
-  let x = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    out[i] = (x / 2 ** 32 - 0.5) * 2 * s;
-  }
-  return out;
-}
 
 interface Setup {
   name: string;
