@@ -362,12 +362,7 @@ export class BatchScheduler {
         if (req.phase === 'prefill') {
           req.pos += ids.length;
           req.opts.onPrefillProgress?.(req.pos, req.ids.length);
-          if (req.pos === req.ids.length) {
-            await (req.state as KvCacheState).endPrefill();
-            req.phase = 'decode';
-            req.reserve = req.projection.decodeFastBytes;
-            req.prefillDoneAt = performance.now();
-          }
+          if (req.pos === req.ids.length) await this.endPrefill(req);
         }
         if (rows[i] >= 0) this.onToken(req, (data as Float32Array).subarray(rows[i] * vocab, (rows[i] + 1) * vocab));
       } catch (err) {
@@ -413,10 +408,7 @@ export class BatchScheduler {
         req.opts.onPrefillProgress?.(lm.tokensDone, req.ids.length);
         if (lm.done) {
           req.pos = req.ids.length;
-          await (req.state as KvCacheState).endPrefill();
-          req.phase = 'decode';
-          req.reserve = req.projection.decodeFastBytes;
-          req.prefillDoneAt = performance.now();
+          await this.endPrefill(req);
           req.layerMajor = undefined;
           this.onToken(req, lm.logits);
         }
@@ -424,6 +416,14 @@ export class BatchScheduler {
         this.finishWithError(req, err);
       }
     }
+  }
+
+  /** The whole prompt is in: the state builds its decode side, and the request now reserves its decode bound. */
+  private async endPrefill(req: Request): Promise<void> {
+    await (req.state as KvCacheState).endPrefill();
+    req.phase = 'decode';
+    req.reserve = req.projection.decodeFastBytes;
+    req.prefillDoneAt = performance.now();
   }
 
   /** Samples the request's next token from its logits row and emits it; finishes the request at EOS, a stop string or its length. */
