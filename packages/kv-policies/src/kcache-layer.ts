@@ -2,7 +2,7 @@
 import type { KernelBackend, KvAppendInput, KvCacheContext, KvStepStats, LayerAttentionInput, Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore, type PendingChunkFetch } from '@shadowkv/kv-offload';
 import { massCount, selectTokens, tokenScores } from '@shadowkv/sparse-select';
-import type { DecodeLayer } from './offloading-state.js';
+import { countFetch, type DecodeLayer } from './offloading-state.js';
 import type { ResolvedKcacheParams } from './kcache-params.js';
 
 /** Working-set slots reserved first in mass mode; doubled when a step needs more. */
@@ -73,10 +73,7 @@ export class KcacheLayer implements DecodeLayer {
     t = performance.now();
     if (n > this.slots) this.grow(n);
     const fetch = this.cache.update(ids as Int32Array, n);
-    stats.fetchMs += performance.now() - t;
-    stats.hits += fetch.hits;
-    stats.misses += fetch.misses;
-    stats.bytesMoved += fetch.bytesMoved;
+    countFetch(stats, fetch, t);
 
     // Keys of the kept tokens in slot order; attention needs k and v of one shape, so unused slots gather token 0.
     t = performance.now();
@@ -119,10 +116,7 @@ export class KcacheLayer implements DecodeLayer {
     t = performance.now();
     this.store.appendTokenMajor((await newValue) as Float32Array, 1);
     const fetch = await pending.settle();
-    stats.fetchMs += performance.now() - t;
-    stats.hits += fetch.hits;
-    stats.misses += fetch.misses;
-    stats.bytesMoved += fetch.bytesMoved;
+    countFetch(stats, fetch, t);
 
     t = performance.now();
     const out = backend.attention(input.q, k, this.vf, { nHeads, nKvHeads, headDim, kvLen: n, causal: false, queryOffset: 0, scale: 1 / Math.sqrt(headDim) });

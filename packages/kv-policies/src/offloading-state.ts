@@ -11,8 +11,17 @@ import {
   type LayerAttentionInput,
   type Tensor,
 } from '@shadowkv/core';
+import type { ChunkFetch } from '@shadowkv/kv-offload';
 import { StepTracker } from './step-tracker.js';
 import { DenseKvBuffer, denseKvBytes, type DenseLayerData } from './dense-kv-buffer.js';
+
+/** Adds one chunk-cache fetch (its time since `t0`, hits, misses, bytes) to a step's stats. */
+export function countFetch(stats: KvStepStats, fetch: ChunkFetch, t0: number): void {
+  stats.fetchMs += performance.now() - t0;
+  stats.hits += fetch.hits;
+  stats.misses += fetch.misses;
+  stats.bytesMoved += fetch.bytesMoved;
+}
 
 /** The decode-phase state of one layer. */
 export interface DecodeLayer {

@@ -4,7 +4,7 @@ import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext
 import { ChunkCache, ValueStore, type PendingChunkFetch } from '@shadowkv/kv-offload';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet, type RefinedChunks } from '@shadowkv/sparse-select';
-import type { DecodeLayer } from './offloading-state.js';
+import { countFetch, type DecodeLayer } from './offloading-state.js';
 import type { DenseLayerData } from './dense-kv-buffer.js';
 import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
 
@@ -261,10 +261,7 @@ export class ShadowKvLayer implements DecodeLayer {
     // 3. Values: the chunk cache copies the misses into the budget rows of Vd and reports the slot order.
     t = performance.now();
     const fetch = this.cache.update(this.selected, nSelect);
-    stats.fetchMs += performance.now() - t;
-    stats.hits += fetch.hits;
-    stats.misses += fetch.misses;
-    stats.bytesMoved += fetch.bytesMoved;
+    countFetch(stats, fetch, t);
 
     // 4. Keys of the selected tokens from A·B with RoPE at their own positions, in the same slot order.
     t = performance.now();
@@ -323,10 +320,7 @@ export class ShadowKvLayer implements DecodeLayer {
     // the read), copy them into Vd's budget rows.
     t = performance.now();
     const fetch = await pending.settle();
-    stats.fetchMs += performance.now() - t;
-    stats.hits += fetch.hits;
-    stats.misses += fetch.misses;
-    stats.bytesMoved += fetch.bytesMoved;
+    countFetch(stats, fetch, t);
     const n = this.layout.nSelect;
     for (let h = 0; h < nKvHeads; h++) this.selected.set(fetch.slots.subarray(h * n, (h + 1) * n).slice().sort(), h * n); // ascending, as the host path keeps it
 
