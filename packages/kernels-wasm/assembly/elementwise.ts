@@ -1,6 +1,7 @@
 // Row and elementwise ops: add, swiglu, rmsNorm, softmax, rope, embedding and 16-bit widening. Elementwise ops
 // split the elements across threads in 4-aligned ranges; row ops split the rows.
 import { bf16Hi, bf16Lo, DT_BF16, DT_F32, f16Hi, f16Lo, hmax, hsum, partStart, sexp, vexp, weightAt } from './simd';
+import { DT_ROWS4, rows4Index } from './weight-layout';
 
 /** Thread tid's 4-aligned share [lo, hi) of n elements, as two i32 packed in an i64 (lo in the low half). */
 @inline function elemRange(n: i32, tid: i32, nth: i32): i64 {
@@ -138,12 +139,25 @@ export function rope(out: usize, x: usize, pos: usize, m: i32, nHeads: i32, half
   }
 }
 
-/** out[i, :] = table[ids[i], :] widened to f32 (ids already checked on the host). */
+/** out[i, :] = table[ids[i], :] widened to f32 (ids already checked on the host); the table in any weight dtype code. */
 export function embedding(out: usize, table: usize, dt: i32, ids: usize, m: i32, hidden: i32, tid: i32, nth: i32): void {
   const i0 = partStart(m, tid, nth), i1 = partStart(m, tid + 1, nth);
   for (let i = i0; i < i1; i++) {
-    const id = <usize>load<i32>(ids + (<usize>i << 2));
-    widen(out + ((<usize>i * <usize>hidden) << 2), table, dt, id * <usize>hidden, hidden);
+    const id = load<i32>(ids + (<usize>i << 2));
+    const o = out + ((<usize>i * <usize>hidden) << 2);
+    if (dt & DT_ROWS4) widenRows4(o, table, dt & 3, id, hidden);
+    else widen(o, table, dt, <usize>id * <usize>hidden, hidden);
+  }
+}
+
+/** out[0..k) = row j of a 16-bit matrix [n, k] in the rows4 layout (weight-layout.ts), as f32: eight values per line. */
+function widenRows4(out: usize, w: usize, dt: i32, j: i32, k: i32): void {
+  const row = w + (rows4Index(j, 0, k) << 1);
+  for (let p = 0; p < k; p += 8) {
+    const v = v128.load(row + (<usize>p << 3));
+    const o = out + (<usize>p << 2);
+    if (dt == DT_BF16) { v128.store(o, bf16Lo(v)); v128.store(o, bf16Hi(v), 16); }
+    else { v128.store(o, f16Lo(v)); v128.store(o, f16Hi(v), 16); }
   }
 }
 

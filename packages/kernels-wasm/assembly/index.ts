@@ -4,3 +4,4 @@ export { gemv, gemvAdd, gemvSwiglu, gemvScratchBytes, gemm, gemmScratchBytes } f
 export { attention, attentionScratchBytes } from './attention';
 export { add, swiglu, rmsNorm, softmaxRows, rope, embedding } from './elementwise';
 export { writeKv, copyChunks, rebuildKeys, landmarkScores, landmarkScratchBytes, topK, topKScratchBytes } from './sparse';
+export { interleaveRows4 } from './weight-layout';

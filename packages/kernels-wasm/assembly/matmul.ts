@@ -6,6 +6,7 @@
 // Both split the output columns across threads; each thread writes only its own columns.
 import { rmsNorm } from './elementwise';
 import { DT_BF16, DT_F16, DT_F32, f16Hi, f16Lo, hsum4, partStart, sexp, vexp, weightAt } from './simd';
+import { DT_ROWS4, weightAtRC } from './weight-layout';
 
 /** f32 weights: dots of x[0..k) with four consecutive w rows starting at w0. */
 @inline function dot4F32(x: usize, w0: usize, k: i32): v128 {
@@ -96,18 +97,66 @@ import { DT_BF16, DT_F16, DT_F32, f16Hi, f16Lo, hsum4, partStart, sexp, vexp, we
   return r;
 }
 
-/** Dots of x (xp: its permuted copy, bf16 only) with w rows j..j+3 of any weight dtype. */
-@inline function dot4(x: usize, xp: usize, w: usize, dt: i32, j: i32, k: i32): v128 {
-  if (dt == DT_F32) return dot4F32(x, w + ((<usize>j * <usize>k) << 2), k);
-  if (dt == DT_BF16) return dot4Bf16(x, xp, w + ((<usize>j * <usize>k) << 1), k);
-  return dot4F16(x, w + ((<usize>j * <usize>k) << 1), k);
+/**
+ * bf16 weights in the rows4 layout (weight-layout.ts): dot4Bf16's arithmetic, in the same order (so the results are
+ * bit-identical), over the group's 8k bytes read in address order: each k-block of eight is one 64-byte line holding
+ * rows 0-3. k % 8 == 0 (the layout requires it), so there is no tail.
+ */
+@inline function dot4Bf16Rows4(xp: usize, g: usize, k: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  const hi = i32x4.splat(0xffff0000);
+  let wp = g;
+  for (let p = 0; p < k; p += 8, wp += 64) {
+    const xo = <usize>p << 2;
+    const xe = v128.load(xp + xo), xd = v128.load(xp + xo, 16);
+    let v = v128.load(wp);
+    a0 = f32x4.add(a0, f32x4.mul(xe, i32x4.shl(v, 16))); b0 = f32x4.add(b0, f32x4.mul(xd, v128.and(v, hi)));
+    v = v128.load(wp, 16);
+    a1 = f32x4.add(a1, f32x4.mul(xe, i32x4.shl(v, 16))); b1 = f32x4.add(b1, f32x4.mul(xd, v128.and(v, hi)));
+    v = v128.load(wp, 32);
+    a2 = f32x4.add(a2, f32x4.mul(xe, i32x4.shl(v, 16))); b2 = f32x4.add(b2, f32x4.mul(xd, v128.and(v, hi)));
+    v = v128.load(wp, 48);
+    a3 = f32x4.add(a3, f32x4.mul(xe, i32x4.shl(v, 16))); b3 = f32x4.add(b3, f32x4.mul(xd, v128.and(v, hi)));
+  }
+  return hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
 }
 
-/** One output element: x · w row j (any dtype), for column tails. */
+/** f16 weights in the rows4 layout: dot4F16's arithmetic and order over the group read in address order. */
+@inline function dot4F16Rows4(x: usize, g: usize, k: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let wp = g;
+  for (let p = 0; p < k; p += 8, wp += 64) {
+    const xo = <usize>p << 2;
+    const xa = v128.load(x + xo), xb = v128.load(x + xo, 16);
+    let v = v128.load(wp);
+    a0 = f32x4.add(a0, f32x4.mul(xa, f16Lo(v))); b0 = f32x4.add(b0, f32x4.mul(xb, f16Hi(v)));
+    v = v128.load(wp, 16);
+    a1 = f32x4.add(a1, f32x4.mul(xa, f16Lo(v))); b1 = f32x4.add(b1, f32x4.mul(xb, f16Hi(v)));
+    v = v128.load(wp, 32);
+    a2 = f32x4.add(a2, f32x4.mul(xa, f16Lo(v))); b2 = f32x4.add(b2, f32x4.mul(xb, f16Hi(v)));
+    v = v128.load(wp, 48);
+    a3 = f32x4.add(a3, f32x4.mul(xa, f16Lo(v))); b3 = f32x4.add(b3, f32x4.mul(xb, f16Hi(v)));
+  }
+  return hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
+}
+
+/** Dots of x (xp: its permuted copy, bf16 only) with w rows j..j+3 of any weight dtype code (rows4 included). */
+@inline function dot4(x: usize, xp: usize, w: usize, dt: i32, j: i32, k: i32): v128 {
+  if (dt == DT_F32) return dot4F32(x, w + ((<usize>j * <usize>k) << 2), k);
+  // A group of four rows starts at the same address in both 16-bit layouts.
+  const g = w + ((<usize>j * <usize>k) << 1);
+  if (dt == (DT_BF16 | DT_ROWS4)) return dot4Bf16Rows4(xp, g, k);
+  if (dt == (DT_F16 | DT_ROWS4)) return dot4F16Rows4(x, g, k);
+  if (dt == DT_BF16) return dot4Bf16(x, xp, g, k);
+  return dot4F16(x, g, k);
+}
+
+/** One output element: x · w row j (any dtype code), for column tails (never reached in rows4: n % 4 == 0 there). */
 function dot1(x: usize, w: usize, dt: i32, j: i32, k: i32): f32 {
   let s: f32 = 0;
-  const base = <usize>j * <usize>k;
-  for (let p = 0; p < k; p++) s += load<f32>(x + (<usize>p << 2)) * weightAt(w, base + <usize>p, dt);
+  for (let p = 0; p < k; p++) s += load<f32>(x + (<usize>p << 2)) * weightAtRC(w, j, p, k, dt);
   return s;
 }
 
@@ -158,7 +207,7 @@ const EPI_SWIGLU: i32 = 2; // out = silu(x · wᵀ) * (x · auxᵀ) (aux [n, k]:
       rmsNorm(xn, xr, norm, 1, k, eps, 0, 1);
       xr = xn;
     }
-    if (dt == DT_BF16) permuteEvenOdd(xp, xr, k);
+    if ((dt & 3) == DT_BF16) permuteEvenOdd(xp, xr, k);
     for (let p = p0; p < p1; p++) {
       const j = p << 2;
       const o = orow + (<usize>j << 2);
@@ -222,6 +271,8 @@ function packPanel(wp: usize, w: usize, dt: i32, j: i32, nr: i32, pc: i32, kc: i
       if (dt == DT_F32) {
         const src = w + (row << 2);
         for (let p = 0; p < kc; p++) store<f32>(wp + ((<usize>(p * 8 + c)) << 2), load<f32>(src + (<usize>p << 2)));
+      } else if (dt & DT_ROWS4) {
+        for (let p = 0; p < kc; p++) store<f32>(wp + ((<usize>(p * 8 + c)) << 2), weightAtRC(w, j + c, pc + p, k, dt));
       } else {
         for (let p = 0; p < kc; p++) store<f32>(wp + ((<usize>(p * 8 + c)) << 2), weightAt(w, row + <usize>p, dt));
       }

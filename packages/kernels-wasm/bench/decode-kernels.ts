@@ -27,7 +27,8 @@ async function backendFrom(file: string): Promise<WasmBackend> {
   const module = await WebAssembly.compile(readFileSync(file));
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  return new WasmBackend({ memory, instance, pool: null, limitBytes: 2 ** 32 - 65536, thresholds: DEFAULT_THRESHOLDS, singleThreadReason: null });
+  // An older binary has no rows4 kernels: keep its weights row-major.
+  return new WasmBackend({ memory, instance, pool: null, limitBytes: 2 ** 32 - 65536, thresholds: DEFAULT_THRESHOLDS, singleThreadReason: null, weightLayout: 'rows' });
 }
 
 const engines: [string, KernelBackend][] = [['current', await wasm({ threads })]];

@@ -5,6 +5,9 @@
 // Run: npx tsx --conditions=@shadowkv/source packages/kernels-wasm/bench/decode-step.ts \
 //        [--model ../shared/models/needle-llama] [--threads 1] [--context 1024] [--steps 300] \
 //        [--policy dense|shadowkv] [--rank 32 --budget 256 --outliers 4]   (ShadowKV's parameters, as bench speed's)
+//        [--weight-layout rows|rows4]   (how 16-bit weights are stored, see src/weight-layout.ts; default rows4)
+//        [--ab sparse=524288,matmul=131072]   (A/B in one run: blocks of 10 steps alternate between the backend's
+//        polling thresholds and these; reports each variant's median and p10 and the ratio B/A)
 // Prints one line of JSON.
 import { readFileSync } from 'node:fs';
 import { dense, shadowkv } from '@shadowkv/kv-policies';
@@ -26,7 +29,8 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-const backend = await wasm({ threads });
+const weightLayout = opt('weight-layout', 'rows4') as 'rows' | 'rows4';
+const backend = await wasm({ threads, weightLayout });
 const model = await LlamaModel.load(modelDir, { backend });
 // Past max_position_embeddings for speed runs (as bench speed's --max-context): RoPE extrapolates.
 model.contextLimit = Math.max(model.config.maxPositionEmbeddings, context + steps + 1);
@@ -67,9 +71,16 @@ if (argv.includes('--breakdown')) {
     };
   }
 }
+// --ab: variant B's parallel thresholds while the pool polls (the private field thresholds() reads).
+const abSpec = argv.includes('--ab') ? opt('ab', '') : null;
+const bk = backend as unknown as { pollingThresholds: Record<string, number> };
+const thresholdsA = { ...bk.pollingThresholds };
+const thresholdsB = abSpec ? { ...thresholdsA, ...Object.fromEntries(abSpec.split(',').map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])])) } : thresholdsA;
+const variantOf = (s: number): 'A' | 'B' => (abSpec && Math.floor(s / 10) % 2 === 1 ? 'B' : 'A');
 const ms: number[] = [];
 for (let s = 0; s < steps; s++) {
   stepIndex = s;
+  bk.pollingThresholds = variantOf(s) === 'A' ? thresholdsA : thresholdsB;
   const t0 = performance.now();
   const t = await model.forward([token], state, { lastLogits: true });
   const logits = (await backend.read(t!)) as Float32Array;
@@ -89,9 +100,17 @@ try {
 } catch {
   // not Linux: no load average
 }
+let ab = {};
+if (abSpec) {
+  const pick = (v: 'A' | 'B') => ms.filter((_, s) => variantOf(s) === v).sort((a, b) => a - b);
+  const stat = (xs: number[]) => ({ medianMs: +xs[Math.floor((xs.length - 1) / 2)].toFixed(3), p10Ms: +xs[Math.floor(0.1 * (xs.length - 1))].toFixed(3) });
+  const a = stat(pick('A')), b = stat(pick('B'));
+  ab = { ab: { B: thresholdsB, A: a, Bms: b, medianRatioBtoA: +(b.medianMs / a.medianMs).toFixed(3), p10RatioBtoA: +(b.p10Ms / a.p10Ms).toFixed(3) } };
+}
 console.log(
   JSON.stringify({
-    model: modelDir, policy: policyName, threads, context, steps, weights: model.weights.dtype,
+    ...ab,
+    model: modelDir, policy: policyName, threads, context, steps, weights: model.weights.dtype, weightLayout,
     ...(opMs.size ? { perStepMedianMs: Object.fromEntries([...opMs].map(([k, v]) => [k, median(v.ms)] as const).sort((a, b) => b[1] - a[1])), callsPerStep: Object.fromEntries([...opMs].map(([k, v]) => [k, v.calls / steps])) } : {}),
     ...(argv.includes('--first') ? { firstStepsMs: ms.slice(0, 40).map((x) => +x.toFixed(2)) } : {}),
     meanMs: +(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(3),

@@ -5,7 +5,7 @@ import { KERNELS_SINGLE_WASM, KERNELS_THREADS_WASM } from './generated/kernel-bi
 /** Export names in a fixed order: workers are told which kernel to run by index into this list. */
 export const KERNEL_NAMES = [
   'gemv', 'gemm', 'attention', 'add', 'swiglu', 'rmsNorm', 'softmaxRows', 'rope', 'embedding',
-  'writeKv', 'copyChunks', 'rebuildKeys', 'landmarkScores', 'topK', 'gemvAdd', 'gemvSwiglu',
+  'writeKv', 'copyChunks', 'rebuildKeys', 'landmarkScores', 'topK', 'gemvAdd', 'gemvSwiglu', 'interleaveRows4',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 

@@ -32,9 +32,12 @@ export function warmUpKernels(module: object, exports: object, memory: KernelMem
   const x = base, out = x + 4096, aux = out + 16384, w = aux + 16384, wUp = w + 131072, kc = wUp + 131072;
   const vc = kc + 131072, scratch = vc + 131072, ids = scratch + 65536;
   const k = 256, n = 128; // GEMV [1, 256] x [128, 256]: bf16 weights 64 KiB, f32 128 KiB
-  const bf16 = 2, f32 = 0;
+  const f32 = 0;
+  // bf16 weights in both layouts (the default rows4, code 2 | 4, and row-major; weight-layout.ts).
+  const bf16Of = (r: number) => (r & 2 ? 2 : 6);
   const kv = 256, d = 64; // attention: 2 KV heads x 256 keys x 64 (128 KiB each of K and V)
   for (let r = 0; r < rounds; r++) {
+    const bf16 = bf16Of(r);
     f.gemv(out, x, w, bf16, 1, n, k, r & 1 ? aux : 0, 1e-5, scratch, 4096, 0, 1);
     f.gemv(out, x, w, f32, 1, n, k, 0, 0, scratch, 4096, 0, 1);
     f.gemvAdd(out, x, w, aux, bf16, 1, n, k, scratch, 4096, 0, 1);
@@ -65,5 +68,5 @@ export function warmUpKernels(module: object, exports: object, memory: KernelMem
   }
   // The prefill GEMM: a few 8-row problems (its micro-kernel is a separate function); its scratch (packed panels,
   // gemmScratchBytes(): 1 MiB + 32) sits in the second MiB of the region.
-  for (let r = 0; r < Math.max(1, rounds >> 3); r++) f.gemm(out, x, w, bf16, 8, 16, k, 0, base + (1 << 20), 0, 0, 1);
+  for (let r = 0; r < Math.max(1, rounds >> 3); r++) f.gemm(out, x, w, bf16Of(r), 8, 16, k, 0, base + (1 << 20), 0, 0, 1);
 }

@@ -24,10 +24,17 @@ import { DEFAULT_THRESHOLDS, pollingThresholds, type ParallelThresholds } from '
 import { RopeTables } from './rope-tables.js';
 import type { KernelPool } from './thread-pool.js';
 import { WasmAllocator, type KernelMemory } from './wasm-allocator.js';
+import { rowsFromRows4, type WeightLayout } from './weight-layout.js';
 import { WasmTensor } from './wasm-tensor.js';
 
 type KernelFn = (...args: number[]) => void;
 const DT_CODE: Record<string, number> = { f32: 0, f16: 1, bf16: 2 };
+/** Or-ed into a weight's dtype code when it is stored in the rows4 layout (assembly/weight-layout.ts DT_ROWS4). */
+const DT_ROWS4 = 4;
+/** The dtype code the kernels take for a weight tensor: its dtype, and whether it is stored in the rows4 layout. */
+function weightCode(t: WasmTensor): number {
+  return DT_CODE[t.dtype] | (t.rows4 ? DT_ROWS4 : 0);
+}
 /** Addresses below this are never handed out (a zero address is never a tensor). */
 const HEAP_BASE = 1024;
 
@@ -47,6 +54,8 @@ export interface WasmBackendParts {
   thresholds: ParallelThresholds;
   /** Why the backend runs single-threaded when threads were asked for (null otherwise). */
   singleThreadReason: string | null;
+  /** How 16-bit weight matrices are stored (weight-layout.ts; default 'rows4'). */
+  weightLayout?: WeightLayout;
 }
 
 export class WasmBackend implements KernelBackend {
@@ -56,6 +65,8 @@ export class WasmBackend implements KernelBackend {
   readonly threads: number;
   /** Why threads were not used although asked for, or null. */
   readonly singleThreadReason: string | null;
+  /** How 16-bit weight matrices are stored (weight-layout.ts). */
+  readonly weightLayout: WeightLayout;
   /** The parallel thresholds given (see parallel-thresholds.ts), in force while the pool's workers sleep between jobs. */
   private readonly sleepingThresholds: ParallelThresholds;
   /** Those thresholds while the workers poll between jobs (lower: a hand-off then costs microseconds). */
@@ -80,6 +91,7 @@ export class WasmBackend implements KernelBackend {
     this.pool = parts.pool;
     this.threads = parts.pool ? parts.pool.threads : 1;
     this.singleThreadReason = parts.singleThreadReason;
+    this.weightLayout = parts.weightLayout ?? 'rows4';
     this.sleepingThresholds = parts.thresholds;
     this.pollingThresholds = pollingThresholds(parts.thresholds);
     this.alloc = new WasmAllocator(parts.memory, HEAP_BASE, parts.limitBytes);
@@ -112,21 +124,34 @@ export class WasmBackend implements KernelBackend {
     this.alive('upload');
     const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint16Array ? 'bf16' : 'f32');
     validateOpArgs.upload(this, data, shape, dt);
-    const t = this.newTensor(shape, dt, 'upload');
+    const t = this.newTensor(shape, dt, 'upload', this.rows4Eligible(shape, dt));
     const n = numel(shape);
     if (dt === 'i32') this.i32View(t.ptr, n).set(data as Int32Array);
     else if (dt === 'f32') this.f32View(t.ptr, n).set(data as Float32Array);
     else {
       const bits = data instanceof Uint16Array ? data : dt === 'bf16' ? f32ToBf16(data as Float32Array) : f32ToF16(data as Float32Array);
       new Uint16Array(this.memory.buffer, t.ptr, n).set(bits);
+      if (t.rows4) {
+        const { ptr, stride } = this.scratch(shape[1] * 8, false);
+        this.exec('interleaveRows4', [t.ptr, shape[0], shape[1], ptr, stride], false);
+      }
     }
     return t;
+  }
+
+  /**
+   * Whether a tensor of this shape and dtype is stored in the rows4 layout: 16-bit tensors are weights here (the
+   * backend's activations and KV are f32), and a [n, k] weight with n % 4 == 0 and k % 8 == 0 is, unless the
+   * backend was created with `weightLayout: 'rows'`.
+   */
+  private rows4Eligible(shape: Shape, dtype: DType): boolean {
+    return this.weightLayout === 'rows4' && (dtype === 'bf16' || dtype === 'f16') && shape.length === 2 && shape[0] % 4 === 0 && shape[1] % 8 === 0 && shape[0] > 0 && shape[1] > 0;
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     this.alive('zeros');
     if (!this.capabilities.weightDtypes.includes(dtype)) validateOpArgs.dtype('zeros', this, dtype);
-    const t = this.newTensor(shape, dtype, 'zeros');
+    const t = this.newTensor(shape, dtype, 'zeros', this.rows4Eligible(shape, dtype));
     new Uint8Array(this.memory.buffer, t.ptr, t.bytes).fill(0);
     return t;
   }
@@ -141,7 +166,8 @@ export class WasmBackend implements KernelBackend {
     const n = numel(w.shape);
     if (w.dtype === 'i32') return this.i32View(w.ptr, n).slice();
     if (w.dtype === 'f32') return this.f32View(w.ptr, n).slice();
-    return halfToF32(w.dtype as 'f16' | 'bf16', new Uint16Array(this.memory.buffer, w.ptr, n).slice());
+    const bits = new Uint16Array(this.memory.buffer, w.ptr, n).slice();
+    return halfToF32(w.dtype as 'f16' | 'bf16', w.rows4 ? rowsFromRows4(bits, w.shape[0], w.shape[1]) : bits);
   }
 
   dispose(t: Tensor): void {
@@ -173,7 +199,7 @@ export class WasmBackend implements KernelBackend {
     const { vocab, hidden, m } = validateOpArgs.embedding(table, ids, this.capabilities.weightDtypes);
     validateOpArgs.tokenIds(this.i32View(id.ptr, m), vocab);
     const out = this.newTensor([m, hidden], 'f32', 'embedding');
-    this.run('embedding', [out.ptr, tb.ptr, DT_CODE[tb.dtype], id.ptr, m, hidden], m * hidden, this.thresholds.elementwise);
+    this.run('embedding', [out.ptr, tb.ptr, weightCode(tb), id.ptr, m, hidden], m * hidden, this.thresholds.elementwise);
     return out;
   }
 
@@ -437,10 +463,10 @@ export class WasmBackend implements KernelBackend {
     return t;
   }
 
-  private newTensor(shape: Shape, dtype: DType, op: string): WasmTensor {
+  private newTensor(shape: Shape, dtype: DType, op: string, rows4 = false): WasmTensor {
     const bytes = numel(shape) * bytesPerElement(dtype);
     const ptr = this.alloc.alloc(bytes, () => `a ${dtype} tensor [${shape.join(', ')}] (${op})`);
-    const t = new WasmTensor([...shape], dtype, ptr, bytes, this);
+    const t = new WasmTensor([...shape], dtype, ptr, bytes, this, rows4);
     this.live.add(t);
     return t;
   }
@@ -473,7 +499,7 @@ export class WasmBackend implements KernelBackend {
    */
   private project(out: WasmTensor, xt: WasmTensor, wt: WasmTensor, init: number, m: number, n: number, k: number, norm: WasmTensor | null = null, eps = 0): void {
     const parallel = this.parallel(m * n * k, this.thresholds.matmul);
-    const dt = DT_CODE[wt.dtype];
+    const dt = weightCode(wt);
     if (m < 4) {
       const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
       if (init) this.exec('gemvAdd', [out.ptr, xt.ptr, wt.ptr, init, dt, m, n, k, ptr, stride], parallel);
@@ -490,7 +516,7 @@ export class WasmBackend implements KernelBackend {
     if (m < 4) {
       const parallel = this.parallel(2 * m * n * k, this.thresholds.matmul);
       const { ptr, stride } = this.scratch(this.sizes.gemvScratchBytes(k), parallel);
-      this.exec('gemvSwiglu', [out.ptr, xt.ptr, gt.ptr, ut.ptr, DT_CODE[gt.dtype], m, n, k, norm ? norm.ptr : 0, eps, ptr, stride], parallel);
+      this.exec('gemvSwiglu', [out.ptr, xt.ptr, gt.ptr, ut.ptr, weightCode(gt), m, n, k, norm ? norm.ptr : 0, eps, ptr, stride], parallel);
       return out;
     }
     const gate = this.newTensor([m, n], 'f32', 'matmulSwiglu');

@@ -7,6 +7,7 @@ import { warmUpKernels } from './kernel-warm-up.js';
 import { DEFAULT_THRESHOLDS, type ParallelThresholds } from './parallel-thresholds.js';
 import { ThreadPool } from './thread-pool.js';
 import { WasmBackend } from './wasm-backend.js';
+import type { WeightLayout } from './weight-layout.js';
 import { WASM32_MAX_BYTES } from './wasm-memory-error.js';
 
 export interface WasmOptions {
@@ -26,6 +27,8 @@ export interface WasmOptions {
    * decode steps do not run in the engine's baseline tier (kernel-warm-up.ts; about 0.1 s once per process).
    */
   warmUp?: boolean;
+  /** How 16-bit weight matrices are stored (default 'rows4', see WeightLayout); 'rows' for comparisons. */
+  weightLayout?: WeightLayout;
 }
 
 const PAGE = 65536;
@@ -85,5 +88,5 @@ export async function wasm(options: WasmOptions = {}): Promise<WasmBackend> {
   if (options.warmUp !== false) warmUpKernels(module, instance.exports, memory, 1024);
   const fns = KERNEL_NAMES.map((n) => instance.exports[n] as (...a: number[]) => void);
   const pool = shared ? await ThreadPool.start(threads, module, memory, KERNEL_NAMES, fns) : null;
-  return new WasmBackend({ memory, instance, pool, limitBytes, thresholds: { ...DEFAULT_THRESHOLDS, ...options.thresholds }, singleThreadReason });
+  return new WasmBackend({ memory, instance, pool, limitBytes, thresholds: { ...DEFAULT_THRESHOLDS, ...options.thresholds }, singleThreadReason, weightLayout: options.weightLayout });
 }
