@@ -46,6 +46,8 @@ export interface RunOptions {
    */
   layerMajor?: boolean;
   onPrefillUnit?: (state: KvCacheState) => void;
+  /** Called after each decode step (s counts from 0) with the state. */
+  onDecodeStep?: (state: KvCacheState, s: number) => Promise<void> | void;
 }
 
 export interface RunResult {
@@ -119,7 +121,10 @@ export async function run(policy: KvCachePolicy, ctx: KvCacheContext, o: RunOpti
   }
   await state.endPrefill();
   const decode: Float32Array[][] = [];
-  for (let s = 0; s < o.steps; s++) decode.push(await step(o.promptLen + s, 1));
+  for (let s = 0; s < o.steps; s++) {
+    decode.push(await step(o.promptLen + s, 1));
+    await o.onDecodeStep?.(state, s);
+  }
   return { state, prefillLast, decode };
 }
 
