@@ -7,6 +7,7 @@ import { errorCases } from './cases/error-cases.js';
 import { kvCases } from './cases/kv-cases.js';
 import { lifecycleCases } from './cases/lifecycle-cases.js';
 import { memoryCases } from './cases/memory-cases.js';
+import { refineCases } from './cases/refine-cases.js';
 import { ropeCases } from './cases/rope-cases.js';
 import { rowCopyCases } from './cases/row-copy-cases.js';
 import { sparseCases } from './cases/sparse-cases.js';
@@ -22,7 +23,7 @@ const OPS: Record<OpName, true> = {
   embedding: true, matmul: true, rmsNorm: true, add: true, swiglu: true, rope: true, softmax: true, matmulAdd: true, matmulSwiglu: true,
   rmsNormMatmuls: true, rmsNormMatmulSwiglu: true, ropeQk: true, writeKvPair: true, writeRows: true,
   writeKv: true, attention: true, gatherChunks: true, scatterChunks: true, rebuildKeys: true, landmarkScores: true, topK: true,
-  chunkCacheUpdate: true, rebuildKeysInto: true, flush: true,
+  chunkCacheUpdate: true, rebuildKeysInto: true, flush: true, candidateScores: true, copyChunkPairs: true,
 };
 
 /** All op names of KernelBackend, in interface order. */
@@ -52,6 +53,7 @@ export function conformanceCases(opts: ConformanceCaseOptions = {}): Conformance
     ...kvCases(seed, n),
     ...sparseCases(seed, n),
     ...chunkCacheCases(),
+    ...refineCases(),
     ...weightDtypeCases(),
     ...errorCases(),
     ...lifecycleCases(),

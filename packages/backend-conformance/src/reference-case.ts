@@ -8,7 +8,7 @@ import { roundArrayToF16 } from './f16-round.js';
 import type { SeededRng } from './seeded-rng.js';
 
 /** Ops that write into their first input instead of returning a new tensor. */
-const IN_PLACE_OPS: ReadonlySet<OpName> = new Set<OpName>(['writeKv', 'scatterChunks', 'writeRows', 'rebuildKeysInto']);
+const IN_PLACE_OPS: ReadonlySet<OpName> = new Set<OpName>(['writeKv', 'scatterChunks', 'writeRows', 'rebuildKeysInto', 'copyChunkPairs']);
 
 /** Float inputs as both backends will store them: rounded to f16 for f16 runs so the reference sees the same numbers. */
 function hostData(h: HostTensor, dtype: FloatDType): Float32Array | Int32Array {

@@ -192,6 +192,22 @@ export interface KernelBackend {
    */
   rebuildKeysInto?(dst: Tensor, a: Tensor, b: Tensor, idx: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec): void;
   /**
+   * Two-stage chunk selection's scoring in one call (ShadowKV's refine stage): the candidates' post-RoPE keys and
+   * their landmarkScores. plan i32 [nKvHeads, 2, nCand]: per KV head, the candidates' chunk ids c_k, then where each
+   * one's keys are, s_k: s_k >= 0 copies chunk s_k of `held` [nKvHeads, rows, headDim] (which must hold rebuildKeys'
+   * rows of chunk c_k), s_k < 0 rebuilds chunk c_k (rebuildKeys with a, b, positionOffset, rope). Returns [keys,
+   * scores]: keys f32 [nKvHeads, nCand*chunkSize, headDim] in candidate order, scores = landmarkScores(q, keys, nHeads,
+   * scale) [nKvHeads, nCand*chunkSize]. The same numbers as those separate ops (the CPU and wasm backends: bit for
+   * bit), without the gather/scatter passes and with one upload; callers fall back to the separate ops when absent.
+   */
+  candidateScores?(q: Tensor, a: Tensor, b: Tensor, held: Tensor, plan: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec, nHeads: number, scale: number): [Tensor, Tensor];
+  /**
+   * In place: for each KV head h and pair i of pairs i32 [nKvHeads, n, 2] = (from, to), chunk `from` of src
+   * [nKvHeads, rowsSrc, headDim] is copied to chunk `to` of dst [nKvHeads, rowsDst, headDim] (f32, different
+   * tensors); pairs with from < 0 are skipped (heads may copy different numbers of chunks). `to` distinct within a head.
+   */
+  copyChunkPairs?(dst: Tensor, src: Tensor, pairs: Tensor, chunkSize: number): void;
+  /**
    * Submits the work queued so far without waiting (queued backends; absent or a no-op elsewhere): a caller
    * that has started a read and queued work that does not feed it calls this so the device runs that work
    * while the read travels.

@@ -257,6 +257,83 @@ export const validateOpArgs = {
     return { ...s, rows };
   },
 
+  /**
+   * a, b as rebuildKeys, held f32 [nKvHeads, rows, headDim], plan i32 [nKvHeads, 2, nCand], q of nHeads*headDim
+   * elements; the plan's values are checked by candidatePlan.
+   */
+  candidateScores(
+    q: Tensor,
+    a: Tensor,
+    b: Tensor,
+    held: Tensor,
+    plan: Tensor,
+    chunkSize: number,
+    positionOffset: number,
+    rope: RopeSpec,
+    nHeads: number,
+  ): { seqLen: number; rank: number; nKvHeads: number; headDim: number; nCand: number; rows: number } {
+    const op = 'candidateScores';
+    assertShape(op, 'a', a, [-1, -1], 'f32');
+    const [seqLen, rank] = a.shape;
+    const headDim = rope.headDim;
+    assertShape(op, 'b', b, [-1, rank, headDim], 'f32');
+    const nKvHeads = b.shape[0];
+    assertShape(op, 'held', held, [nKvHeads, -1, headDim], 'f32');
+    assertShape(op, 'plan', plan, [nKvHeads, 2, -1], 'i32');
+    assertChunkSize(op, chunkSize);
+    if (!Number.isInteger(positionOffset)) throw new ShapeError(op, `positionOffset ${positionOffset} must be an integer`);
+    if (numel(q.shape) !== nHeads * headDim) throw new ShapeError(op, `q has ${numel(q.shape)} elements, expected nHeads*headDim = ${nHeads * headDim}`);
+    assertDType(op, 'q', q, 'f32');
+    assertKvHeads(op, nHeads, nKvHeads, 'dim 0 of b');
+    return { seqLen, rank, nKvHeads, headDim, nCand: plan.shape[2], rows: held.shape[1] };
+  },
+
+  /** The values of a candidateScores plan [nKvHeads, 2, nCand]: chunk ids whole chunks of a's rows, slots whole chunks of held's. */
+  candidatePlan(plan: ArrayLike<number>, nKvHeads: number, nCand: number, chunkSize: number, seqLen: number, heldRows: number): void {
+    const nChunks = Math.floor(seqLen / chunkSize);
+    const nSlots = Math.floor(heldRows / chunkSize);
+    for (let h = 0; h < nKvHeads; h++) {
+      for (let k = 0; k < nCand; k++) {
+        const c = plan[(2 * h) * nCand + k];
+        const s = plan[(2 * h + 1) * nCand + k];
+        if (!(c >= 0 && c < nChunks)) throw new ShapeError('candidateScores', `chunk id ${c} at plan[${h}, 0, ${k}] is outside [0, ${nChunks}): a holds ${seqLen} rows, ${nChunks} whole chunks of ${chunkSize}`);
+        if (s >= nSlots) throw new ShapeError('candidateScores', `slot ${s} at plan[${h}, 1, ${k}] is outside [0, ${nSlots}): held holds ${heldRows} rows, ${nSlots} whole chunks of ${chunkSize}`);
+      }
+    }
+  },
+
+  /** dst, src f32 [nKvHeads, rows, headDim] (different tensors), pairs i32 [nKvHeads, n, 2]; values by chunkPairs. */
+  copyChunkPairs(dst: Tensor, src: Tensor, pairs: Tensor, chunkSize: number): { nKvHeads: number; rowsDst: number; rowsSrc: number; headDim: number; n: number } {
+    const op = 'copyChunkPairs';
+    assertShape(op, 'dst', dst, [-1, -1, -1], 'f32');
+    const [nKvHeads, rowsDst, headDim] = dst.shape;
+    assertShape(op, 'src', src, [nKvHeads, -1, headDim], 'f32');
+    assertShape(op, 'pairs', pairs, [nKvHeads, -1, 2], 'i32');
+    assertChunkSize(op, chunkSize);
+    if (dst === src) throw new ShapeError(op, 'dst and src must be different tensors');
+    return { nKvHeads, rowsDst, rowsSrc: src.shape[1], headDim, n: pairs.shape[1] };
+  },
+
+  /** The values of copyChunkPairs' pairs [nKvHeads, n, 2]: from < 0 (skipped) or a whole chunk of src, to a whole chunk of dst, distinct per head. */
+  chunkPairs(pairs: ArrayLike<number>, nKvHeads: number, n: number, chunkSize: number, rowsSrc: number, rowsDst: number): void {
+    const nSrc = Math.floor(rowsSrc / chunkSize);
+    const nDst = Math.floor(rowsDst / chunkSize);
+    const tos = new Int32Array(n); // the written chunks of one head, sorted to find a repeat
+    for (let h = 0; h < nKvHeads; h++) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const from = pairs[(h * n + i) * 2];
+        const to = pairs[(h * n + i) * 2 + 1];
+        if (from < 0) continue;
+        if (from >= nSrc) throw new ShapeError('copyChunkPairs', `from ${from} at pairs[${h}, ${i}] is outside [0, ${nSrc}): src holds ${rowsSrc} rows, ${nSrc} whole chunks of ${chunkSize}`);
+        if (!(to >= 0 && to < nDst)) throw new ShapeError('copyChunkPairs', `to ${to} at pairs[${h}, ${i}] is outside [0, ${nDst}): dst holds ${rowsDst} rows, ${nDst} whole chunks of ${chunkSize}`);
+        tos[m++] = to;
+      }
+      const sorted = tos.subarray(0, m).sort();
+      for (let i = 1; i < m; i++) if (sorted[i] === sorted[i - 1]) throw new ShapeError('copyChunkPairs', `chunk ${sorted[i]} of dst is written twice for head ${h}`);
+    }
+  },
+
   /** table i32 [nKvHeads, slots + chunkCapacity], sel i32 [nKvHeads, n <= slots], map i32 [nKvHeads, nMap] if given. */
   chunkCacheUpdate(table: Tensor, sel: Tensor, p: ChunkCacheUpdateParams): { nKvHeads: number; n: number; chunkCapacity: number; nMap: number } {
     const op = 'chunkCacheUpdate';

@@ -304,20 +304,9 @@ export class CpuBackend implements KernelBackend {
     const n = nSel * chunkSize;
     const out = newF32([nKv, n, d]);
     const o = out.data as Float32Array;
-    const rows = new Float32Array(n * rank); // gathered A rows of one head's selected tokens [n, rank]
     for (let g = 0; g < nKv; g++) {
-      for (let s = 0; s < nSel; s++) {
-        const c = iv[g * nSel + s];
-        const t0 = c * chunkSize;
-        rows.set(av.subarray(t0 * rank, (t0 + chunkSize) * rank), s * chunkSize * rank);
-      }
-      // keys[n, headDim] = rows[n, rank] · B_g[rank, headDim], as a blocked product against B_gᵀ
       const keys = o.subarray(g * n * d, (g + 1) * n * d);
-      matmulInto(keys, rows, bt.subarray(g * d * rank, (g + 1) * d * rank), n, d, rank);
-      for (let s = 0; s < nSel; s++) {
-        const c = iv[g * nSel + s];
-        for (let j = 0; j < chunkSize; j++) ropeInPlace(keys, (s * chunkSize + j) * d, c * chunkSize + j + positionOffset, rope);
-      }
+      rebuildHeadInto(keys, av, bt.subarray(g * d * rank, (g + 1) * d * rank), iv.subarray(g * nSel, (g + 1) * nSel), chunkSize, positionOffset, rope);
     }
     return out;
   }
@@ -361,6 +350,57 @@ export class CpuBackend implements KernelBackend {
     for (let g = 0; g < nKv; g++) dv.set(keys.subarray(g * n, (g + 1) * n), g * rows * d);
   }
 
+  /**
+   * The reference of the fused refine scoring: per KV head the held candidates' chunks copied from `held`, the others
+   * rebuilt as rebuildKeys rebuilds them (each row's sums do not depend on the other rows), then landmarkScores.
+   */
+  candidateScores(q: Tensor, a: Tensor, b: Tensor, held: Tensor, plan: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec, nHeads: number, scale: number): [Tensor, Tensor] {
+    this.checkCpu('candidateScores', q, a, b, held, plan);
+    const { seqLen, rank, nKvHeads: nKv, headDim: d, nCand, rows } = validateOpArgs.candidateScores(q, a, b, held, plan, chunkSize, positionOffset, rope, nHeads);
+    const pv = i32(plan);
+    validateOpArgs.candidatePlan(pv, nKv, nCand, chunkSize, seqLen, rows);
+    const av = f32(a);
+    const hv = f32(held);
+    const bt = transposedHeads(b, nKv, rank, d);
+    const cf = chunkSize * d;
+    const keys = newF32([nKv, nCand * chunkSize, d]);
+    const kv = keys.data as Float32Array;
+    for (let g = 0; g < nKv; g++) {
+      const ids = pv.subarray(2 * g * nCand, (2 * g + 1) * nCand);
+      const slots = pv.subarray((2 * g + 1) * nCand, (2 * g + 2) * nCand);
+      const fresh: number[] = [];
+      for (let k = 0; k < nCand; k++) {
+        const from = (g * rows + slots[k] * chunkSize) * d;
+        if (slots[k] >= 0) kv.set(hv.subarray(from, from + cf), (g * nCand + k) * cf);
+        else fresh.push(k);
+      }
+      if (fresh.length === 0) continue;
+      const rebuilt = new Float32Array(fresh.length * cf);
+      rebuildHeadInto(rebuilt, av, bt.subarray(g * d * rank, (g + 1) * d * rank), Int32Array.from(fresh, (k) => ids[k]), chunkSize, positionOffset, rope);
+      fresh.forEach((k, i) => kv.set(rebuilt.subarray(i * cf, (i + 1) * cf), (g * nCand + k) * cf));
+    }
+    return [keys, this.landmarkScores(q, keys, nHeads, scale)];
+  }
+
+  /** Chunk copies from src to dst per (from, to) pair; from < 0 skips. */
+  copyChunkPairs(dst: Tensor, src: Tensor, pairs: Tensor, chunkSize: number): void {
+    this.checkCpu('copyChunkPairs', dst, src, pairs);
+    const { nKvHeads: nKv, rowsDst, rowsSrc, headDim: d, n } = validateOpArgs.copyChunkPairs(dst, src, pairs, chunkSize);
+    const pv = i32(pairs);
+    validateOpArgs.chunkPairs(pv, nKv, n, chunkSize, rowsSrc, rowsDst);
+    const sv = f32(src);
+    const dv = f32(dst);
+    const cf = chunkSize * d;
+    for (let g = 0; g < nKv; g++) {
+      for (let i = 0; i < n; i++) {
+        const from = pv[(g * n + i) * 2];
+        if (from < 0) continue;
+        const at = (g * rowsSrc + from * chunkSize) * d;
+        dv.set(sv.subarray(at, at + cf), (g * rowsDst + pv[(g * n + i) * 2 + 1] * chunkSize) * d);
+      }
+    }
+  }
+
   /** Nothing is queued on the CPU: ops have run when they return. */
   flush(): void {
     this.checkCpu('flush');
@@ -380,6 +420,25 @@ export class CpuBackend implements KernelBackend {
 
 /** B [nKvHeads, rank, headDim] transposed per head to [nKvHeads, headDim, rank], cached per tensor (B is fixed after prefill). */
 const transposedCache = new WeakMap<Tensor, Float32Array>();
+/**
+ * One KV head of rebuildKeys: keys[s*chunkSize + j, :] = rope(a[t, :] · B_g, t + positionOffset), t = ids[s]*chunkSize + j,
+ * as a blocked product of the gathered A rows against B_gᵀ (btg [headDim, rank]).
+ */
+function rebuildHeadInto(keys: Float32Array, av: Float32Array, btg: Float32Array, ids: Int32Array, chunkSize: number, positionOffset: number, rope: RopeSpec): void {
+  const d = rope.headDim;
+  const rank = btg.length / d;
+  const n = ids.length * chunkSize;
+  const rows = new Float32Array(n * rank); // gathered A rows of the head's selected tokens [n, rank]
+  for (let s = 0; s < ids.length; s++) {
+    const t0 = ids[s] * chunkSize;
+    rows.set(av.subarray(t0 * rank, (t0 + chunkSize) * rank), s * chunkSize * rank);
+  }
+  matmulInto(keys, rows, btg, n, d, rank);
+  for (let s = 0; s < ids.length; s++) {
+    for (let j = 0; j < chunkSize; j++) ropeInPlace(keys, (s * chunkSize + j) * d, ids[s] * chunkSize + j + positionOffset, rope);
+  }
+}
+
 function transposedHeads(b: Tensor, nKv: number, rank: number, d: number): Float32Array {
   let t = transposedCache.get(b);
   if (!t) {

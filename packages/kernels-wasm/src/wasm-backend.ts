@@ -436,6 +436,111 @@ export class WasmBackend implements KernelBackend {
     return out;
   }
 
+  /**
+   * The refine stage's candidate keys and scores in one call: held chunks are copied with one memmove each, runs of
+   * candidates to rebuild go to the rebuildKeys kernel one head at a time (the plan's ids row is the kernel's idx),
+   * written straight to their candidate rows, then landmarkScores. The same kernels and arithmetic as gatherChunks,
+   * rebuildKeys, scatterChunks and landmarkScores, so the same bits, without the padding, the two packed copies and
+   * the uploads of the separate ops.
+   */
+  candidateScores(q: Tensor, a: Tensor, b: Tensor, held: Tensor, plan: Tensor, chunkSize: number, positionOffset: number, rope: RopeSpec, nHeads: number, scale: number): [Tensor, Tensor] {
+    const op = 'candidateScores';
+    this.own(op, q);
+    const at = this.own(op, a);
+    const bt = this.own(op, b);
+    const ht = this.own(op, held);
+    const pt = this.own(op, plan);
+    const { seqLen, rank, nKvHeads, headDim, nCand, rows } = validateOpArgs.candidateScores(q, a, b, held, plan, chunkSize, positionOffset, rope, nHeads);
+    const pv = this.i32View(pt.ptr, 2 * nKvHeads * nCand).slice(); // a copy: allocations below may grow the memory
+    validateOpArgs.candidatePlan(pv, nKvHeads, nCand, chunkSize, seqLen, rows);
+    let lo = Infinity;
+    let hi = -1;
+    let fresh = 0;
+    for (let g = 0; g < nKvHeads; g++) {
+      for (let k = 0; k < nCand; k++) {
+        if (pv[(2 * g + 1) * nCand + k] >= 0) continue;
+        const c = pv[2 * g * nCand + k];
+        if (c < lo) lo = c;
+        if (c > hi) hi = c;
+        fresh++;
+      }
+    }
+    const keys = this.newTensor([nKvHeads, nCand * chunkSize, headDim], 'f32', op);
+    try {
+      // A per-call RoPE table is indexed by rebuilt row, in the order the runs below rebuild them.
+      const table = fresh > 0 ? this.ropeTables.get(rope, lo * chunkSize + positionOffset, (hi + 1) * chunkSize - 1 + positionOffset, fresh * chunkSize, () => this.freshRowPositions(pv, nKvHeads, nCand, chunkSize, positionOffset, fresh)) : null;
+      try {
+        const { copyChunks, rebuildKeys } = this.fns;
+        const rb = headDim * 4;
+        const chunkBytes = chunkSize * rb;
+        const rowBytes = (headDim / 2) * 4;
+        let row = 0;
+        for (let g = 0; g < nKvHeads; g++) {
+          const ids = 2 * g * nCand;
+          const slots = ids + nCand;
+          const heldHead = ht.ptr + g * rows * rb;
+          const bHead = bt.ptr + g * rank * rb;
+          let k = 0;
+          // Alternating runs: held chunks copied (copyChunks, the plan's slot row as its index), the others rebuilt
+          // (rebuildKeys, the plan's id row as its index), each straight into its candidate rows.
+          while (k < nCand) {
+            const k0 = k;
+            const isHeld = pv[slots + k] >= 0;
+            while (k < nCand && pv[slots + k] >= 0 === isHeld) k++;
+            const out = keys.ptr + (g * nCand + k0) * chunkBytes;
+            if (isHeld) copyChunks(heldHead, out, pt.ptr + (slots + k0) * 4, 1, rows, headDim, k - k0, chunkSize, 1, 0, 1);
+            else {
+              const t = table as NonNullable<typeof table>;
+              const shift = t.rowIndexed ? row * rowBytes : 0;
+              rebuildKeys(out, at.ptr, bHead, pt.ptr + (ids + k0) * 4, rank, 1, headDim, k - k0, chunkSize, positionOffset, t.cos + shift, t.sin + shift, t.base, t.rowIndexed ? 1 : 0, 0, 1);
+              row += (k - k0) * chunkSize;
+            }
+          }
+        }
+      } finally {
+        if (table) this.ropeTables.done(table);
+      }
+      return [keys, this.landmarkScores(q, keys, nHeads, scale)];
+    } catch (e) {
+      this.dispose(keys);
+      throw e;
+    }
+  }
+
+  /** Positions of the rows candidateScores rebuilds (plan [nKvHeads, 2, nCand], slot < 0), head by head in candidate order. */
+  private freshRowPositions(pv: Int32Array, nKvHeads: number, nCand: number, chunkSize: number, positionOffset: number, fresh: number): Int32Array {
+    const pos = new Int32Array(fresh * chunkSize);
+    let r = 0;
+    for (let g = 0; g < nKvHeads; g++) {
+      for (let k = 0; k < nCand; k++) {
+        if (pv[(2 * g + 1) * nCand + k] >= 0) continue;
+        for (let j = 0; j < chunkSize; j++) pos[r++] = pv[2 * g * nCand + k] * chunkSize + j + positionOffset;
+      }
+    }
+    return pos;
+  }
+
+  /** One memmove per (from, to) pair (chunk copies are far below any threading threshold). */
+  copyChunkPairs(dst: Tensor, src: Tensor, pairs: Tensor, chunkSize: number): void {
+    const dt = this.own('copyChunkPairs', dst);
+    const st = this.own('copyChunkPairs', src);
+    const pt = this.own('copyChunkPairs', pairs);
+    const { nKvHeads, rowsDst, rowsSrc, headDim, n } = validateOpArgs.copyChunkPairs(dst, src, pairs, chunkSize);
+    const pv = this.i32View(pt.ptr, 2 * nKvHeads * n);
+    validateOpArgs.chunkPairs(pv, nKvHeads, n, chunkSize, rowsSrc, rowsDst);
+    const mem = new Uint8Array(this.memory.buffer);
+    const rb = headDim * 4;
+    const chunkBytes = chunkSize * rb;
+    for (let g = 0; g < nKvHeads; g++) {
+      for (let i = 0; i < n; i++) {
+        const from = pv[(g * n + i) * 2];
+        if (from < 0) continue;
+        const at = st.ptr + (g * rowsSrc + from * chunkSize) * rb;
+        mem.copyWithin(dt.ptr + (g * rowsDst + pv[(g * n + i) * 2 + 1] * chunkSize) * rb, at, at + chunkBytes);
+      }
+    }
+  }
+
   topK(x: Tensor, k: number): Tensor {
     const xt = this.own('topK', x);
     const { rows, n } = validateOpArgs.topK(x, k);

@@ -265,8 +265,28 @@ export class ShadowKvLayer implements DecodeLayer {
 
     // 4. Keys of the selected tokens from A·B with RoPE at their own positions, in the same slot order.
     t = performance.now();
-    let rebuilt: Tensor; // [nKvHeads, budget, headDim]
-    if (refined) {
+    let rebuilt: Tensor | undefined; // [nKvHeads, budget, headDim]
+    if (refined && backend.copyChunkPairs) {
+      // Kd's slots that keep their chunk (the chunk cache's hits) already hold its keys: copy only the others'.
+      const pairs = new Int32Array(nKvHeads * nSelect * 2);
+      const nCand = refined.candidates.length / nKvHeads;
+      for (let h = 0; h < nKvHeads; h++) {
+        const cands = refined.candidates.subarray(h * nCand, (h + 1) * nCand);
+        for (let s = 0; s < nSelect; s++) {
+          const i = h * nSelect + s;
+          const c = fetch.slots[i];
+          pairs[2 * i] = this.keySlots?.[i] === c ? -1 : cands.indexOf(c);
+          pairs[2 * i + 1] = s;
+        }
+      }
+      const idx = backend.upload(pairs, [nKvHeads, nSelect, 2], 'i32');
+      try {
+        backend.copyChunkPairs(this.kd, refined.rebuilt, idx, chunkSize);
+      } finally {
+        backend.dispose(idx);
+        backend.dispose(refined.rebuilt);
+      }
+    } else if (refined) {
       const at = new Int32Array(nKvHeads * nSelect); // candidate index of each slot's chunk
       for (let h = 0; h < nKvHeads; h++) for (let s = 0; s < nSelect; s++) at[h * nSelect + s] = refined.candidateIndex[h].get(fetch.slots[h * nSelect + s]) as number;
       const idx = backend.upload(at, [nKvHeads, nSelect], 'i32');
@@ -278,9 +298,11 @@ export class ShadowKvLayer implements DecodeLayer {
       rebuilt = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope);
       backend.dispose(idx);
     }
-    backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget); // rows 0..budget of every head
+    if (rebuilt) {
+      backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget); // rows 0..budget of every head
+      backend.dispose(rebuilt);
+    }
     (this.keySlots ??= new Int32Array(nKvHeads * nSelect)).set(fetch.slots); // for step 2's refine of the next step
-    backend.dispose(rebuilt);
     stats.rebuildMs += performance.now() - t;
 
     // 5. One attention over selected + local + outliers + generated.

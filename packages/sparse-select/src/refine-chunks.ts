@@ -52,8 +52,10 @@ export interface RefinedChunks {
   ids: Int32Array;
   /** The candidates' rebuilt post-RoPE keys [nKvHeads, nCand*chunkSize, headDim]; the caller disposes it. */
   rebuilt: Tensor;
-  /** Per KV head, chunk id -> its candidate index k (rows k*chunkSize.. of `rebuilt`). */
-  candidateIndex: Map<number, number>[];
+  /** The candidates [nKvHeads, nCand]: candidate k of head h is rows k*chunkSize.. of head h of `rebuilt`. */
+  candidates: Int32Array;
+  /** Per KV head, chunk id -> its candidate index k (rows k*chunkSize.. of `rebuilt`); built on first use. */
+  readonly candidateIndex: Map<number, number>[];
   /** Candidates (all heads) whose keys were copied from `resident` instead of rebuilt. */
   reused: number;
 }
@@ -95,24 +97,103 @@ export async function refineChunksKeepingKeys(
   const nCand = candidates.length / nKvHeads;
   if (!Number.isInteger(nCand) || nCand < 1) throw new ShapeError('refineChunks', `${candidates.length} candidates do not split into ${nKvHeads} heads`);
   if (!Number.isInteger(count) || count < 1 || count > nCand) throw new ShapeError('refineChunks', `count ${count} must be an integer in [1, ${nCand}] (the candidates per head)`);
-  const { rebuilt, reused } = candidateKeys(backend, keys, candidates, nKvHeads, chunkSize, resident);
+  let rebuilt: Tensor;
+  let reused: number;
+  let scores: Tensor;
+  if (backend.candidateScores) {
+    // One call: held chunks copied, the rest rebuilt in place, scored (the same numbers as the separate ops below).
+    const plan = candidatePlan(candidates, nKvHeads, chunkSize, resident);
+    reused = plan.reused;
+    const planT = backend.upload(plan.plan, [nKvHeads, 2, nCand], 'i32');
+    try {
+      [rebuilt, scores] = backend.candidateScores(q, keys.a, keys.b, resident?.keys ?? keys.b, planT, chunkSize, keys.positionOffset ?? 0, keys.rope, nHeads, scale);
+    } finally {
+      backend.dispose(planT);
+    }
+  } else {
+    ({ rebuilt, reused } = candidateKeys(backend, keys, candidates, nKvHeads, chunkSize, resident));
+    try {
+      scores = backend.landmarkScores(q, rebuilt, nHeads, scale); // [nKvHeads, nCand*chunkSize]
+    } catch (e) {
+      backend.dispose(rebuilt);
+      throw e;
+    }
+  }
   let p: Float32Array;
   try {
-    const scores = backend.landmarkScores(q, rebuilt, nHeads, scale); // [nKvHeads, nCand*chunkSize]
     p = (await backend.read(scores)) as Float32Array;
-    backend.dispose(scores);
   } catch (e) {
     backend.dispose(rebuilt);
     throw e;
+  } finally {
+    backend.dispose(scores);
   }
   const ids = topChunksByMass(p, candidates, nKvHeads, chunkSize, count, out);
-  const candidateIndex: Map<number, number>[] = [];
+  let index: Map<number, number>[] | undefined;
+  return {
+    ids,
+    rebuilt,
+    candidates,
+    get candidateIndex(): Map<number, number>[] {
+      if (!index) {
+        index = [];
+        for (let h = 0; h < nKvHeads; h++) {
+          const m = new Map<number, number>();
+          for (let k = 0; k < nCand; k++) m.set(candidates[h * nCand + k], k);
+          index.push(m);
+        }
+      }
+      return index;
+    },
+    reused,
+  };
+}
+
+/** Chunk id -> resident slot, -1 elsewhere: candidatePlan's lookup, kept (all -1) between calls. */
+let slotOf = new Int32Array(0);
+
+/**
+ * backend.candidateScores' plan [nKvHeads, 2, nCand]: per head the candidate ids, then the resident slot holding
+ * each one (-1: rebuild it).
+ */
+function candidatePlan(candidates: Int32Array, nKvHeads: number, chunkSize: number, resident?: ResidentKeys): { plan: Int32Array; reused: number } {
+  const nCand = candidates.length / nKvHeads;
+  const plan = new Int32Array(2 * nKvHeads * nCand);
+  let reused = 0;
+  const nSlots = resident ? checkResident(resident, nKvHeads, chunkSize) : 0;
   for (let h = 0; h < nKvHeads; h++) {
-    const m = new Map<number, number>();
-    for (let k = 0; k < nCand; k++) m.set(candidates[h * nCand + k], k);
-    candidateIndex.push(m);
+    const base = 2 * h * nCand;
+    for (let k = 0; k < nCand; k++) {
+      plan[base + k] = candidates[h * nCand + k];
+      plan[base + nCand + k] = -1;
+    }
+    if (!resident) continue;
+    // Per head: mark each held chunk's slot in a chunk-indexed scratch, look the candidates up, unmark.
+    const held = resident.slots;
+    let top = 0;
+    for (let s = 0; s < nSlots; s++) top = Math.max(top, held[h * nSlots + s] + 1);
+    if (slotOf.length < top) slotOf = new Int32Array(Math.max(top, 2 * slotOf.length)).fill(-1);
+    for (let s = 0; s < nSlots; s++) if (held[h * nSlots + s] >= 0) slotOf[held[h * nSlots + s]] = s;
+    for (let k = 0; k < nCand; k++) {
+      const c = candidates[h * nCand + k];
+      const s = c >= 0 && c < top ? slotOf[c] : -1;
+      if (s >= 0) {
+        plan[base + nCand + k] = s;
+        reused++;
+      }
+    }
+    for (let s = 0; s < nSlots; s++) if (held[h * nSlots + s] >= 0) slotOf[held[h * nSlots + s]] = -1;
   }
-  return { ids, rebuilt, candidateIndex, reused };
+  return { plan, reused };
+}
+
+/** Slots per head of `resident`, after checking that they fit its keys. */
+function checkResident(resident: ResidentKeys, nKvHeads: number, chunkSize: number): number {
+  const nSlots = resident.slots.length / nKvHeads;
+  if (!Number.isInteger(nSlots) || resident.keys.shape[0] !== nKvHeads || resident.keys.shape[1] < nSlots * chunkSize) {
+    throw new ShapeError('refineChunks', `resident slots [${resident.slots.length}] do not fit keys [${resident.keys.shape.join(', ')}] with ${nKvHeads} heads and chunkSize ${chunkSize}`);
+  }
+  return nSlots;
 }
 
 /**
@@ -133,10 +214,7 @@ function candidateKeys(backend: KernelBackend, keys: LowRankKeys, candidates: In
     }
   };
   if (!resident) return { rebuilt: rebuildAll(), reused: 0 };
-  const nSlots = resident.slots.length / nKvHeads;
-  if (!Number.isInteger(nSlots) || resident.keys.shape[0] !== nKvHeads || resident.keys.shape[1] < nSlots * chunkSize) {
-    throw new ShapeError('refineChunks', `resident slots [${resident.slots.length}] do not fit keys [${resident.keys.shape.join(', ')}] with ${nKvHeads} heads and chunkSize ${chunkSize}`);
-  }
+  const nSlots = checkResident(resident, nKvHeads, chunkSize);
   // Per head: the slot holding each candidate (-1: rebuild it).
   const from = new Int32Array(nKvHeads * nCand).fill(-1);
   const nMiss = new Int32Array(nKvHeads);
