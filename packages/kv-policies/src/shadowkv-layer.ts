@@ -2,6 +2,7 @@
 // and the offloaded values with a cache of the last selection.
 import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext, type KvStepStats, type LayerAttentionInput, type Tensor } from '@shadowkv/core';
 import { ChunkCache, ValueStore, type PendingChunkFetch } from '@shadowkv/kv-offload';
+import { keyRebuildPlan } from './key-rebuild-plan.js';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
 import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet, type RefinedChunks } from '@shadowkv/sparse-select';
 import { countFetch, type DecodeLayer } from './offloading-state.js';
@@ -294,9 +295,19 @@ export class ShadowKvLayer implements DecodeLayer {
       backend.dispose(idx);
       backend.dispose(refined.rebuilt);
     } else {
-      const idx = backend.upload(fetch.slots, [nKvHeads, nSelect]);
-      rebuilt = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope);
-      backend.dispose(idx);
+      // Only the slots whose chunk changed since last step (key-rebuild-plan.ts): the others hold their keys.
+      const plan = keyRebuildPlan(fetch.slots, this.keySlots, nKvHeads, nSelect);
+      if (plan === 'all') {
+        const idx = backend.upload(fetch.slots, [nKvHeads, nSelect]);
+        rebuilt = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope);
+        backend.dispose(idx);
+      } else if (plan) {
+        const idx = backend.upload(plan.chunks, [nKvHeads, plan.n], 'i32');
+        const to = backend.upload(plan.slots, [nKvHeads, plan.n], 'i32');
+        const part = backend.rebuildKeys(this.a, this.b, idx, chunkSize, 0, rope);
+        backend.scatterChunks(this.kd, part, to, chunkSize);
+        for (const x of [idx, to, part]) backend.dispose(x);
+      }
     }
     if (rebuilt) {
       backend.scatterChunks(this.kd, rebuilt, this.budgetIdx, budget); // rows 0..budget of every head
@@ -324,6 +335,7 @@ export class ShadowKvLayer implements DecodeLayer {
     const { budget, chunkSize } = this.p;
     const pending = this.cache.queueUpdate(sel, { map: this.chunkIdMap() }) as PendingChunkFetch;
     backend.dispose(sel);
+    this.keySlots = undefined; // the slot order stays on the device: the host path may not reuse Kd's keys after this
     stats.selectMs += performance.now() - t;
 
     // 4. Keys, in the slot order the device just wrote, into Kd's budget rows (one launch where the backend has
