@@ -4,6 +4,9 @@
 // calling thread). Rounds interleave the cases; medians and minima of per-round times.
 // Run: npx tsx --conditions=@shadowkv/source packages/kernels-wasm/bench/decode-kernels.ts \
 //        [--threads 1] [--context 4096] [--layers 6] [--rounds 30] [--only attention|gemv|handoff] [--compare OLD.wasm]
+//        [--rows-layout]
+// --rows-layout: the same cases also on a backend of the current binary that keeps 16-bit weights row-major
+// (weightLayout 'rows', src/weight-layout.ts), interleaved round by round: what the rows4 layout is worth.
 // --compare: the same cases also on a single-threaded backend built from another kernel binary (e.g. the committed
 // wasm/kernels-single.wasm of an older commit), interleaved round by round with the current one.
 // Prints one line of JSON.
@@ -33,6 +36,7 @@ async function backendFrom(file: string): Promise<WasmBackend> {
 
 const engines: [string, KernelBackend][] = [['current', await wasm({ threads })]];
 if (compare) engines.push([compare, await backendFrom(compare)]);
+if (argv.includes('--rows-layout')) engines.push(['current, rows layout', await wasm({ threads, weightLayout: 'rows' })]);
 // needle-llama: hidden 256, 4 heads, 2 KV heads, head dim 64, MLP 768, vocab 1024.
 const H = 256, NH = 4, NKV = 2, D = 64, F = 768, V = 1024;
 /** A case's run() returns the milliseconds to count when it times itself (the hand-off cases), else nothing. */
