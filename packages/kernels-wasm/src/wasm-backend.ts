@@ -132,8 +132,15 @@ export class WasmBackend implements KernelBackend {
       const bits = data instanceof Uint16Array ? data : dt === 'bf16' ? f32ToBf16(data as Float32Array) : f32ToF16(data as Float32Array);
       new Uint16Array(this.memory.buffer, t.ptr, n).set(bits);
       if (t.rows4) {
-        const { ptr, stride } = this.scratch(shape[1] * 8, false);
-        this.exec('interleaveRows4', [t.ptr, shape[0], shape[1], ptr, stride], false);
+        // A temporary group buffer (8k bytes), released at once: the kernel scratch is sized by the ops, and after
+        // loading a model only its weights are held (bench capacity counts them exactly).
+        const bytes = shape[1] * 8;
+        const tmp = this.alloc.alloc(bytes, 'the rows4 interleave buffer');
+        try {
+          this.exec('interleaveRows4', [t.ptr, shape[0], shape[1], tmp, bytes], false);
+        } finally {
+          this.alloc.release(tmp, bytes);
+        }
       }
     }
     return t;
