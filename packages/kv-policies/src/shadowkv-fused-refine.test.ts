@@ -31,12 +31,12 @@ const promptLen = 64 * cs;
 const steps = 10;
 const width = nKvHeads * headDim;
 
-async function run(be: KernelBackend): Promise<{ sel: number[][]; out: Float32Array[]; reused: number }> {
+async function run(be: KernelBackend, extra: { refineFresh?: number } = {}): Promise<{ sel: number[][]; out: Float32Array[]; reused: number }> {
   const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 1 / 100 ** ((2 * i) / headDim));
   const rope: RopeSpec = { headDim, invFreq, attentionScaling: 1 };
   const ctx: KvCacheContext = { backend: be, model: { nLayers, nHeads, nKvHeads, headDim }, rope, maxSeqLen: promptLen + steps };
   // The preset's method at this model's size: spread scores in 4 groups, a derived rank, energy ranks, refine 2.
-  const policy = shadowkv({ chunkSize: cs, localChunks: 1, outliers: 1, rank: 6, budget: 6 * cs, refine: 2, spread: 0.5, spreadGroups: 4, rankAllocation: 'energy' });
+  const policy = shadowkv({ chunkSize: cs, localChunks: 1, outliers: 1, rank: 6, budget: 6 * cs, refine: 2, spread: 0.5, spreadGroups: 4, rankAllocation: 'energy', ...extra });
   policy.validate(ctx, promptLen);
   const state: KvCacheState = policy.create(ctx);
   const pos = be.upload(Int32Array.from({ length: promptLen }, (_, i) => i), [promptLen], 'i32');
@@ -79,5 +79,40 @@ describe('shadowkv refine through candidateScores / copyChunkPairs', () => {
     for (let i = 0; i < fused.out.length; i++) expect(Array.from(fused.out[i])).toEqual(Array.from(plain.out[i]));
     // The steps do select different chunks (the drift moves the selection), so misses are placed too.
     expect(new Set(fused.sel.map((s) => s.join())).size).toBeGreaterThan(nLayers);
+  });
+
+  it('with refineFresh: the same bits through either path; after the first step only refineFresh x budget/chunkSize chunks per head are rebuilt, the held ones always compete', async () => {
+    const fresh = Math.ceil(0.5 * 6); // refineFresh 0.5 of 6 selected chunks
+    const plans: Int32Array[] = [];
+    const counting = new Proxy(backend, {
+      get(t, key) {
+        const v = (t as unknown as Record<string | symbol, unknown>)[key];
+        if (key !== 'candidateScores') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        return (...args: Parameters<NonNullable<KernelBackend['candidateScores']>>) => {
+          plans.push(Int32Array.from(t.readSync(args[4])));
+          return t.candidateScores!(...args);
+        };
+      },
+    });
+    const fused = await run(counting, { refineFresh: 0.5 });
+    const plain = await run(withoutFusedRefine(backend), { refineFresh: 0.5 });
+    expect(fused.sel).toEqual(plain.sel);
+    for (let i = 0; i < fused.out.length; i++) expect(Array.from(fused.out[i])).toEqual(Array.from(plain.out[i]));
+    expect(plans.length).toBe(steps * nLayers);
+    for (let i = 0; i < plans.length; i++) {
+      const nCand = plans[i].length / (2 * nKvHeads);
+      for (let h = 0; h < nKvHeads; h++) {
+        const slots = plans[i].subarray((2 * h + 1) * nCand, (2 * h + 2) * nCand);
+        const rebuilt = slots.filter((x) => x < 0).length;
+        if (i < nLayers) expect(nCand).toBe(12); // the first step: refine 2's candidates, nothing held
+        else {
+          expect(nCand).toBe(6 + fresh); // the held selection plus `fresh` others
+          expect(rebuilt).toBeLessThanOrEqual(fresh);
+        }
+      }
+    }
+    // The first step selects as refine 2 alone does (the same candidates).
+    const full = await run(backend);
+    expect(fused.sel.slice(0, nLayers)).toEqual(full.sel.slice(0, nLayers));
   });
 });

@@ -4,7 +4,7 @@ import { ShapeError, type KernelBackend, type KvAppendInput, type KvCacheContext
 import { ChunkCache, ValueStore, type PendingChunkFetch } from '@shadowkv/kv-offload';
 import { keyRebuildPlan } from './key-rebuild-plan.js';
 import { lowRankFactors, randomizedSvd } from '@shadowkv/lowrank-svd';
-import { buildLandmarkSet, chunkLandmarks, chunkSpreads, landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet, type RefinedChunks } from '@shadowkv/sparse-select';
+import { buildLandmarkSet, chunkLandmarks, chunkSpreads, heldAndFreshCandidates, landmarkChunkIds, refineChunksKeepingKeys, selectChunks, spreadLandmarks, spreadQuery, type ChunkBounds, type LandmarkSet, type RefinedChunks } from '@shadowkv/sparse-select';
 import { countFetch, type DecodeLayer } from './offloading-state.js';
 import type { DenseLayerData } from './dense-kv-buffer.js';
 import { svdOversampleFor, type ResolvedShadowKvParams, type ShadowKvLayout } from './shadowkv-params.js';
@@ -242,17 +242,35 @@ export class ShadowKvLayer implements DecodeLayer {
     // With refine > 1 the landmarks only nominate candidates and their rebuilt keys choose among them.
     const nCand = Math.min(nLandmarks, Math.ceil(this.p.refine * nSelect));
     const qSel = this.bounds ? await spreadQuery(backend, input.q, nHeads, this.spreadGroups) : input.q;
-    const sel = selectChunks(backend, qSel, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
-    if (qSel !== input.q) backend.dispose(qSel);
-    // A backend that keeps the chunk cache on the device gets the selection there: steps 3-4 without reading it.
-    if (nCand === nSelect && this.cache.onDevice) return this.attendOnDevice(input, stats, sel, t);
-    const positions = (await backend.read(sel)) as Int32Array;
-    backend.dispose(sel);
+    // refineFresh: once Kd holds the last selection's keys, the candidates are that selection plus the landmarks'
+    // `fresh` best others, so only those are rebuilt (the held ones are scored from Kd).
+    const held = nCand > nSelect && this.p.refineFresh > 0 ? this.keySlots : undefined;
+    const fresh = held ? Math.ceil(this.p.refineFresh * nSelect) : 0;
+    const sticky = held !== undefined && nSelect + fresh <= nLandmarks;
+    let positions: Int32Array;
+    let landmarkScores: Float32Array | undefined;
+    if (sticky) {
+      const scores = backend.landmarkScores(qSel, this.landmarks, nHeads, scale); // [nKvHeads, nLandmarks]
+      const top = backend.topK(scores, nSelect + fresh);
+      if (qSel !== input.q) backend.dispose(qSel);
+      [landmarkScores, positions] = (await Promise.all([backend.read(scores), backend.read(top)])) as [Float32Array, Int32Array];
+      backend.dispose(scores);
+      backend.dispose(top);
+    } else {
+      const sel = selectChunks(backend, qSel, this.landmarks, nHeads, nCand, scale); // i32 [nKvHeads, nCand]
+      if (qSel !== input.q) backend.dispose(qSel);
+      // A backend that keeps the chunk cache on the device gets the selection there: steps 3-4 without reading it.
+      if (nCand === nSelect && this.cache.onDevice) return this.attendOnDevice(input, stats, sel, t);
+      positions = (await backend.read(sel)) as Int32Array;
+      backend.dispose(sel);
+    }
     // The refine stage's rebuilt candidate keys hold the chosen chunks' keys: step 4 gathers them from there.
     let refined: RefinedChunks | undefined;
     if (nCand === nSelect) landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks, this.selected);
     else {
-      const candidates = landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks);
+      const candidates = sticky
+        ? heldAndFreshCandidates(landmarkScores as Float32Array, positions, this.set.chunkIds, held as Int32Array, nKvHeads, fresh)
+        : landmarkChunkIds(positions, this.set.chunkIds, nKvHeads, nLandmarks);
       // Candidates selected last step are copied from Kd's budget rows (step 4 wrote their keys), not rebuilt.
       const resident = this.keySlots ? { keys: this.kd, slots: this.keySlots } : undefined;
       refined = await refineChunksKeepingKeys(backend, input.q, { a: this.a, b: this.b, rope }, candidates, nKvHeads, nHeads, chunkSize, nSelect, scale, this.selected, resident);

@@ -72,6 +72,15 @@ export const SHADOWKV_PARAMS = [
     doc: "Two-stage selection: landmarks nominate ⌈refine × budget/chunkSize⌉ chunks per KV head, their rebuilt keys' softmax mass picks the budget (1: the authors' landmark selection; fractions allowed).",
   },
   {
+    // Bounds the refine stage's rebuild once keys are held (docs/shadowkv-accuracy.md section 9); keeps no extra fast memory.
+    name: 'refineFresh',
+    type: 'number',
+    default: 0,
+    min: 0,
+    hint: 'it is the number of not-yet-held candidate chunks per selected chunk rebuilt per step once a selection is held, 0 for all of refine',
+    doc: "With refine > 1, once the last step's selection is held (its rebuilt keys are in the decode buffer): the candidates are that selection plus the landmarks' ⌈refineFresh × budget/chunkSize⌉ best other chunks, so only those are rebuilt per step. 0: the landmarks' ⌈refine × budget/chunkSize⌉ best every step. The first step (nothing held) always takes refine's candidates.",
+  },
+  {
     // Doubles the landmarks' fast memory (a center and a half-width vector per chunk) and the landmark scoring work.
     name: 'spread',
     type: 'number',

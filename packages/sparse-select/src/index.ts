@@ -9,5 +9,5 @@ export type { LandmarkSet } from './landmark-set.js';
 export { buildLandmarkSet, removeOutliers } from './landmark-set.js';
 export { landmarkChunkIds, selectChunks } from './select-chunks.js';
 export type { LowRankKeys, RefinedChunks } from './refine-chunks.js';
-export { refineChunks, refineChunksKeepingKeys, topChunksByMass } from './refine-chunks.js';
+export { heldAndFreshCandidates, refineChunks, refineChunksKeepingKeys, topChunksByMass } from './refine-chunks.js';
 export { massCount, selectTokens, tokenScores } from './select-tokens.js';

@@ -3,7 +3,7 @@ import { ShapeError } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { describe, expect, it } from 'vitest';
 import { randomArray } from './random-data.test-support.js';
-import { refineChunks, refineChunksKeepingKeys, topChunksByMass } from './refine-chunks.js';
+import { heldAndFreshCandidates, refineChunks, refineChunksKeepingKeys, topChunksByMass } from './refine-chunks.js';
 import { landmarkChunkIds, selectChunks } from './select-chunks.js';
 
 const backend = cpu();
@@ -216,5 +216,27 @@ describe('refineChunksKeepingKeys', () => {
     await expect(
       refineChunksKeepingKeys(backend, q, keys, candidates, nKvHeads, nHeads, chunkSize, 3, 0.35, undefined, { keys: backend.zeros([nKvHeads, 8, headDim]), slots: new Int32Array(8) }),
     ).rejects.toThrow(/do not fit keys/);
+  });
+});
+
+describe('heldAndFreshCandidates', () => {
+  it('keeps every held chunk and adds the best-scored others among the top positions, ties to the lower position, ascending', () => {
+    // 2 heads, 6 landmarks; landmark i holds chunk 10 + i (head 0) and 20 + i (head 1).
+    const chunkIds = Int32Array.from([10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25]);
+    const scores = Float32Array.from([0.5, 0.1, 0.3, 0.3, 0.05, 0.4, 0.2, 0.2, 0.6, 0.1, 0.3, 0.25]);
+    // Top 4 per head in index order (as backend.topK gives them): head 0 {0, 2, 3, 5}, head 1 {0, 2, 4, 5}.
+    const positions = Int32Array.from([0, 2, 3, 5, 0, 2, 4, 5]);
+    const held = Int32Array.from([10, 14, 22, 21]); // head 0 holds chunk 14, which is not in its top 4
+    const got = heldAndFreshCandidates(scores, positions, chunkIds, held, 2, 2);
+    // Head 0: not held among the top: 12 (0.3), 13 (0.3), 15 (0.4) -> 15, then 12 (tie with 13, lower position).
+    // Head 1: not held among the top: 20 (0.2), 24 (0.3), 25 (0.25) -> 24, 25.
+    expect(Array.from(got)).toEqual([10, 12, 14, 15, 21, 22, 24, 25]);
+  });
+
+  it('rejects top positions with too few chunks that are not held', () => {
+    const chunkIds = Int32Array.from([0, 1, 2, 3]);
+    const scores = new Float32Array(4);
+    expect(() => heldAndFreshCandidates(scores, Int32Array.from([0, 1]), chunkIds, Int32Array.from([0]), 1, 2)).toThrow(ShapeError);
+    expect(() => heldAndFreshCandidates(scores, Int32Array.from([0, 1, 0, 1]), chunkIds, Int32Array.from([0, 1]), 1, 2)).toThrow(/not held, fewer than 2/);
   });
 });

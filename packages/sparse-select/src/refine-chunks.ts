@@ -274,6 +274,46 @@ function candidateKeys(backend: KernelBackend, keys: LowRankKeys, candidates: In
 }
 
 /**
+ * Candidates of a refine stage that bounds its rebuild: per KV head the `held` chunks (whose rebuilt keys are already
+ * on the device, so scoring them costs no rebuild) plus the `fresh` best-scored landmarks that are not held. The
+ * landmarks' top `held + fresh` (`positions`, from backend.topK, any order) always hold `fresh` others, since at most
+ * `held` of them are held; among those the higher landmark score wins, ties to the lower position.
+ *
+ * @param scores landmark scores [nKvHeads, nLandmarks] (backend.landmarkScores, read back)
+ * @param positions landmark positions [nKvHeads, nTop], nTop >= nHeld + fresh
+ * @param chunkIds chunk id of each landmark [nKvHeads, nLandmarks]
+ * @param held chunk ids [nKvHeads, nHeld], distinct per head, each a landmark's chunk
+ * @returns chunk ids [nKvHeads, nHeld + fresh], ascending within each head
+ */
+export function heldAndFreshCandidates(scores: Float32Array, positions: Int32Array, chunkIds: Int32Array, held: Int32Array, nKvHeads: number, fresh: number): Int32Array {
+  const nLandmarks = chunkIds.length / nKvHeads;
+  const nTop = positions.length / nKvHeads;
+  const nHeld = held.length / nKvHeads;
+  if (scores.length !== chunkIds.length || !Number.isInteger(nTop) || !Number.isInteger(nHeld) || nTop < nHeld + fresh) {
+    throw new ShapeError('heldAndFreshCandidates', `scores [${scores.length}], chunkIds [${chunkIds.length}], ${positions.length} positions and ${held.length} held for ${nKvHeads} heads: need nTop >= nHeld + fresh (${nHeld} + ${fresh})`);
+  }
+  const out = new Int32Array(nKvHeads * (nHeld + fresh));
+  const others = new Int32Array(nTop);
+  for (let h = 0; h < nKvHeads; h++) {
+    const heldH = held.subarray(h * nHeld, (h + 1) * nHeld);
+    let n = 0;
+    for (let i = 0; i < nTop; i++) {
+      const p = positions[h * nTop + i];
+      if (p < 0 || p >= nLandmarks) throw new ShapeError('heldAndFreshCandidates', `position ${p} of head ${h} is outside [0, ${nLandmarks})`);
+      if (heldH.indexOf(chunkIds[h * nLandmarks + p]) < 0) others[n++] = p;
+    }
+    if (n < fresh) throw new ShapeError('heldAndFreshCandidates', `head ${h}: ${n} of the top ${nTop} landmarks are not held, fewer than ${fresh}; a held chunk is not a landmark, or repeated`);
+    const sc = scores.subarray(h * nLandmarks, (h + 1) * nLandmarks);
+    const best = Array.from(others.subarray(0, n)).sort((x, y) => sc[y] - sc[x] || x - y);
+    const row = out.subarray(h * (nHeld + fresh), (h + 1) * (nHeld + fresh));
+    row.set(heldH);
+    for (let i = 0; i < fresh; i++) row[nHeld + i] = chunkIds[h * nLandmarks + best[i]];
+    row.sort();
+  }
+  return out;
+}
+
+/**
  * Host half of refineChunks: per KV head the `count` candidates with the largest summed token score.
  * @param tokenScores [nKvHeads, nCand*chunkSize], candidate k's tokens at k*chunkSize..(k+1)*chunkSize
  * @param candidates chunk ids [nKvHeads, nCand]
