@@ -6,13 +6,16 @@
 // Run: npx tsx --conditions=@shadowkv/source packages/kv-policies/bench/refine-cost.ts \
 //        [--backend wasm|cpu] [--threads 2] [--context 4096] [--steps 200] \
 //        [--policy 'shadowkv:budget=256:rank=32:outliers=4;shadowkv:budget=256:rank=30:outliers=4:spread=0.5:spreadGroups=8:refine=2:rankAllocation=energy']
+//        [--prefill-on wasm]   (with --backend cpu: the prompt is prefilled once on wasm, its pre-RoPE keys and values
+//                               recorded and replayed into every policy's CPU state, as bench niah's --prefill-cache
+//                               replays a recording: the CPU's own prefill of 16K tokens takes over half an hour)
 // Prints a table and one line of JSON (prefix "JSON ").
 import { readFileSync } from 'node:fs';
 import type { KernelBackend, KvCacheState } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
 import { wasm } from '../../kernels-wasm/src/index.js'; // bench-only imports: kv-policies depends on neither
 import { LlamaModel } from '../../model-llama/src/index.js';
-import { shadowkv } from '../src/index.js';
+import { DenseState, shadowkv } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -52,18 +55,63 @@ interface Run {
   ms: number[];
   stage: { select: number[]; rebuild: number[]; fetch: number[]; attention: number[] };
 }
+/** The prompt prefilled once on another backend: per layer its pre-RoPE keys and values (token-major), and the first token. */
+async function recordOn(name: string): Promise<{ kPre: Float32Array[]; v: Float32Array[]; token: number }> {
+  const be: KernelBackend = name === 'cpu' ? cpu() : await wasm({ threads, ...sparse });
+  const m = await LlamaModel.load(modelDir, { backend: be });
+  m.contextLimit = model.contextLimit;
+  const rctx = { ...ctx, backend: be, rope: m.rope };
+  const rec = new DenseState(rctx, { preRopeKeys: true });
+  const t0 = performance.now();
+  let logits: Float32Array | undefined;
+  for (let s = 0; s < context; s += 512) {
+    const out = await m.forward(ids.slice(s, Math.min(context, s + 512)), rec, { lastLogits: s + 512 >= context });
+    if (out) logits = (await be.read(out)) as Float32Array;
+  }
+  const kPre: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const layer = await rec.readLayer(l);
+    kPre.push(layer.kPre as Float32Array);
+    v.push(layer.v);
+  }
+  rec.dispose();
+  (be as { destroy?: () => void }).destroy?.();
+  process.stderr.write(`recorded the prefill on ${name} (${context} tokens, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  return { kPre, v, token: argmax(logits as Float32Array) };
+}
+
+const prefillOn = opt('prefill-on', '');
+const recording = prefillOn ? await recordOn(prefillOn) : undefined;
 const runs: Run[] = [];
 for (const spec of specs) {
   const policy = shadowkv(parse(spec));
   policy.validate(ctx, context);
   const state = policy.create(ctx);
   const t0 = performance.now();
-  for (let s = 0; s < context - 1; s += 512) await model.forward(ids.slice(s, Math.min(context - 1, s + 512)), state);
-  const first = await model.forward([ids[context - 1]], state, { lastLogits: true });
-  const token = argmax((await backend.read(first!)) as Float32Array);
-  backend.dispose(first!);
+  let token: number;
+  if (recording) {
+    // Replayed as bench niah's --prefill-cache does (prefill-recording.ts): the keys rotated on this backend.
+    const positions = backend.upload(Int32Array.from({ length: context }, (_, i) => i), [context], 'i32');
+    state.beginStep({ start: 0, m: context });
+    for (let l = 0; l < c.nLayers; l++) {
+      const kPre = backend.upload(recording.kPre[l], [context, c.nKvHeads * c.headDim]);
+      const k = backend.rope(kPre, positions, c.nKvHeads, model.rope);
+      const v = backend.upload(recording.v[l], [context, c.nKvHeads * c.headDim]);
+      await state.append({ layer: l, start: 0, m: context, kPre, k, v });
+      for (const t of [kPre, k, v]) backend.dispose(t);
+    }
+    state.endStep();
+    backend.dispose(positions);
+    token = recording.token;
+  } else {
+    for (let s = 0; s < context - 1; s += 512) await model.forward(ids.slice(s, Math.min(context - 1, s + 512)), state);
+    const first = await model.forward([ids[context - 1]], state, { lastLogits: true });
+    token = argmax((await backend.read(first!)) as Float32Array);
+    backend.dispose(first!);
+  }
   await state.endPrefill();
-  process.stderr.write(`prefilled ${spec} (${context} tokens, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(`prefilled ${spec} (${context} tokens${recording ? ', replayed' : ''}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   runs.push({ spec, state, token, ms: [], stage: { select: [], rebuild: [], fetch: [], attention: [] } });
 }
 

@@ -129,24 +129,33 @@ export async function refineChunksKeepingKeys(
     backend.dispose(scores);
   }
   const ids = topChunksByMass(p, candidates, nKvHeads, chunkSize, count, out);
-  let index: Map<number, number>[] | undefined;
-  return {
-    ids,
-    rebuilt,
-    candidates,
-    get candidateIndex(): Map<number, number>[] {
-      if (!index) {
-        index = [];
-        for (let h = 0; h < nKvHeads; h++) {
-          const m = new Map<number, number>();
-          for (let k = 0; k < nCand; k++) m.set(candidates[h * nCand + k], k);
-          index.push(m);
-        }
+  return new Refined(ids, rebuilt, candidates, reused);
+}
+
+/** RefinedChunks with the per-head chunk -> candidate maps built only when asked for (the layer's fused path never does). */
+class Refined implements RefinedChunks {
+  private index: Map<number, number>[] | undefined;
+
+  constructor(
+    readonly ids: Int32Array,
+    readonly rebuilt: Tensor,
+    readonly candidates: Int32Array,
+    readonly reused: number,
+  ) {}
+
+  get candidateIndex(): Map<number, number>[] {
+    if (!this.index) {
+      const nKvHeads = this.ids.length > 0 ? this.rebuilt.shape[0] : 0;
+      const nCand = this.candidates.length / Math.max(1, nKvHeads);
+      this.index = [];
+      for (let h = 0; h < nKvHeads; h++) {
+        const m = new Map<number, number>();
+        for (let k = 0; k < nCand; k++) m.set(this.candidates[h * nCand + k], k);
+        this.index.push(m);
       }
-      return index;
-    },
-    reused,
-  };
+    }
+    return this.index;
+  }
 }
 
 /** Chunk id -> resident slot, -1 elsewhere: candidatePlan's lookup, kept (all -1) between calls. */
@@ -293,25 +302,44 @@ export function heldAndFreshCandidates(scores: Float32Array, positions: Int32Arr
     throw new ShapeError('heldAndFreshCandidates', `scores [${scores.length}], chunkIds [${chunkIds.length}], ${positions.length} positions and ${held.length} held for ${nKvHeads} heads: need nTop >= nHeld + fresh (${nHeld} + ${fresh})`);
   }
   const out = new Int32Array(nKvHeads * (nHeld + fresh));
-  const others = new Int32Array(nTop);
+  // The `fresh` best others so far, best first (an insertion list: fresh is a few dozen at most).
+  const bestPos = new Int32Array(fresh);
+  const bestScore = new Float32Array(fresh);
   for (let h = 0; h < nKvHeads; h++) {
     const heldH = held.subarray(h * nHeld, (h + 1) * nHeld);
+    const base = h * nLandmarks;
     let n = 0;
     for (let i = 0; i < nTop; i++) {
       const p = positions[h * nTop + i];
       if (p < 0 || p >= nLandmarks) throw new ShapeError('heldAndFreshCandidates', `position ${p} of head ${h} is outside [0, ${nLandmarks})`);
-      if (heldH.indexOf(chunkIds[h * nLandmarks + p]) < 0) others[n++] = p;
+      if (heldH.indexOf(chunkIds[base + p]) >= 0) continue;
+      const sc = scores[base + p];
+      // Insert p after every kept one that beats it (higher score, or equal at a lower position).
+      let j = Math.min(n, fresh);
+      while (j > 0 && (bestScore[j - 1] < sc || (bestScore[j - 1] === sc && bestPos[j - 1] > p))) {
+        if (j < fresh) {
+          bestScore[j] = bestScore[j - 1];
+          bestPos[j] = bestPos[j - 1];
+        }
+        j--;
+      }
+      if (j < fresh) {
+        bestScore[j] = sc;
+        bestPos[j] = p;
+      }
+      n++;
     }
     if (n < fresh) throw new ShapeError('heldAndFreshCandidates', `head ${h}: ${n} of the top ${nTop} landmarks are not held, fewer than ${fresh}; a held chunk is not a landmark, or repeated`);
-    const sc = scores.subarray(h * nLandmarks, (h + 1) * nLandmarks);
-    const best = Array.from(others.subarray(0, n)).sort((x, y) => sc[y] - sc[x] || x - y);
     const row = out.subarray(h * (nHeld + fresh), (h + 1) * (nHeld + fresh));
     row.set(heldH);
-    for (let i = 0; i < fresh; i++) row[nHeld + i] = chunkIds[h * nLandmarks + best[i]];
+    for (let i = 0; i < fresh; i++) row[nHeld + i] = chunkIds[base + bestPos[i]];
     row.sort();
   }
   return out;
 }
+
+/** topChunksByMass's per-candidate masses and their sorted copy, kept between calls (it runs per layer and step). */
+let massScratch = new Float64Array(0);
 
 /**
  * Host half of refineChunks: per KV head the `count` candidates with the largest summed token score.
@@ -328,8 +356,9 @@ export function topChunksByMass(tokenScores: Float32Array, candidates: Int32Arra
   // This runs per layer and decode step: the count-th largest mass comes from a native sort of a copy, then one
   // pass keeps the larger masses and, of those equal to it, the lowest chunk ids (a comparator sort cost several
   // times more).
-  const mass = new Float64Array(nCand);
-  const sorted = new Float64Array(nCand);
+  if (massScratch.length < 2 * nCand) massScratch = new Float64Array(2 * nCand);
+  const mass = massScratch.subarray(0, nCand);
+  const sorted = massScratch.subarray(nCand, 2 * nCand);
   for (let h = 0; h < nKvHeads; h++) {
     const ids = candidates.subarray(h * nCand, (h + 1) * nCand);
     for (let k = 0; k < nCand; k++) {
@@ -343,13 +372,19 @@ export function topChunksByMass(tokenScores: Float32Array, candidates: Int32Arra
     const thr = sorted[nCand - count];
     const best = res.subarray(h * count, (h + 1) * count);
     let n = 0;
-    const ties: number[] = [];
-    for (let k = 0; k < nCand; k++) {
-      if (mass[k] > thr) best[n++] = ids[k];
-      else if (mass[k] === thr) ties.push(ids[k]);
+    for (let k = 0; k < nCand; k++) if (mass[k] > thr) best[n++] = ids[k];
+    // The rest of the count from the masses equal to the threshold, lowest chunk ids first.
+    while (n < count) {
+      let pick = -1;
+      for (let k = 0; k < nCand; k++) {
+        if (mass[k] === thr && (pick < 0 || ids[k] < ids[pick])) {
+          let taken = false;
+          for (let i = 0; i < n; i++) if (best[i] === ids[k]) taken = true;
+          if (!taken) pick = k;
+        }
+      }
+      best[n++] = ids[pick];
     }
-    ties.sort((x, y) => x - y);
-    for (let i = 0; n < count; i++) best[n++] = ties[i];
     best.sort();
   }
   return res;
