@@ -230,8 +230,8 @@ describe('shadowkv rankAllocation energy', () => {
 describe('SHADOWKV_ACCURATE', () => {
   it('sets only the selection options, so budget and rank stay the caller\'s', () => {
     const p = shadowkv({ ...SHADOWKV_ACCURATE, budget: 256, rank: 30, outliers: 4 }).params;
-    expect(p).toMatchObject({ spread: 0.5, spreadGroups: 8, refine: 2, rankAllocation: 'energy', budget: 256, rank: 30, outliers: 4 });
-    expect(Object.keys(SHADOWKV_ACCURATE).sort()).toEqual(['rankAllocation', 'refine', 'spread', 'spreadGroups']);
+    expect(p).toMatchObject({ spread: 0.5, spreadGroups: 8, refine: 2, refineFresh: 0.5, rankAllocation: 'energy', budget: 256, rank: 30, outliers: 4 });
+    expect(Object.keys(SHADOWKV_ACCURATE).sort()).toEqual(['rankAllocation', 'refine', 'refineFresh', 'spread', 'spreadGroups']);
     expect(Object.isFrozen(SHADOWKV_ACCURATE)).toBe(true);
   });
 });
