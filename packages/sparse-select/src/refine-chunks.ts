@@ -305,14 +305,22 @@ export function heldAndFreshCandidates(scores: Float32Array, positions: Int32Arr
   // The `fresh` best others so far, best first (an insertion list: fresh is a few dozen at most).
   const bestPos = new Int32Array(fresh);
   const bestScore = new Float32Array(fresh);
+  let top = 0;
+  for (let i = 0; i < held.length; i++) top = Math.max(top, held[i] + 1);
+  if (slotOf.length < top) slotOf = new Int32Array(Math.max(top, 2 * slotOf.length)).fill(-1);
   for (let h = 0; h < nKvHeads; h++) {
     const heldH = held.subarray(h * nHeld, (h + 1) * nHeld);
     const base = h * nLandmarks;
-    let n = 0;
     for (let i = 0; i < nTop; i++) {
       const p = positions[h * nTop + i];
       if (p < 0 || p >= nLandmarks) throw new ShapeError('heldAndFreshCandidates', `position ${p} of head ${h} is outside [0, ${nLandmarks})`);
-      if (heldH.indexOf(chunkIds[base + p]) >= 0) continue;
+    }
+    for (let s = 0; s < nHeld; s++) if (heldH[s] >= 0) slotOf[heldH[s]] = s; // marked, unmarked below (nothing throws between)
+    let n = 0;
+    for (let i = 0; i < nTop; i++) {
+      const p = positions[h * nTop + i];
+      const c = chunkIds[base + p];
+      if (c >= 0 && c < top && slotOf[c] >= 0) continue;
       const sc = scores[base + p];
       // Insert p after every kept one that beats it (higher score, or equal at a lower position).
       let j = Math.min(n, fresh);
@@ -329,6 +337,7 @@ export function heldAndFreshCandidates(scores: Float32Array, positions: Int32Arr
       }
       n++;
     }
+    for (let s = 0; s < nHeld; s++) if (heldH[s] >= 0) slotOf[heldH[s]] = -1;
     if (n < fresh) throw new ShapeError('heldAndFreshCandidates', `head ${h}: ${n} of the top ${nTop} landmarks are not held, fewer than ${fresh}; a held chunk is not a landmark, or repeated`);
     const row = out.subarray(h * (nHeld + fresh), (h + 1) * (nHeld + fresh));
     row.set(heldH);
