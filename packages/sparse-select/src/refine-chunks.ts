@@ -106,6 +106,7 @@ export async function refineChunksKeepingKeys(
     reused = plan.reused;
     const planT = backend.upload(plan.plan, [nKvHeads, 2, nCand], 'i32');
     try {
+      // Without resident keys every plan slot is -1 and nothing is read from `held`: b stands in (same heads and headDim).
       [rebuilt, scores] = backend.candidateScores(q, keys.a, keys.b, resident?.keys ?? keys.b, planT, chunkSize, keys.positionOffset ?? 0, keys.rope, nHeads, scale);
     } finally {
       backend.dispose(planT);
