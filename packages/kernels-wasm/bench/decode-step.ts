@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dense, shadowkv } from '@shadowkv/kv-policies';
 import { LlamaModel } from '@shadowkv/model-llama';
 import { wasm } from '../src/index.js';
+import { timeBackendMethods } from './method-timer.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -53,23 +54,12 @@ await state.endPrefill();
 const opMs = new Map<string, { ms: number[]; calls: number }>();
 let stepIndex = 0;
 if (argv.includes('--breakdown')) {
-  const b = backend as unknown as Record<string, unknown>;
-  const proto = Object.getPrototypeOf(backend) as Record<string, unknown>;
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const f = proto[name];
-    if (name === 'constructor' || typeof f !== 'function') continue;
-    b[name] = function (this: unknown, ...args: unknown[]) {
-      const t0 = performance.now();
-      try {
-        return (f as (...a: unknown[]) => unknown).apply(backend, args);
-      } finally {
-        let e = opMs.get(name);
-        if (!e) opMs.set(name, (e = { ms: new Array<number>(steps).fill(0), calls: 0 }));
-        e.ms[stepIndex] += performance.now() - t0;
-        e.calls++;
-      }
-    };
-  }
+  timeBackendMethods(backend, (name, ms) => {
+    let e = opMs.get(name);
+    if (!e) opMs.set(name, (e = { ms: new Array<number>(steps).fill(0), calls: 0 }));
+    e.ms[stepIndex] += ms;
+    e.calls++;
+  });
 }
 // --ab: variant B's parallel thresholds while the pool polls (the private field thresholds() reads).
 const abSpec = argv.includes('--ab') ? opt('ab', '') : null;

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import type { KernelBackend, KvCacheState } from '@shadowkv/core';
 import { cpu } from '@shadowkv/kernels-cpu';
+import { timeBackendMethods } from '../../kernels-wasm/bench/method-timer.js';
 import { wasm } from '../../kernels-wasm/src/index.js'; // bench-only imports: kv-policies depends on neither
 import { LlamaModel } from '../../model-llama/src/index.js';
 import { DenseState, shadowkv } from '../src/index.js';
@@ -120,26 +121,14 @@ for (const spec of specs) {
 let current: Run | undefined;
 const opMs = new Map<Run, Map<string, number[]>>();
 if (argv.includes('--breakdown')) {
-  const b = backend as unknown as Record<string, unknown>;
-  const proto = Object.getPrototypeOf(backend) as Record<string, unknown>;
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const f = proto[name];
-    if (name === 'constructor' || typeof f !== 'function') continue;
-    b[name] = function (...args: unknown[]) {
-      const t0 = performance.now();
-      try {
-        return (f as (...a: unknown[]) => unknown).apply(backend, args);
-      } finally {
-        if (current) {
-          let m = opMs.get(current);
-          if (!m) opMs.set(current, (m = new Map()));
-          let e = m.get(name);
-          if (!e) m.set(name, (e = new Array<number>(steps).fill(0)));
-          e[current.ms.length] += performance.now() - t0;
-        }
-      }
-    };
-  }
+  timeBackendMethods(backend, (name, ms) => {
+    if (!current) return;
+    let m = opMs.get(current);
+    if (!m) opMs.set(current, (m = new Map()));
+    let e = m.get(name);
+    if (!e) m.set(name, (e = new Array<number>(steps).fill(0)));
+    e[current.ms.length] += ms;
+  });
 }
 
 for (let s = 0; s < steps; s++) {
