@@ -150,14 +150,17 @@ export function embedding(out: usize, table: usize, dt: i32, ids: usize, m: i32,
   }
 }
 
+/** o[0..8) = the eight 16-bit floats (dtype dt: DT_BF16 or DT_F16) of v, as f32. */
+@inline function widen8(o: usize, v: v128, dt: i32): void {
+  if (dt == DT_BF16) { v128.store(o, bf16Lo(v)); v128.store(o, bf16Hi(v), 16); }
+  else { v128.store(o, f16Lo(v)); v128.store(o, f16Hi(v), 16); }
+}
+
 /** out[0..k) = row j of a 16-bit matrix [n, k] in the rows4 layout (weight-layout.ts), as f32: eight values per line. */
 function widenRows4(out: usize, w: usize, dt: i32, j: i32, k: i32): void {
   const row = w + (rows4Index(j, 0, k) << 1);
   for (let p = 0; p < k; p += 8) {
-    const v = v128.load(row + (<usize>p << 3));
-    const o = out + (<usize>p << 2);
-    if (dt == DT_BF16) { v128.store(o, bf16Lo(v)); v128.store(o, bf16Hi(v), 16); }
-    else { v128.store(o, f16Lo(v)); v128.store(o, f16Hi(v), 16); }
+    widen8(out + (<usize>p << 2), v128.load(row + (<usize>p << 3)), dt);
   }
 }
 
@@ -170,10 +173,7 @@ export function widen(out: usize, src: usize, dt: i32, from: usize, n: i32): voi
   const s = src + (from << 1);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
-    const v = v128.load(s + (<usize>i << 1));
-    const o = out + (<usize>i << 2);
-    if (dt == DT_BF16) { v128.store(o, bf16Lo(v)); v128.store(o, bf16Hi(v), 16); }
-    else { v128.store(o, f16Lo(v)); v128.store(o, f16Hi(v), 16); }
+    widen8(out + (<usize>i << 2), v128.load(s + (<usize>i << 1)), dt);
   }
   for (; i < n; i++) store<f32>(out + (<usize>i << 2), weightAt(s, <usize>i, dt));
 }
